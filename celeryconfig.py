@@ -1,0 +1,61 @@
+"""Celery settings for the fleet (``app.config_from_object("celeryconfig")``).
+
+JSON only; late acknowledgement so a killed worker's task is redelivered; prefetch 1 so a busy
+model queue does not hoard messages; a visibility timeout above the longest task.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from kombu import Queue
+
+from fleet.config import get_config, get_settings
+from fleet.models import queue_for
+
+_config = get_config()
+_settings = get_settings()
+
+broker_url = _settings.fleet_broker_url
+result_backend = _settings.result_backend
+broker_connection_retry_on_startup = True
+
+task_serializer = "json"
+result_serializer = "json"
+accept_content = ["json"]
+result_accept_content = ["json"]
+event_serializer = "json"
+result_expires = 24 * 3600
+result_extended = True
+
+task_acks_late = True
+task_reject_on_worker_lost = True
+worker_prefetch_multiplier = 1
+task_time_limit = _config.fleet.task_timeout + 30
+task_soft_time_limit = _config.fleet.task_timeout
+broker_transport_options = {
+    # Redis redelivers an unacknowledged message after this long: keep it above any task.
+    "visibility_timeout": task_time_limit * 2 + 60,
+}
+result_backend_transport_options = {"retry_policy": {"timeout": 5.0}}
+
+task_queues = [
+    Queue("fleet.dispatch"),
+    *(Queue(queue_for(m.name)) for m in _config.enabled_models()),
+    Queue("fleet.beat"),
+]
+task_default_queue = "fleet.dispatch"
+task_routes = {
+    "fleet.dispatch": {"queue": "fleet.dispatch"},
+    "fleet.beat.*": {"queue": "fleet.beat"},
+}
+task_create_missing_queues = True
+
+worker_send_task_events = True
+task_send_sent_event = True
+worker_hijack_root_logger = False
+
+beat_schedule = {
+    "aggregate-costs": {"task": "fleet.beat.aggregate_costs", "schedule": timedelta(minutes=1)},
+    "cleanup": {"task": "fleet.beat.cleanup", "schedule": timedelta(hours=1)},
+}

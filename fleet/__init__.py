@@ -1,0 +1,54 @@
+"""qe-fleet: route quality-engineering tasks to the cheapest capable model on Celery, stream
+their output through Redis and price every token into PostgreSQL.
+
+Importing ``fleet`` is light: the Celery app and database pools load only when used.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from fleet.buffer import BufferManager
+from fleet.complexity import ComplexityAnalyzer
+from fleet.config import FleetConfig, ModelConfig, Settings, get_config, load_config
+from fleet.costs import CostTracker, price
+from fleet.errors import (
+    BudgetExceeded,
+    ConfigError,
+    FleetError,
+    InvalidTask,
+    ModelSelectionFailed,
+    PayloadTooLarge,
+    UnknownModel,
+)
+from fleet.models import (
+    ComplexityScore,
+    CostEntry,
+    ModelSelection,
+    QETask,
+    StreamEvent,
+    TaskType,
+    TokenUsage,
+)
+from fleet.registry import ModelRegistry
+from fleet.router import ModelRouter
+from fleet.stream import StreamPublisher, subscribe
+
+if TYPE_CHECKING:
+    from fleet.dispatch import submit
+
+__all__ = [
+    "BudgetExceeded", "BufferManager", "ComplexityAnalyzer", "ComplexityScore", "ConfigError",
+    "CostEntry", "CostTracker", "FleetConfig", "FleetError", "InvalidTask", "ModelConfig",
+    "ModelRegistry", "ModelRouter", "ModelSelection", "ModelSelectionFailed", "PayloadTooLarge",
+    "QETask", "Settings", "StreamEvent", "StreamPublisher", "TaskType", "TokenUsage",
+    "UnknownModel", "get_config", "load_config", "price", "submit", "subscribe",
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "submit":  # imports the Celery app, so only on demand
+        from fleet.dispatch import submit
+
+        return submit
+    raise AttributeError(f"module 'fleet' has no attribute {name!r}")

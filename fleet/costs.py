@@ -1,0 +1,64 @@
+"""CostTracker: prices token usage exactly (Decimal) and records one row per task attempt."""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_EVEN, Decimal
+from typing import Any
+
+from fleet import db
+from fleet.config import ModelConfig
+from fleet.models import CostEntry, TokenUsage
+
+_THOUSAND = Decimal(1000)
+_QUANTUM = Decimal("0.00000001")  # cost_usd is numeric(18, 8)
+
+
+def price(usage: TokenUsage, model: ModelConfig) -> Decimal:
+    """Cost in USD: the seed's formula, with cache reads and writes at their own prices.
+
+    Cached input tokens are billed at the cache-read price when one is configured, otherwise
+    as ordinary input; cache writes likewise fall back to the input price.
+    """
+    p = model.capabilities.cost_per_1k_tokens
+    cache_read = p.cache_read if p.cache_read is not None else p.input
+    cache_write = p.cache_write if p.cache_write is not None else p.input
+    total = (Decimal(usage.input_tokens) * p.input + Decimal(usage.output_tokens) * p.output
+             + Decimal(usage.cached_tokens) * cache_read
+             + Decimal(usage.cache_write_tokens) * cache_write) / _THOUSAND
+    return total.quantize(_QUANTUM, rounding=ROUND_HALF_EVEN)
+
+
+_INSERT = """
+INSERT INTO cost_entries (task_id, attempt, model, provider, task_type, agent_id, input_tokens,
+    output_tokens, cached_tokens, cache_write_tokens, cost_usd, estimated, created_at)
+VALUES (%(task_id)s, %(attempt)s, %(model)s, %(provider)s, %(task_type)s, %(agent_id)s,
+    %(input_tokens)s, %(output_tokens)s, %(cached_tokens)s, %(cache_write_tokens)s,
+    %(cost_usd)s, %(estimated)s, %(created_at)s)
+ON CONFLICT ON CONSTRAINT cost_entries_one_per_attempt DO NOTHING
+"""
+
+
+def _row(entry: CostEntry) -> dict[str, Any]:
+    return {"task_id": entry.task_id, "attempt": entry.attempt, "model": entry.model,
+            "provider": entry.provider, "task_type": entry.task_type,
+            "agent_id": entry.agent_id, **entry.usage.model_dump(exclude={"estimated"}),
+            "cost_usd": entry.cost_usd, "estimated": entry.usage.estimated,
+            "created_at": entry.created_at}
+
+
+class CostTracker:
+    """Prices usage and persists cost rows; a second write of the same attempt is a no-op."""
+
+    def entry(self, *, task_id: str, attempt: int, model: ModelConfig, task_type: str,
+              agent_id: str | None, usage: TokenUsage) -> CostEntry:
+        return CostEntry(task_id=task_id, attempt=attempt, model=model.name,
+                         provider=model.provider, task_type=task_type, agent_id=agent_id,
+                         usage=usage, cost_usd=price(usage, model))
+
+    def record(self, entries: list[CostEntry]) -> int:
+        """Insert rows; returns how many were new."""
+        if not entries:
+            return 0
+        with db.connection() as conn, conn.cursor() as cur:
+            cur.executemany(_INSERT, [_row(e) for e in entries])
+            return max(cur.rowcount, 0)

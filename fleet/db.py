@@ -1,0 +1,78 @@
+"""PostgreSQL access: one lazily created, thread-safe connection pool per process."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import psycopg
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from psycopg_pool import ConnectionPool
+
+from fleet.config import get_settings
+
+_lock = threading.Lock()
+_pools: dict[str, ConnectionPool] = {}
+
+
+def database_url() -> str:
+    return get_settings().fleet_database_url.get_secret_value()
+
+
+def _normalise(url: str) -> str:
+    # Accept SQLAlchemy-style URLs too, so one FLEET_DATABASE_URL serves both libraries.
+    return url.replace("postgresql+psycopg://", "postgresql://", 1)
+
+
+def pool(url: str | None = None) -> ConnectionPool:
+    key = _normalise(url or database_url())
+    with _lock:
+        existing = _pools.get(key)
+        if existing is None:
+            existing = ConnectionPool(key, min_size=1, max_size=10, open=True,
+                                      kwargs={"autocommit": False}, name="fleet")
+            _pools[key] = existing
+        return existing
+
+
+@contextmanager
+def connection(url: str | None = None) -> Iterator[psycopg.Connection[tuple[object, ...]]]:
+    """A pooled connection inside a transaction that commits on success."""
+    with pool(url).connection() as conn:
+        yield conn
+
+
+def close_pools() -> None:
+    with _lock:
+        for p in _pools.values():
+            p.close()
+        _pools.clear()
+
+
+def ensure_database(url: str | None = None) -> bool:
+    """Create the target database if missing; True when this call created it.
+
+    Safe under concurrency: a racing CREATE DATABASE fails with a duplicate error we ignore.
+    """
+    params = conninfo_to_dict(_normalise(url or database_url()))
+    dbname = str(params.get("dbname") or "fleet")
+    admin = make_conninfo(**{**params, "dbname": "postgres"})  # type: ignore[arg-type]
+    with psycopg.connect(admin, autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (dbname,)).fetchone()
+        if exists:
+            return False
+        try:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(dbname)))
+        except (psycopg.errors.DuplicateDatabase, psycopg.errors.UniqueViolation):
+            return False
+        return True
+
+
+def drop_database(url: str) -> None:
+    params = conninfo_to_dict(_normalise(url))
+    admin = make_conninfo(**{**params, "dbname": "postgres"})  # type: ignore[arg-type]
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+            sql.Identifier(str(params["dbname"]))))

@@ -1,0 +1,99 @@
+"""Dispatch: validate a QE task, route it, record the selection, enqueue it on its model queue.
+
+``fleet.dispatch`` is the Celery task other services call by name; :func:`submit` is the same
+path in-process for Python callers (one broker hop instead of two).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from functools import lru_cache
+from typing import Any
+
+from celery import Task
+from pydantic import ValidationError
+
+from fleet.app import app
+from fleet.config import get_config
+from fleet.errors import FleetError, InvalidTask, PayloadTooLarge
+from fleet.models import ModelSelection, QETask
+from fleet.router import ModelRouter
+from fleet.selections import store_selection
+
+log = logging.getLogger("fleet.dispatch")
+
+EXECUTE_TASK = "fleet.execute"
+
+
+@lru_cache(maxsize=1)
+def get_router() -> ModelRouter:
+    return ModelRouter(get_config())
+
+
+def _describe(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors()[:3]:
+        where = ".".join(str(p) for p in err["loc"]) or "(payload)"
+        parts.append(f"field {where}: {err['msg']}")
+    more = f" (and {exc.error_count() - 3} more)" if exc.error_count() > 3 else ""
+    return "; ".join(parts) + more
+
+
+def parse_task(payload: Any, max_bytes: int | None = None) -> QETask:
+    """A QETask from a dict or a JSON string, or InvalidTask / PayloadTooLarge naming why."""
+    limit = max_bytes or get_config().fleet.max_payload_bytes
+    if isinstance(payload, str | bytes):
+        if len(payload) > limit:
+            raise PayloadTooLarge(f"payload is {len(payload)} bytes, limit is {limit}")
+        try:
+            payload = json.loads(payload)
+        except ValueError as exc:
+            raise InvalidTask(f"malformed JSON: {exc}") from None
+    if not isinstance(payload, dict):
+        raise InvalidTask(f"task must be a JSON object, got {type(payload).__name__}")
+    size = len(json.dumps(payload, separators=(",", ":")).encode())
+    if size > limit:
+        raise PayloadTooLarge(f"payload is {size} bytes, limit is {limit}")
+    try:
+        return QETask.model_validate(payload)
+    except ValidationError as exc:
+        raise InvalidTask(_describe(exc)) from None
+
+
+def route(task: QETask) -> ModelSelection:
+    """Select a model, record the choice and enqueue execution on ``model.<name>``."""
+    selection = get_router().select_model(task)
+    store_selection(task, selection)
+    # The QE task id doubles as the execute task's Celery id: AsyncResult(task.id) is its result,
+    # and a redelivered dispatch re-sends the same id, which the worker de-duplicates.
+    app.send_task(
+        EXECUTE_TASK, task_id=task.id, queue=selection.queue, priority=task.priority,
+        kwargs={"task": task.model_dump(mode="json"),
+                "selection": selection.model_dump(mode="json", by_alias=True)},
+    )
+    log.info("task %s (%s) -> %s: %s", task.id, task.type.value, selection.model_name,
+             selection.reason)
+    return selection
+
+
+@app.task(name="fleet.dispatch", bind=True, throws=(FleetError,), acks_late=True)
+def dispatch(self: Task, task: Any = None, **unexpected: Any) -> dict[str, Any]:
+    """Route one QE task; returns the ModelSelection as JSON. Bad input raises a FleetError
+    (logged, acknowledged, nothing enqueued)."""
+    try:
+        if unexpected:
+            raise InvalidTask(f"unexpected kwargs {sorted(unexpected)}; send kwargs={{'task': ...}}")
+        if task is None:
+            raise InvalidTask("missing kwarg 'task'")
+        qe_task = parse_task(task)
+        return route(qe_task).model_dump(mode="json", by_alias=True)
+    except FleetError as exc:
+        log.warning("rejected dispatch %s: %s", self.request.id, exc)
+        raise
+
+
+def submit(task: QETask | dict[str, Any]) -> ModelSelection:
+    """Route and enqueue a task from this process (client-side routing, one broker hop)."""
+    qe_task = task if isinstance(task, QETask) else parse_task(task)
+    return route(qe_task)

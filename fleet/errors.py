@@ -1,0 +1,120 @@
+"""Error codes of the fleet (the seed's Appendix B, plus task validation).
+
+Every error carries a stable ``code``, a human ``message`` and a ``recovery`` hint. The message is
+the only constructor argument so that Celery's JSON exception serialisation (type name, module,
+args) round-trips an error to any caller, including ones without ``fleet`` installed.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class FleetError(Exception):
+    """Base of all fleet errors."""
+
+    code: ClassVar[str] = "FLEET_000"
+    name: ClassVar[str] = "FleetError"
+    recovery: ClassVar[str] = ""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.name}: {self.message}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"code": self.code, "name": self.name, "message": self.message,
+                "recovery": self.recovery}
+
+
+class ConfigError(FleetError):
+    code = "CONFIG_001"
+    name = "InvalidConfig"
+    recovery = "Fix the named field in the YAML file or environment variable"
+
+
+class InvalidTask(FleetError):
+    code = "TASK_001"
+    name = "InvalidTask"
+    recovery = "Validate the payload against `fleet schema` before enqueueing"
+
+
+class PayloadTooLarge(FleetError):
+    code = "TASK_002"
+    name = "PayloadTooLarge"
+    recovery = "Send less code or raise fleet.maxPayloadBytes"
+
+
+class ModelSelectionFailed(FleetError):
+    code = "ROUTER_001"
+    name = "ModelSelectionFailed"
+    recovery = "Use default model"
+
+
+class BudgetExceeded(FleetError):
+    code = "ROUTER_002"
+    name = "BudgetExceeded"
+    recovery = "Block request or use cheaper model"
+
+
+class NoAffordableModel(FleetError):
+    code = "ROUTER_003"
+    name = "NoAffordableModel"
+    recovery = "Increase budget or simplify task"
+
+
+class UnknownModel(FleetError):
+    code = "ROUTER_004"
+    name = "UnknownModel"
+    recovery = "Use a model listed by `fleet config check`, or drop preferred_model"
+
+
+class BufferOverflow(FleetError):
+    code = "STREAM_001"
+    name = "BufferOverflow"
+    recovery = "Apply backpressure"
+
+
+class StreamTimeout(FleetError):
+    code = "STREAM_002"
+    name = "StreamTimeout"
+    recovery = "Retry with synchronous mode"
+
+
+class ChunkValidationFailed(FleetError):
+    code = "STREAM_003"
+    name = "ChunkValidationFailed"
+    recovery = "Discard chunk and continue"
+
+
+class ProviderError(FleetError):
+    code = "PROVIDER_001"
+    name = "ProviderError"
+    recovery = "Retry, or fall back to the next model of the selection"
+
+
+class MissingCredentials(FleetError):
+    code = "PROVIDER_002"
+    name = "MissingCredentials"
+    recovery = "Set the model's API key environment variable, or FLEET_SIMULATE=true"
+
+
+class CostCalculationFailed(FleetError):
+    code = "COST_001"
+    name = "CostCalculationFailed"
+    recovery = "Use estimated cost"
+
+
+class BudgetAlertTriggered(FleetError):
+    code = "COST_002"
+    name = "BudgetAlertTriggered"
+    recovery = "Notify administrators"
+
+
+ALL_ERRORS: tuple[type[FleetError], ...] = (
+    ConfigError, InvalidTask, PayloadTooLarge, ModelSelectionFailed, BudgetExceeded,
+    NoAffordableModel, UnknownModel, BufferOverflow, StreamTimeout, ChunkValidationFailed,
+    ProviderError, MissingCredentials, CostCalculationFailed, BudgetAlertTriggered,
+)
