@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from kombu import Queue
+from kombu import Exchange, Queue
 
 from fleet.config import get_config, get_settings
 from fleet.models import queue_for
@@ -39,10 +39,18 @@ broker_transport_options = {
 }
 result_backend_transport_options = {"retry_policy": {"timeout": 5.0}}
 
+
+
+def _queue(name: str) -> Queue:
+    # One direct exchange per queue: a shared default exchange would copy every message to
+    # every queue bound with the same routing key.
+    return Queue(name, Exchange(name, type="direct"), routing_key=name)
+
+
 task_queues = [
-    Queue("fleet.dispatch"),
-    *(Queue(queue_for(m.name)) for m in _config.enabled_models()),
-    Queue("fleet.beat"),
+    _queue("fleet.dispatch"),
+    *(_queue(queue_for(m.name)) for m in _config.enabled_models()),
+    _queue("fleet.beat"),
 ]
 task_default_queue = "fleet.dispatch"
 task_routes = {

@@ -90,7 +90,8 @@ def submit(source: str | None, type_: str | None, description: str | None,
            code_file: Path | None, preferred_model: str | None, via_dispatch: bool,
            watch: bool) -> None:
     """Submit a task from a JSON file, stdin (-) or flags; prints its id and selection."""
-    from fleet.dispatch import dispatch, parse_task, submit as submit_task
+    from fleet.dispatch import dispatch, parse_task
+    from fleet.dispatch import submit as submit_task
 
     payload = _read_task(source, {"type": type_, "description": description,
                                   "preferred_model": preferred_model,
@@ -155,7 +156,7 @@ def costs(aggregate: bool) -> None:
     if aggregate:
         aggregate_costs_now()
     with db.connection() as conn:
-        rows = conn.execute(
+        rows: list[tuple[Any, ...]] = conn.execute(
             "SELECT day, model, task_type, requests, input_tokens, output_tokens, cost_usd "
             "FROM daily_cost_summaries ORDER BY day, model, task_type").fetchall()
     header = ("day", "model", "task_type", "requests", "input", "output", "cost_usd")

@@ -46,9 +46,31 @@ class TokenPrices(CamelModel):
 
 
 class Capabilities(CamelModel):
+    """A model's limits and prices.
+
+    Prices are per 1k tokens (the seed's ``costPer1kTokens`` and its formula). Providers list
+    prices per million tokens, and the seed's example numbers (Sonnet 3.00 / 15.00) are those
+    per-million list prices, so ``costPer1mTokens`` is accepted too and converted exactly.
+    """
+
     max_tokens: int = Field(gt=0)
     supports_streaming: bool = True
     cost_per_1k_tokens: TokenPrices = Field(alias="costPer1kTokens")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _per_million(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or "costPer1mTokens" not in data:
+            return data
+        if "costPer1kTokens" in data or "cost_per_1k_tokens" in data:
+            raise ValueError("give costPer1kTokens or costPer1mTokens, not both")
+        per_m = data["costPer1mTokens"]
+        if not isinstance(per_m, dict):
+            raise ValueError("costPer1mTokens must be a mapping")
+        rest = {k: v for k, v in data.items() if k != "costPer1mTokens"}
+        return rest | {"costPer1kTokens": {
+            key: (Decimal(str(value)) / 1000 if isinstance(value, int | float | str) else value)
+            for key, value in per_m.items()}}
 
 
 class ComplexityRange(CamelModel):
@@ -133,7 +155,7 @@ DEFAULT_MODEL = ModelConfig(
     name="claude-sonnet-4.5", provider="anthropic", model="claude-sonnet-4-5-20250929",
     capabilities=Capabilities(
         max_tokens=200_000, supports_streaming=True,
-        cost_per_1k_tokens=TokenPrices(input=Decimal("3.00"), output=Decimal("15.00")),
+        cost_per_1k_tokens=TokenPrices(input=Decimal("0.003"), output=Decimal("0.015")),
     ),
     complexity_range=ComplexityRange(min=0.0, max=1.0),
 )
@@ -328,7 +350,7 @@ def migrate_v104(old: dict[str, Any]) -> dict[str, Any]:
             "models": [{
                 "name": ai_model, "provider": "anthropic", "model": ai_model,
                 "capabilities": {"maxTokens": 200000, "supportsStreaming": True,
-                                 "costPer1kTokens": {"input": 3.00, "output": 15.00}},
+                                 "costPer1mTokens": {"input": 3.00, "output": 15.00}},
                 "complexityRange": {"min": 0, "max": 1},
                 "enabled": True,
             }],

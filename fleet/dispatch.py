@@ -83,7 +83,8 @@ def dispatch(self: Task, task: Any = None, **unexpected: Any) -> dict[str, Any]:
     (logged, acknowledged, nothing enqueued)."""
     try:
         if unexpected:
-            raise InvalidTask(f"unexpected kwargs {sorted(unexpected)}; send kwargs={{'task': ...}}")
+            raise InvalidTask(
+                f"unexpected kwargs {sorted(unexpected)}; send kwargs={{'task': ...}}")
         if task is None:
             raise InvalidTask("missing kwarg 'task'")
         qe_task = parse_task(task)

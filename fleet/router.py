@@ -37,7 +37,7 @@ class ModelRouter:
         fallbacks = [m.name for m in sorted(self.registry.enabled(), key=blended_price)
                      if m.name != model.name]
         return ModelSelection(
-            model_name=model.name, model_config=model, complexity=complexity, reason=reason,
+            model_name=model.name, model_config_=model, complexity=complexity, reason=reason,
             fallback_models=fallbacks,
             latency_us=int((time.perf_counter() - started) * 1e6),
         )

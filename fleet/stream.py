@@ -15,13 +15,14 @@ import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import redis
 
 from fleet.models import FINAL_EVENTS, EventType, StreamEvent
 from fleet.redis_client import get_redis
 
+LogEntries = list[tuple[bytes, dict[bytes, bytes]]]
 LOG_TTL_SECONDS = 3600
 _PUBLISH_LUA = (Path(__file__).parent / "publish.lua").read_text()
 
@@ -40,12 +41,13 @@ def _encode(event: dict[str, Any]) -> str:
 
 def read_log(client: redis.Redis, task_id: str, after_seq: int = -1) -> list[dict[str, Any]]:
     """Events in the replay log with seq > after_seq, in order."""
-    entries = client.xrange(log_name(task_id), min=f"{after_seq + 2}-0", max="+")
+    entries = cast(LogEntries, client.xrange(log_name(task_id), min=f"{after_seq + 2}-0",
+                                             max="+"))
     return [json.loads(fields[b"e"]) for _, fields in entries]
 
 
 def last_logged(client: redis.Redis, task_id: str) -> dict[str, Any] | None:
-    entries = client.xrevrange(log_name(task_id), count=1)
+    entries = cast(LogEntries, client.xrevrange(log_name(task_id), count=1))
     return json.loads(entries[0][1][b"e"]) if entries else None
 
 
@@ -77,7 +79,7 @@ def subscribe(task_id: str, after_seq: int = -1, *, timeout: float | None = None
     """Yield every event of ``task_id`` with seq > after_seq, in order, ending after the final
     one. ``timeout`` bounds the silence between events (None waits forever)."""
     client = client or get_redis()
-    pubsub = client.pubsub(ignore_subscribe_messages=True)
+    pubsub = client.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
     pubsub.subscribe(channel_name(task_id))
     last = after_seq
     try:

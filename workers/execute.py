@@ -12,6 +12,7 @@ import time
 from typing import Any
 
 from celery import Task
+from celery.exceptions import Ignore
 
 from fleet.app import app
 from fleet.buffer import BufferManager
@@ -49,8 +50,9 @@ def execute(self: Task, task: dict[str, Any], selection: dict[str, Any]) -> dict
     config = get_config()
     publisher = StreamPublisher(qe.id, model.name)
     if publisher.finished:
+        # Ignore leaves the first attempt's stored result in place for AsyncResult(task.id).
         log.info("task %s already finished; duplicate delivery acknowledged", qe.id)
-        return {"task_id": qe.id, "status": "duplicate"}
+        raise Ignore()
     attempt = next_attempt(qe.id)
     streaming = (config.streaming_active and qe.stream
                  and model.capabilities.supports_streaming)
@@ -101,8 +103,9 @@ def _run(qe: QETask, chosen: ModelSelection, system: str, prompt: str,
         chunks += 1
         if chunks % PROGRESS_EVERY_CHUNKS == 0:
             done = min(deltas / qe.max_output_tokens, 0.99)
+            remaining = max(qe.max_output_tokens - deltas, 0)
             publisher.emit("progress", {"percent": round(done * 100, 1), "tokens": deltas,
-                                        "estimated_remaining": max(qe.max_output_tokens - deltas, 0)})
+                                        "estimated_remaining": remaining})
 
     for item in provider.stream(request):
         if isinstance(item, TextDelta):

@@ -1,0 +1,39 @@
+# Shared by scripts/demo.sh and scripts/test.sh: a virtualenv with the project, and the local
+# Redis and PostgreSQL services up. Source it; do not run it.
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="${FLEET_VENV:-$ROOT/.venv}"
+
+ensure_venv() {
+  local extra="${1:-}"
+  if [ ! -x "$VENV/bin/python" ]; then
+    python3 -m venv "$VENV"
+  fi
+  local stamp="$VENV/.installed-$(cat "$ROOT/pyproject.toml" | sha1sum | cut -c1-12)$extra"
+  if [ ! -f "$stamp" ]; then
+    "$VENV/bin/python" -m pip install --quiet --upgrade pip
+    "$VENV/bin/python" -m pip install --quiet -e "$ROOT$extra"
+    touch "$stamp"
+  fi
+  export PATH="$VENV/bin:$PATH"
+}
+
+ensure_services() {
+  if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
+    echo "starting redis-server on 127.0.0.1:6379"
+    redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no
+  fi
+  if ! pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null; then
+    echo "starting PostgreSQL"
+    pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n1)" main start
+  fi
+  for _ in $(seq 1 60); do
+    if redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 \
+        && pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null; then
+      return 0
+    fi
+    sleep 0.5
+  done
+  echo "Redis or PostgreSQL did not come up" >&2
+  return 1
+}

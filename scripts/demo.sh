@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# The fleet's main job, end to end, on this machine: install, migrate, start the dispatcher, one
+# worker per model queue, beat and Flower, submit the sample QE tasks in examples/, stream one
+# live and print the cost summary. With no API key set, every model runs on the simulated
+# provider. KEEP=1 leaves the fleet running afterwards (stop it with: scripts/demo.sh stop).
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+cd "$ROOT"
+RUN="$ROOT/.run"
+mkdir -p "$RUN"
+
+stop_fleet() {
+  for pidfile in "$RUN"/*.pid; do
+    [ -f "$pidfile" ] || continue
+    kill "$(cat "$pidfile")" 2>/dev/null || true
+    rm -f "$pidfile"
+  done
+}
+
+if [ "${1:-}" = "stop" ]; then stop_fleet; exit 0; fi
+
+ensure_venv
+ensure_services
+if [ -z "${ANTHROPIC_API_KEY:-}${OPENAI_API_KEY:-}${GOOGLE_API_KEY:-}" ]; then
+  export FLEET_SIMULATE=true
+  echo "no API keys set: every model runs on the simulated provider"
+fi
+export FEATURE_MULTI_MODEL_ROUTER="${FEATURE_MULTI_MODEL_ROUTER:-true}"
+export FEATURE_STREAMING="${FEATURE_STREAMING:-true}"
+
+fleet migrate
+stop_fleet
+[ "${KEEP:-0}" = "1" ] || trap stop_fleet EXIT
+
+start() {  # name, command...
+  local name="$1"; shift
+  "$@" >"$RUN/$name.log" 2>&1 &
+  echo $! >"$RUN/$name.pid"
+}
+start dispatcher celery -A fleet.app worker -Q fleet.dispatch,fleet.beat -P threads -c 4 \
+  -n dispatcher@%h --loglevel=INFO
+for queue in $(python -c "import celeryconfig as c; print(' '.join(q.name for q in c.task_queues if q.name.startswith('model.')))"); do
+  start "$queue" celery -A fleet.app worker -Q "$queue" -P threads -c 32 -n "$queue@%h" \
+    --loglevel=INFO
+done
+start beat celery -A fleet.app beat --schedule "$RUN/celerybeat-schedule" --loglevel=INFO
+start flower celery -A fleet.app flower --address=127.0.0.1 --port=5555
+
+for _ in $(seq 1 60); do
+  ready=$(grep -l " ready." "$RUN"/*.log 2>/dev/null | wc -l)
+  [ "$ready" -ge 4 ] && break
+  sleep 0.5
+done
+echo "fleet up: $(ls "$RUN"/*.pid | wc -l) processes; Flower on http://127.0.0.1:5555"
+
+ids=()
+for example in examples/*.json; do
+  line=$(fleet submit --via-dispatch "$example")
+  echo "submitted $example -> $line"
+  ids+=("$(cut -f1 <<<"$line")")
+done
+echo
+echo "=== streaming ${ids[2]} live ==="
+fleet watch "${ids[2]}" --timeout 60
+for id in "${ids[@]}"; do fleet watch "$id" --timeout 60 >/dev/null 2>&1; done
+echo
+echo "=== cost summary ==="
+fleet costs

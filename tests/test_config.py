@@ -1,0 +1,111 @@
+"""Config loading, environment overrides, validation errors and the §9.3 migration."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+import yaml
+
+from fleet.config import FleetConfig, Settings, load_config, masked_dump, migrate_v104
+from fleet.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parent.parent
+SHIPPED = ROOT / "config" / "fleet.yaml"
+
+
+def test_shipped_config_has_the_seeds_three_models_and_prices() -> None:
+    cfg = load_config(SHIPPED, environ={})
+    per_million = {m.name: (m.capabilities.cost_per_1k_tokens.input * 1000,
+                            m.capabilities.cost_per_1k_tokens.output * 1000)
+                   for m in cfg.routing.models}
+    assert per_million == {"claude-opus-4": (Decimal("15.00"), Decimal("75.00")),
+                           "claude-sonnet-4.5": (Decimal("3.00"), Decimal("15.00")),
+                           "claude-haiku-4": (Decimal("0.80"), Decimal("4.00"))}
+    assert not cfg.router_active and not cfg.streaming_active  # v1.0.4 behaviour by default
+
+
+def test_no_file_defaults_to_single_default_model() -> None:
+    cfg = load_config(None, environ={}) if not os.environ.get("FLEET_CONFIG") else FleetConfig()
+    assert [m.name for m in cfg.routing.models] == ["claude-sonnet-4.5"]
+    assert not cfg.router_active
+
+
+def test_seed_environment_variables_override_yaml() -> None:
+    cfg = load_config(SHIPPED, environ={
+        "FEATURE_MULTI_MODEL_ROUTER": "true", "FEATURE_STREAMING": "1",
+        "ROUTING_DEFAULT_MODEL": "claude-haiku-4", "BUDGET_LIMIT_DAILY": "12.50",
+        "BUDGET_LIMIT_MONTHLY": "300", "BUDGET_ALERT_DAILY_PERCENT": "70",
+        "STREAMING_BUFFER_SIZE": "64", "STREAMING_BACKPRESSURE_THRESHOLD": "0.5",
+        "STREAMING_TIMEOUT_MS": "1000", "COST_TRACKING_ENABLED": "false",
+    })
+    assert cfg.router_active and cfg.streaming_active
+    assert cfg.routing.default_model == "claude-haiku-4"
+    assert cfg.routing.cost_tracking.budget_limits.daily == Decimal("12.50")
+    assert cfg.routing.cost_tracking.budget_limits.monthly == Decimal("300")
+    assert cfg.routing.cost_tracking.alert_thresholds.daily_percent == 70
+    assert (cfg.streaming.buffer_size, cfg.streaming.backpressure_threshold,
+            cfg.streaming.timeout_ms) == (64, 0.5, 1000)
+    assert not cfg.routing.cost_tracking.enabled
+
+
+@pytest.mark.parametrize(("env", "field"), [
+    ({"STREAMING_BUFFER_SIZE": "lots"}, "streaming.bufferSize"),
+    ({"STREAMING_BACKPRESSURE_THRESHOLD": "1.5"}, "streaming.backpressureThreshold"),
+    ({"ROUTING_DEFAULT_MODEL": "gpt-9"}, "routing"),
+    ({"FEATURE_STREAMING": "maybe"}, "features.streaming"),
+])
+def test_invalid_values_name_the_field(env: dict[str, str], field: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_config(SHIPPED, environ=env)
+    assert f"field {field}" in str(info.value)
+    assert info.value.code == "CONFIG_001"
+
+
+def test_invalid_yaml_field_names_the_model(tmp_path: Path) -> None:
+    bad = yaml.safe_load(SHIPPED.read_text())
+    bad["routing"]["models"][1]["complexityRange"] = {"min": 0.9, "max": 0.1}
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(bad))
+    with pytest.raises(ConfigError, match=r"routing\.models\.1\.complexityRange"):
+        load_config(path, environ={})
+
+
+def test_cli_exits_2_with_one_line_on_invalid_config(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text("streaming: {bufferSize: -1}\n")
+    for argv in (["fleet.cli", "config", "check"],
+                 ["celery", "-A", "fleet.app", "worker", "--help"]):
+        proc = subprocess.run([sys.executable, "-m", *argv], cwd=ROOT, capture_output=True,
+                              text=True, env={**os.environ, "FLEET_CONFIG": str(path)},
+                              timeout=60)
+        assert proc.returncode == 2, proc.stderr
+        assert "streaming.bufferSize" in proc.stderr
+        assert "Traceback" not in proc.stderr
+
+
+def test_config_check_masks_secrets() -> None:
+    settings = Settings(anthropic_api_key="sk-ant-secret-value",
+                        fleet_database_url="postgresql://u:pw@h/db")
+    dumped = json.dumps(masked_dump(load_config(SHIPPED, environ={}), settings))
+    assert "sk-ant-secret-value" not in dumped and "pw@h" not in dumped
+    assert "**********" in dumped
+    assert "sk-ant" not in repr(settings)
+
+
+def test_migrate_v104_matches_seed_section_9_3() -> None:
+    old = {"fleet": {"id": "f1", "name": "F"}, "ai": {"model": "claude-sonnet-4.5"}}
+    new = migrate_v104(old)
+    assert new["features"] == {"multiModelRouter": False, "streaming": False}
+    assert new["routing"]["defaultModel"] == "claude-sonnet-4.5"
+    assert new["routing"]["models"][0]["complexityRange"] == {"min": 0, "max": 1}
+    assert new["streaming"]["retryConfig"] == {"maxRetries": 3, "backoffMs": 1000,
+                                               "backoffMultiplier": 2}
+    cfg = FleetConfig.model_validate(new)
+    assert not cfg.router_active and cfg.routing.default_model == "claude-sonnet-4.5"
+    assert "routing" not in migrate_v104({"fleet": {"id": "f"}})

@@ -1,0 +1,157 @@
+"""The whole path through real processes: another service enqueues by name, a real worker
+routes, executes and streams, Postgres gets the cost row, beat rolls it up."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from tests.fixtures import MODEL_QUEUES
+
+pytestmark = pytest.mark.integration
+
+
+def collect(pubsub: Any, timeout: float = 30) -> list[dict[str, Any]]:
+    events: list[dict[str, Any]] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        message = pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+        if message is None:
+            continue
+        events.append(json.loads(message["data"]))
+        if events[-1]["type"] in ("complete", "error"):
+            return events
+    raise AssertionError(f"stream did not finish; got {len(events)} events")
+
+
+def wait_until(predicate: Any, what: str, timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, f"timed out waiting until {what}"
+        time.sleep(0.05)
+
+
+def task_payload(**fields: Any) -> dict[str, Any]:
+    return {"id": f"t-{uuid.uuid4().hex}", "type": "test-generation",
+            "description": "Write unit tests for a function that parses ISO dates.",
+            "code": "def parse(s):\n    y, m, d = s.split('-')\n"
+                    "    return int(y), int(m), int(d)\n",
+            "agent_id": "agent-qe-test-generator-001", "max_output_tokens": 300} | fields
+
+
+def test_send_task_by_name_streams_in_order_and_prices(worker, bare_client, redis_client, pg):
+    payload = task_payload()
+    pubsub = redis_client.pubsub()
+    pubsub.subscribe(f"fleet:stream:{payload['id']}")
+
+    selection = bare_client.send_task("fleet.dispatch", kwargs={"task": payload},
+                                      queue="fleet.dispatch").get(timeout=30)
+    events = collect(pubsub)
+
+    assert [e["seq"] for e in events] == list(range(len(events)))
+    assert events[0]["type"] == "start" and events[-1]["type"] == "complete"
+    assert sum(e["type"] in ("complete", "error") for e in events) == 1
+    chunks = [e for e in events if e["type"] == "chunk"]
+    assert len(chunks) > 3, "a stream is many chunk events, not one message"
+    assert all(e["task_id"] == payload["id"] and e["model"] == selection["modelName"]
+               for e in events)
+    result = bare_client.AsyncResult(payload["id"]).get(timeout=30)
+    assert "".join(c["data"]["text"] for c in chunks) == result["text"]
+    assert result["usage"]["output_tokens"] == 300
+
+    row = pg.execute("SELECT attempt, model, provider, task_type, agent_id, input_tokens, "
+                     "output_tokens, cost_usd FROM cost_entries WHERE task_id = %s",
+                     (payload["id"],)).fetchall()
+    assert len(row) == 1
+    attempt, model, provider, task_type, agent_id, tin, tout, cost = row[0]
+    assert (attempt, model, task_type, agent_id) == (
+        1, selection["modelName"], "test-generation", "agent-qe-test-generator-001")
+    assert provider == "anthropic"
+    prices = selection["modelConfig"]["capabilities"]["costPer1kTokens"]
+    expected = (tin * Decimal(str(prices["input"])) + tout * Decimal(str(prices["output"]))) / 1000
+    assert cost == expected.quantize(Decimal("0.00000001"))
+    assert Decimal(result["cost_usd"]) == cost
+
+    stored = pg.execute("SELECT model, complexity FROM routing_selections WHERE task_id = %s",
+                        (payload["id"],)).fetchone()
+    assert stored[0] == selection["modelName"]
+
+    bare_client.send_task("fleet.beat.aggregate_costs", queue="fleet.beat").get(timeout=30)
+    totals = pg.execute("SELECT sum(requests), sum(output_tokens), sum(cost_usd) "
+                        "FROM daily_cost_summaries").fetchone()
+    raw = pg.execute("SELECT count(*), sum(output_tokens), sum(cost_usd) "
+                     "FROM cost_entries").fetchone()
+    assert totals == raw and totals[0] >= 1
+
+
+def test_non_streaming_task_publishes_only_start_and_complete(worker, bare_client,
+                                                               redis_client):
+    payload = task_payload(stream=False)
+    pubsub = redis_client.pubsub()
+    pubsub.subscribe(f"fleet:stream:{payload['id']}")
+    bare_client.send_task("fleet.dispatch", kwargs={"task": payload}, queue="fleet.dispatch")
+    events = collect(pubsub)
+    assert [e["type"] for e in events] == ["start", "complete"]
+    assert [e["seq"] for e in events] == [0, 1]
+    assert len(events[1]["data"]["text"].split()) == 300
+
+
+def test_duplicate_delivery_is_not_rerun(worker, bare_client, redis_client, pg):
+    payload = task_payload()
+    selection = bare_client.send_task("fleet.dispatch", kwargs={"task": payload},
+                                      queue="fleet.dispatch").get(timeout=30)
+    bare_client.AsyncResult(payload["id"]).get(timeout=30)
+    # The same execute message delivered again (as after a dispatch redelivery).
+    bare_client.send_task("fleet.execute", task_id=payload["id"],
+                          kwargs={"task": payload, "selection": selection},
+                          queue=f"model.{selection['modelName']}")
+    wait_until(lambda: f"task {payload['id']} already finished" in worker.log(),
+               "the duplicate is seen", timeout=30)
+    assert bare_client.AsyncResult(payload["id"]).get(timeout=5)["status"] == "complete"
+    count = pg.execute("SELECT count(*) FROM cost_entries WHERE task_id = %s",
+                       (payload["id"],)).fetchone()[0]
+    assert count == 1
+    log = redis_client.xrange(f"fleet:log:{payload['id']}")
+    assert sum(json.loads(f[b"e"])["type"] == "complete" for _, f in log) == 1
+
+
+BAD_INPUTS = [
+    ("{not json", "TASK_001", "malformed JSON"),
+    ({"type": "write-poetry", "description": "x"}, "TASK_001", "field type"),
+    ({"type": "test-generation"}, "TASK_001", "field description"),
+    ({"type": "test-generation", "description": "x", "priority": "high"}, "TASK_001",
+     "field priority"),
+    ({"type": "test-generation", "description": "x" * (1 << 20)}, "TASK_002", "limit is"),
+    ({"type": "test-generation", "description": "x", "preferred_model": "gpt-9"},
+     "ROUTER_004", "gpt-9"),
+    (["a", "list"], "TASK_001", "JSON object"),
+]
+
+
+@pytest.mark.parametrize(("payload", "code", "mentions"), BAD_INPUTS)
+def test_bad_input_is_rejected_and_nothing_enqueued(worker, bare_client, redis_client,
+                                                    payload, code, mentions):
+    before = {q: redis_client.llen(q) for q in MODEL_QUEUES}
+    result = bare_client.send_task("fleet.dispatch", kwargs={"task": payload},
+                                   queue="fleet.dispatch")
+    result.get(timeout=30, propagate=False)
+    assert result.state == "FAILURE"
+    message = str(result.result)
+    assert code in message and mentions in message
+    assert {q: redis_client.llen(q) for q in MODEL_QUEUES} == before
+    wait_until(lambda: redis_client.hlen("unacked") == 0, "the rejected message is acked")
+    assert worker.alive()
+    good = task_payload(stream=False, max_output_tokens=5)
+    ok = bare_client.send_task("fleet.dispatch", kwargs={"task": good}, queue="fleet.dispatch")
+    assert ok.get(timeout=30)["modelName"]
+
+
+def test_missing_kwarg_is_rejected(worker, bare_client):
+    result = bare_client.send_task("fleet.dispatch", kwargs={"job": {}}, queue="fleet.dispatch")
+    result.get(timeout=30, propagate=False)
+    assert result.state == "FAILURE" and "TASK_001" in str(result.result)
