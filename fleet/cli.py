@@ -169,5 +169,15 @@ def costs(aggregate: bool) -> None:
                f"${total}")
 
 
+def _register_subgroups() -> None:
+    from fleet.cli_routing import flags, models, routing
+
+    for group in (routing, flags, models):
+        main.add_command(group)
+
+
+_register_subgroups()
+
+
 if __name__ == "__main__":
     main()

@@ -1,32 +1,94 @@
-"""ComplexityAnalyzer: scores how much a task needs a strong model (0 = trivial, 1 = hardest)."""
+"""ComplexityAnalyzer: how much a task needs a strong model (0 = trivial, 1 = hardest).
+
+The score blends three things:
+
+* **demand** — what the text asks for: reasoning, quantitative work, expert-domain knowledge,
+  hard QE topics (concurrency, security, flakiness…), discounted for creative writing and simple
+  look-ups, which cheap models handle well (:mod:`fleet.signals`);
+* **content** — the seed's weighted size / structure / context blend (``routing.complexity``
+  weights): token count, code structure (branches, nesting, functions, concurrency primitives)
+  and how many files and context entries come with the task;
+* the **task type's prior**: a quality-gate summary is not a concurrency test suite.
+
+Every part is a saturating, non-decreasing function of its counts, so ``overall`` stays in
+[0, 1] and more of the same content never lowers it. Weights were tuned on the labelled routing
+dev split (RouteLLM's GSM8K / MMLU prompts, see bench/routing_quality.py), as signal weights
+only — no rule looks at particular prompts.
+"""
 
 from __future__ import annotations
 
+import json
 import math
 
 from fleet.config import ComplexityWeights
 from fleet.models import ComplexityFactors, ComplexityScore, QETask, TaskType
+from fleet.signals import CodeSignals, TextSignals, code_signals, text_signals
 from fleet.tokens import estimate_tokens
 
-# How demanding each kind of QE work is before looking at its content.
 TYPE_PRIOR: dict[TaskType, float] = {
     TaskType.QUALITY_GATE: 0.15,
     TaskType.TEST_DATA_GENERATION: 0.25,
-    TaskType.GENERAL: 0.3,
     TaskType.COVERAGE_ANALYSIS: 0.35,
+    TaskType.GENERAL: 0.4,
     TaskType.REQUIREMENTS_VALIDATION: 0.4,
     TaskType.CODE_REVIEW: 0.45,
     TaskType.TEST_GENERATION: 0.5,
     TaskType.REGRESSION_ANALYSIS: 0.5,
     TaskType.PERFORMANCE_TESTING: 0.55,
-    TaskType.FLAKY_TEST_HUNTING: 0.65,
+    TaskType.FLAKY_TEST_HUNTING: 0.7,
     TaskType.SECURITY_REVIEW: 0.7,
 }
 
+PRIOR_WEIGHT = 0.25
+DEMAND_WEIGHT = 0.45
+CONTENT_WEIGHT = 0.30
+MAX_SCANNED_CONTEXT = 64 * 1024  # context beyond this only adds to the size signal
 
-def _saturate(value: float, half: float) -> float:
-    """Map [0, inf) onto [0, 1), reaching 0.5 at ``half``."""
+
+def saturate(value: float, half: float) -> float:
+    """Map [0, inf) onto [0, 1), reaching 0.5 at ``half``; non-decreasing."""
     return value / (value + half) if value > 0 else 0.0
+
+
+def text_demand(s: TextSignals, tokens: int) -> tuple[float, float, float]:
+    """(demand, reasoning, creativity) of a text, each in [0, 1].
+
+    A log-linear sum: length carries most weight (longer asks need more steps), then
+    quantitative relations and clause count (multi-step problems), expert-domain vocabulary,
+    quoted narrative and negations (careful reading), logical and hard-QE cues; creative
+    writing and simple look-ups count against, since cheap models do them well.
+    """
+    log = math.log1p
+    reasoning_raw = (0.6 * log(s.quantitative) + 0.2 * log(s.logical) + 0.4 * log(s.hard_qe)
+                     + 0.3 * log(s.software))
+    raw = (log(tokens) + reasoning_raw + 0.5 * log(s.clauses) + 0.3 * log(s.expert)
+           + 0.3 * log(s.quotes) + 0.3 * log(s.negation)
+           - 0.6 * log(s.creative) - 0.3 * log(s.simple))
+    return saturate(max(raw, 0.0), 6.0), saturate(reasoning_raw, 1.0), saturate(s.creative, 1.5)
+
+
+def code_structure(signals: list[CodeSignals]) -> float:
+    """Structure of all code in the task, in [0, 1)."""
+    if not signals:
+        return 0.0
+    branches = sum(c.branches for c in signals)
+    functions = sum(c.functions for c in signals)
+    nesting = max(c.max_nesting for c in signals)
+    concurrency = sum(c.concurrency for c in signals)
+    return (0.40 * saturate(branches, 25) + 0.20 * saturate(functions, 8)
+            + 0.20 * saturate(max(nesting - 1, 0), 4) + 0.20 * saturate(concurrency, 4))
+
+
+STRETCH_CENTER = 0.40
+STRETCH_SLOPE = 8.0
+
+
+def stretch(blend: float) -> float:
+    """Spread the blend (which rarely leaves 0.15-0.65) over [0, 1] so the seed's model ranges
+    (haiku 0-0.4, sonnet 0.3-0.8, opus 0.7-1) are all reachable; strictly increasing, so the
+    ranking is unchanged."""
+    return 1.0 / (1.0 + math.exp(-STRETCH_SLOPE * (blend - STRETCH_CENTER)))
 
 
 class ComplexityAnalyzer:
@@ -34,21 +96,44 @@ class ComplexityAnalyzer:
         self.weights = weights or ComplexityWeights()
 
     def analyze(self, task: QETask) -> ComplexityScore:
-        code = [src for _, src in task.all_code()]
+        context_text = json.dumps(task.context, default=str) if task.context else ""
+        text = task.description
+        if context_text:
+            text = f"{text}\n{context_text[:MAX_SCANNED_CONTEXT]}"
+        ts = text_signals(text)
+        code = task.all_code()
+        cs = [code_signals(src) for _, src in code]
+        code_tokens = sum(estimate_tokens(src) for _, src in code)
         text_tokens = estimate_tokens(task.description)
-        code_tokens = sum(estimate_tokens(src) for src in code)
-        tokens = text_tokens + code_tokens
-        size = _saturate(math.log1p(tokens), math.log1p(2000))
-        structure = _saturate(sum(src.count("\n") for src in code), 200)
-        context = _saturate(len(task.files) + len(task.context), 5)
+        context_tokens = estimate_tokens(context_text)
+        tokens = text_tokens + code_tokens + context_tokens
+
+        demand, reasoning, creativity = text_demand(ts, text_tokens)
+        size = saturate(math.log1p(tokens), math.log1p(1500))
+        structure = code_structure(cs)
+        context = saturate(len(task.files) + len(task.context) + context_tokens / 500, 6)
         w = self.weights
         total_w = (w.token_weighting + w.structure_weighting + w.context_weighting) or 1.0
         content = (w.token_weighting * size + w.structure_weighting * structure
                    + w.context_weighting * context) / total_w
-        overall = min(1.0, max(0.0, 0.5 * TYPE_PRIOR[task.type] + 0.5 * content))
+        prior = TYPE_PRIOR[task.type]
+        blend = PRIOR_WEIGHT * prior + DEMAND_WEIGHT * demand + CONTENT_WEIGHT * content
+        overall = stretch(blend)
+
+        drivers = sorted([("task type", PRIOR_WEIGHT * prior), ("text demand",
+                          DEMAND_WEIGHT * demand), ("size/structure/context",
+                          CONTENT_WEIGHT * content)], key=lambda d: -d[1])
+        explanation = (
+            f"{overall:.2f} = stretch({blend:.3f}); type prior {prior:.2f} ({task.type.value}) x{PRIOR_WEIGHT}"
+            f" + text demand {demand:.2f} x{DEMAND_WEIGHT}"
+            f" + content {content:.2f} x{CONTENT_WEIGHT}"
+            f" [size {size:.2f}, code structure {structure:.2f}, context {context:.2f}];"
+            f" {tokens} tokens; reasoning {reasoning:.2f}, creativity {creativity:.2f};"
+            f" driven most by {drivers[0][0]}")
         return ComplexityScore(
             overall=round(overall, 4), token_count=tokens,
-            factors=ComplexityFactors(code_complexity=round(structure, 4),
-                                      data_size=round(context, 4)),
-            explanation=f"type prior {TYPE_PRIOR[task.type]:.2f}, {tokens} tokens",
+            factors=ComplexityFactors(
+                code_complexity=round(structure, 4), data_size=round(context, 4),
+                requires_reasoning=reasoning >= 0.3, requires_creativity=creativity >= 0.4),
+            explanation=explanation,
         )

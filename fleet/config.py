@@ -12,13 +12,14 @@ import os
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PlainSerializer,
     SecretStr,
     ValidationError,
     model_validator,
@@ -38,11 +39,15 @@ class CamelModel(BaseModel):
                               protected_namespaces=())
 
 
+# Exact in Python, a plain number in JSON (as in the seed's Appendix A).
+Money = Annotated[Decimal, PlainSerializer(float, return_type=float, when_used="json")]
+
+
 class TokenPrices(CamelModel):
-    input: Decimal = Field(ge=0)
-    output: Decimal = Field(ge=0)
-    cache_read: Decimal | None = Field(default=None, ge=0)
-    cache_write: Decimal | None = Field(default=None, ge=0)
+    input: Money = Field(ge=0)
+    output: Money = Field(ge=0)
+    cache_read: Money | None = Field(default=None, ge=0)
+    cache_write: Money | None = Field(default=None, ge=0)
 
 
 class Capabilities(CamelModel):
@@ -135,9 +140,9 @@ class ComplexityWeights(CamelModel):
 
 
 class BudgetLimits(CamelModel):
-    daily: Decimal | None = Field(default=None, ge=0)
-    weekly: Decimal | None = Field(default=None, ge=0)
-    monthly: Decimal | None = Field(default=None, ge=0)
+    daily: Money | None = Field(default=None, ge=0)
+    weekly: Money | None = Field(default=None, ge=0)
+    monthly: Money | None = Field(default=None, ge=0)
 
 
 class AlertThresholds(CamelModel):

@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from fleet.app import app
 from fleet.config import get_config
 from fleet.errors import FleetError, InvalidTask, PayloadTooLarge
+from fleet.flags import FeatureFlagManager
 from fleet.models import ModelSelection, QETask
 from fleet.router import ModelRouter
 from fleet.selections import store_selection
@@ -28,7 +29,12 @@ EXECUTE_TASK = "fleet.execute"
 
 @lru_cache(maxsize=1)
 def get_router() -> ModelRouter:
-    return ModelRouter(get_config())
+    return ModelRouter(get_config(), flags=get_flags())
+
+
+@lru_cache(maxsize=1)
+def get_flags() -> FeatureFlagManager:
+    return FeatureFlagManager(get_config())
 
 
 def _describe(exc: ValidationError) -> str:

@@ -1,27 +1,53 @@
-"""ModelRouter: picks the cheapest enabled model whose complexity range fits the task."""
+"""ModelRouter: the cheapest eligible model whose complexity range holds the task's score.
+
+Eligible means enabled, large enough for the task's input plus its maximum output, able to
+stream when the task streams, not circuit-open and affordable (the last two are hooks that the
+streaming and budget components plug into). No model in range → the nearest stronger one.
+Router off, or selection failing → the default model, with ROUTER_001 recorded on the selection
+(the seed's graceful degradation). An unknown ``preferred_model`` is the caller's error.
+"""
 
 from __future__ import annotations
 
+import logging
 import time
+from collections.abc import Callable
+from decimal import Decimal
 
 from fleet.complexity import ComplexityAnalyzer
 from fleet.config import FleetConfig, ModelConfig
-from fleet.errors import UnknownModel
+from fleet.errors import ModelSelectionFailed, UnknownModel
+from fleet.flags import FeatureFlagManager
 from fleet.models import ComplexityScore, ModelSelection, QETask
 from fleet.registry import ModelRegistry
 
+log = logging.getLogger("fleet.router")
 
-def blended_price(model: ModelConfig) -> float:
+AvailabilityCheck = Callable[[ModelConfig], bool]
+AffordabilityCheck = Callable[[ModelConfig, Decimal], bool]
+
+
+def estimated_cost(model: ModelConfig, input_tokens: int, output_tokens: int) -> Decimal:
     prices = model.capabilities.cost_per_1k_tokens
-    return float(prices.input + prices.output)
+    return (input_tokens * prices.input + output_tokens * prices.output) / 1000
+
+
+def _always(*_: object) -> bool:
+    return True
 
 
 class ModelRouter:
     def __init__(self, config: FleetConfig, registry: ModelRegistry | None = None,
-                 analyzer: ComplexityAnalyzer | None = None) -> None:
+                 analyzer: ComplexityAnalyzer | None = None,
+                 flags: FeatureFlagManager | None = None,
+                 is_available: AvailabilityCheck = _always,
+                 is_affordable: AffordabilityCheck = _always) -> None:
         self.config = config
         self.registry = registry or ModelRegistry.from_config(config)
         self.analyzer = analyzer or ComplexityAnalyzer(config.routing.complexity)
+        self.flags = flags or FeatureFlagManager(config)
+        self.is_available = is_available
+        self.is_affordable = is_affordable
 
     def select_model(self, task: QETask) -> ModelSelection:
         started = time.perf_counter()
@@ -29,32 +55,88 @@ class ModelRouter:
             raise UnknownModel(f"preferred_model {task.preferred_model!r} is not registered "
                                f"(known: {sorted(m.name for m in self.registry.all())})")
         complexity = self.analyzer.analyze(task)
-        if not self.config.router_active:
-            model = self.registry.get(self.config.routing.default_model)
-            reason = "router disabled: default model"
+        error_code = None
+        if not self.flags.is_enabled("multiModelRouter", task.agent_type):
+            model, reason, fallbacks = self._default(), "router disabled: default model", []
         else:
-            model, reason = self._choose(task, complexity)
-        fallbacks = [m.name for m in sorted(self.registry.enabled(), key=blended_price)
-                     if m.name != model.name]
+            try:
+                model, reason, fallbacks = self._choose(task, complexity)
+            except ModelSelectionFailed as exc:
+                log.warning("task %s: %s; using the default model", task.id, exc)
+                model, error_code = self._default(), exc.code
+                reason, fallbacks = f"{exc.code}: {exc.message}; default model", []
         return ModelSelection(
             model_name=model.name, model_config_=model, complexity=complexity, reason=reason,
-            fallback_models=fallbacks,
+            fallback_models=fallbacks, error_code=error_code,
             latency_us=int((time.perf_counter() - started) * 1e6),
         )
 
-    def _choose(self, task: QETask, complexity: ComplexityScore) -> tuple[ModelConfig, str]:
+    def _default(self) -> ModelConfig:
+        return self.registry.get(self.config.routing.default_model)
+
+    def _ineligibility(self, model: ModelConfig, task: QETask, input_tokens: int,
+                       streaming: bool) -> str | None:
+        """Why ``model`` cannot take ``task``, or None when it can."""
+        if not model.enabled:
+            return "disabled"
+        needed = input_tokens + task.max_output_tokens
+        if needed > model.capabilities.max_tokens:
+            return f"needs {needed} tokens, holds {model.capabilities.max_tokens}"
+        if streaming and not model.capabilities.supports_streaming:
+            return "cannot stream"
+        if not self.is_available(model):
+            return "circuit open"
+        if not self.is_affordable(model, estimated_cost(model, input_tokens,
+                                                        task.max_output_tokens)):
+            return "over budget"
+        return None
+
+    def _choose(self, task: QETask,
+                complexity: ComplexityScore) -> tuple[ModelConfig, str, list[str]]:
         score = complexity.overall
-        candidates = sorted(self.registry.enabled(), key=lambda m: (blended_price(m), m.name))
+        streaming = task.stream and self.flags.is_enabled("streaming", task.agent_type)
+        tokens = complexity.token_count
+
+        def cost(m: ModelConfig) -> tuple[Decimal, str]:
+            return estimated_cost(m, tokens, task.max_output_tokens), m.name
+
+        models = self.registry.all()
+        eligible = sorted((m for m in models
+                           if self._ineligibility(m, task, tokens, streaming) is None), key=cost)
+        if not eligible:
+            reasons = {m.name: self._ineligibility(m, task, tokens, streaming) for m in models}
+            raise ModelSelectionFailed(f"no eligible model: {reasons}")
+
+        preferred_note = ""
         if task.preferred_model:
             preferred = self.registry.get(task.preferred_model)
-            if preferred.enabled:
-                return preferred, f"preferred model {preferred.name} honoured"
-        fitting = [m for m in candidates if m.complexity_range.holds(score)]
+            why_not = self._ineligibility(preferred, task, tokens, streaming)
+            if why_not is None:
+                return preferred, f"preferred model {preferred.name} honoured", \
+                    self._fallbacks(preferred, eligible, score)
+            preferred_note = f"; preferred model {preferred.name} not used: {why_not}"
+
+        fitting = [m for m in eligible if m.complexity_range.holds(score)]
         if fitting:
-            m = fitting[0]
-            return m, (f"Task complexity ({score:.2f}) fits {m.name}'s range "
-                       f"({m.complexity_range.min}-{m.complexity_range.max}), cheapest fit")
-        stronger = sorted((m for m in candidates if m.complexity_range.min > score),
-                          key=lambda m: m.complexity_range.min)
-        m = stronger[0] if stronger else candidates[-1]
-        return m, f"no model range holds {score:.2f}: nearest stronger model {m.name}"
+            model = fitting[0]
+            reason = (f"Task complexity ({score:.2f}) fits {model.name}'s range "
+                      f"({model.complexity_range.min}-{model.complexity_range.max}); "
+                      f"cheapest of {len(fitting)} eligible in range")
+        else:
+            stronger = sorted((m for m in eligible if m.complexity_range.min > score),
+                              key=lambda m: (m.complexity_range.min, *cost(m)))
+            model = stronger[0] if stronger else max(
+                eligible, key=lambda m: (m.complexity_range.max, m.name))
+            reason = (f"no eligible model's range holds {score:.2f}; nearest "
+                      f"{'stronger' if stronger else 'strongest'} model {model.name}")
+        return model, reason + preferred_note, self._fallbacks(model, eligible, score)
+
+    @staticmethod
+    def _fallbacks(chosen: ModelConfig, eligible: list[ModelConfig], score: float) -> list[str]:
+        """Other eligible models: those able to handle the score (cheapest first), then weaker
+        ones from the strongest down."""
+        others = [m for m in eligible if m.name != chosen.name]
+        capable = [m for m in others if m.complexity_range.max >= score]
+        weaker = sorted((m for m in others if m.complexity_range.max < score),
+                        key=lambda m: -m.complexity_range.max)
+        return [m.name for m in capable + weaker]

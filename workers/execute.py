@@ -18,6 +18,7 @@ from fleet.app import app
 from fleet.buffer import BufferManager
 from fleet.config import get_config
 from fleet.costs import CostTracker
+from fleet.dispatch import get_flags
 from fleet.errors import FleetError, ProviderError
 from fleet.models import ModelSelection, QETask, TokenUsage
 from fleet.prompts import build_prompt
@@ -47,14 +48,13 @@ def execute(self: Task, task: dict[str, Any], selection: dict[str, Any]) -> dict
     qe = QETask.model_validate(task)
     chosen = ModelSelection.model_validate(selection)
     model = chosen.model_config_
-    config = get_config()
     publisher = StreamPublisher(qe.id, model.name)
     if publisher.finished:
         # Ignore leaves the first attempt's stored result in place for AsyncResult(task.id).
         log.info("task %s already finished; duplicate delivery acknowledged", qe.id)
         raise Ignore()
     attempt = next_attempt(qe.id)
-    streaming = (config.streaming_active and qe.stream
+    streaming = (get_flags().is_enabled("streaming", qe.agent_type) and qe.stream
                  and model.capabilities.supports_streaming)
     system, prompt = build_prompt(qe)
     publisher.emit("start", {"attempt": attempt, "provider": model.provider,
