@@ -112,7 +112,8 @@ def flags_set(flag: str, state: str, agent_type: str | None, environment: str | 
 def flags_list(agent_type: str | None, environment: str | None) -> None:
     manager = FeatureFlagManager(get_config())
     for flag in FLAGS:
-        click.echo(f"{flag:<18}{'on' if manager.is_enabled(flag, agent_type, environment) else 'off'}")
+        state = "on" if manager.is_enabled(flag, agent_type, environment) else "off"
+        click.echo(f"{flag:<18}{state}")
     for field, value in manager.runtime_values().items():
         click.echo(f"  runtime {field} = {value}")
 

@@ -124,7 +124,8 @@ class ComplexityAnalyzer:
                           DEMAND_WEIGHT * demand), ("size/structure/context",
                           CONTENT_WEIGHT * content)], key=lambda d: -d[1])
         explanation = (
-            f"{overall:.2f} = stretch({blend:.3f}); type prior {prior:.2f} ({task.type.value}) x{PRIOR_WEIGHT}"
+            f"{overall:.2f} = stretch({blend:.3f}); "
+            f"type prior {prior:.2f} ({task.type.value}) x{PRIOR_WEIGHT}"
             f" + text demand {demand:.2f} x{DEMAND_WEIGHT}"
             f" + content {content:.2f} x{CONTENT_WEIGHT}"
             f" [size {size:.2f}, code structure {structure:.2f}, context {context:.2f}];"

@@ -56,6 +56,7 @@ class ModelRouter:
                                f"(known: {sorted(m.name for m in self.registry.all())})")
         complexity = self.analyzer.analyze(task)
         error_code = None
+        fallbacks: list[str]
         if not self.flags.is_enabled("multiModelRouter", task.agent_type):
             model, reason, fallbacks = self._default(), "router disabled: default model", []
         else:
