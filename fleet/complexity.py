@@ -103,7 +103,7 @@ class ComplexityAnalyzer:
         ts = text_signals(text)
         code = task.all_code()
         cs = [code_signals(src) for _, src in code]
-        code_tokens = sum(estimate_tokens(src) for _, src in code)
+        code_tokens = sum(c.tokens for c in cs)
         text_tokens = estimate_tokens(task.description)
         context_tokens = estimate_tokens(context_text)
         tokens = text_tokens + code_tokens + context_tokens

@@ -75,6 +75,7 @@ def execute(self: Task, task: dict[str, Any], selection: dict[str, Any]) -> dict
     _costs.record([entry])
     result = {
         "task_id": qe.id, "status": "complete", "attempt": attempt, "model": model.name,
+        "worker": self.request.hostname,
         "chunks": chunks, "usage": usage.model_dump(), "cost_usd": str(entry.cost_usd),
         "duration_ms": round((time.monotonic() - started) * 1000, 1),
     }

@@ -1,0 +1,79 @@
+"""Routing decision latency: ComplexityAnalyzer + ModelRouter.select_model, in process.
+
+Measures p50 / p99 over many distinct tasks (so no cache can help) for a small task and for a
+task carrying ~8k tokens of code (target: p99 <= 1 ms). Run: python -m bench.routing_latency
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import statistics
+import sys
+import time
+
+import fakeredis
+
+from fleet.config import load_config
+from fleet.flags import FeatureFlagManager
+from fleet.models import QETask
+from fleet.registry import ModelRegistry
+from fleet.router import ModelRouter
+from fleet.tokens import estimate_tokens
+
+
+def code_of_tokens(target: int) -> str:
+    import celery.worker.consumer.consumer as module
+
+    source = inspect.getsource(module)
+    while estimate_tokens(source) < target:
+        source += source
+    lines = source.splitlines(keepends=True)
+    out: list[str] = []
+    for line in lines:
+        out.append(line)
+        if estimate_tokens("".join(out)) >= target:
+            break
+    return "".join(out)
+
+
+def percentile(samples: list[float], q: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def measure(router: ModelRouter, tasks: list[QETask]) -> dict[str, float]:
+    for task in tasks[:50]:
+        router.select_model(task)  # warm-up
+    samples = []
+    for task in tasks:
+        started = time.perf_counter()
+        router.select_model(task)
+        samples.append((time.perf_counter() - started) * 1e3)
+    return {"p50_ms": statistics.median(samples), "p99_ms": percentile(samples, 0.99),
+            "max_ms": max(samples), "n": len(samples)}
+
+
+def run(n: int = 2000) -> dict[str, dict[str, float]]:
+    config = load_config(environ={"FEATURE_MULTI_MODEL_ROUTER": "true",
+                                  "FEATURE_STREAMING": "true"})
+    client = fakeredis.FakeRedis()
+    router = ModelRouter(config, ModelRegistry.from_config(config, client),
+                         flags=FeatureFlagManager(config, client))
+    big = code_of_tokens(8000)
+    small = [QETask(type="test-generation", description=f"Write tests for add() variant {i}",
+                    code=f"def add_{i}(a, b):\n    return a + b\n") for i in range(n)]
+    large = [QETask(type="security-review",
+                    description=f"Review revision {i} for race conditions and injection.",
+                    code=f"# revision {i}\n" + big) for i in range(n // 4)]
+    return {"small task": measure(router, small),
+            f"{estimate_tokens(big)}-token code task": measure(router, large)}
+
+
+if __name__ == "__main__":
+    results = run(int(sys.argv[1]) if len(sys.argv) > 1 else 2000)
+    print("| task | n | p50 ms | p99 ms | max ms |\n|---|---|---|---|---|")
+    for name, r in results.items():
+        print(f"| {name} | {r['n']:.0f} | {r['p50_ms']:.3f} | {r['p99_ms']:.3f} | "
+              f"{r['max_ms']:.3f} |")
+    print(json.dumps(results), file=sys.stderr)

@@ -1,0 +1,115 @@
+"""ComplexityAnalyzer: bounds, monotonicity, and that each signal moves the score the right way."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from fleet.complexity import ComplexityAnalyzer
+from fleet.models import QETask, SourceFile, TaskType
+
+analyzer = ComplexityAnalyzer()
+
+SNIPPET = """
+def transfer(a, b, amount, lock):
+    with lock:
+        if amount <= 0 or a.balance < amount:
+            raise ValueError("bad amount")
+        for account in (a, b):
+            while account.busy:
+                account.wait()
+        a.balance -= amount
+        b.balance += amount
+"""
+
+
+def score(**fields: object) -> float:
+    base: dict[str, object] = {"type": "test-generation", "description": "Write tests."}
+    return analyzer.analyze(QETask.model_validate(base | fields)).overall
+
+
+texts = st.text(max_size=400)
+task_types = st.sampled_from(list(TaskType))
+
+
+@settings(max_examples=200, deadline=None)
+@given(description=texts.filter(str.strip), code=st.one_of(st.none(), texts), kind=task_types,
+       context=st.dictionaries(st.text(max_size=10), st.text(max_size=50), max_size=5))
+def test_overall_is_within_bounds(description: str, code: str | None, kind: TaskType,
+                                  context: dict[str, str]) -> None:
+    result = analyzer.analyze(QETask(type=kind, description=description, code=code,
+                                     context=context))
+    assert 0.0 <= result.overall <= 1.0
+    assert result.token_count >= 0 and result.explanation
+
+
+@settings(max_examples=100, deadline=None)
+@given(code=st.sampled_from([SNIPPET, "x = 1\n", "for i in range(3):\n    if i:\n        pass\n"])
+       | st.text(min_size=1, max_size=300), times=st.integers(2, 20), kind=task_types)
+def test_more_of_the_same_code_never_scores_lower(code: str, times: int, kind: TaskType) -> None:
+    once = analyzer.analyze(QETask(type=kind, description="Review this.", code=code)).overall
+    many = analyzer.analyze(QETask(type=kind, description="Review this.",
+                                   code=code * times)).overall
+    assert many >= once
+
+
+@settings(max_examples=50, deadline=None)
+@given(files=st.integers(0, 30))
+def test_more_files_never_score_lower(files: int) -> None:
+    def with_files(n: int) -> float:
+        return score(files=[SourceFile(path=f"f{i}.py", content=SNIPPET) for i in range(n)])
+
+    assert with_files(files + 1) >= with_files(files)
+
+
+def test_task_type_prior_orders_the_same_content() -> None:
+    same = {"description": "Look at this module.", "code": SNIPPET}
+    assert score(type="quality-gate", **same) < score(type="test-generation", **same) < score(
+        type="security-review", **same)
+
+
+def test_reasoning_and_hard_topics_raise_the_score() -> None:
+    plain = score(description="Write tests for transfer.", code=SNIPPET)
+    hard = score(description="Write tests for transfer that expose the race condition and the "
+                             "deadlock under concurrency, and explain step by step why.",
+                 code=SNIPPET)
+    assert hard > plain
+
+
+def test_creative_writing_scores_below_equal_length_reasoning() -> None:
+    creative = score(type="general", description="Compose a short poem and a catchy slogan "
+                                                 "about our test suite for the team blog post.")
+    reasoning = score(type="general",
+                      description="Derive the probability that two threads interleave so the "
+                                  "invariant breaks, and prove it.")
+    assert creative < reasoning
+
+
+def test_code_structure_raises_the_score() -> None:
+    flat = "a = 1\nb = 2\nc = 3\nd = 4\ne = 5\nf = 6\ng = 7\nh = 8\ni = 9\n"
+    assert score(code=SNIPPET) > score(code=flat)
+
+
+def test_simple_and_hard_tasks_span_the_seed_ranges() -> None:
+    gate = score(type="quality-gate", description="Coverage 91%, all tests pass. PASS or FAIL?")
+    big = score(type="flaky-test-hunting",
+                description="Find the race condition and deadlock in this code; explain step by "
+                            "step why the intermittent failures happen under concurrency.",
+                code=SNIPPET * 60)
+    assert gate < 0.3 < 0.7 < big
+
+
+def test_factors_and_explanation() -> None:
+    result = analyzer.analyze(QETask(
+        type="security-review", description="Find the injection vulnerability and explain why.",
+        code=SNIPPET))
+    assert result.factors.requires_reasoning is True
+    assert result.factors.requires_creativity is False
+    assert result.factors.code_complexity and result.factors.code_complexity > 0
+    assert "type prior" in result.explanation and "security-review" in result.explanation
+
+
+def test_monotone_across_the_sampling_threshold() -> None:
+    scores = [analyzer.analyze(QETask(type="code-review", description="Review this.",
+                                      code=SNIPPET * k)).overall for k in range(1, 400, 7)]
+    assert scores == sorted(scores)

@@ -1,0 +1,117 @@
+"""Lexical signals: phrases match as phrases, JSON does not hide words, code structure tracks
+ast / lizard."""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import json
+
+import lizard
+import pytest
+
+from fleet import signals
+from fleet.signals import code_signals, text_signals
+from fleet.tokens import estimate_tokens
+
+
+def test_multi_word_cues_match_as_phrases() -> None:
+    s = text_signals("Cover every edge case and the race condition, step by step.")
+    assert s.hard_qe == 2
+    assert s.logical >= 1
+
+
+def test_words_glued_to_json_keys_are_found() -> None:
+    glued = json.dumps({"risk": "race condition", "area": "deadlock", "note": "flaky"})
+    assert text_signals(glued).hard_qe == 3
+
+
+def test_stems_and_case_insensitivity() -> None:
+    s = text_signals("Optimise CONCURRENCY; a Vulnerability in authentication")
+    assert s.hard_qe == 3  # concurrency, vulnerability, authentication
+
+
+def test_creative_and_simple_cues() -> None:
+    assert text_signals("Write a poem about unit tests").creative == 1
+    assert text_signals("What is a mock? Define it.").simple == 2
+
+
+def test_token_estimate_is_close_to_bpe_rates() -> None:
+    prose = "The quick brown fox jumps over the lazy dog. " * 20
+    assert 180 <= estimate_tokens(prose) <= 240  # cl100k: 10 tokens per sentence
+    assert estimate_tokens("") == 0
+    assert estimate_tokens("日本語のテキスト") >= 5
+
+
+PY_SAMPLE = '''
+def a(x):
+    if x > 1 and x < 10:
+        for i in range(x):
+            while i:
+                i -= 1
+    return x
+
+def b(y):
+    try:
+        return y or 0
+    except ValueError:
+        return None
+'''
+
+JS_SAMPLE = '''
+function f(a) {
+    if (a && a.b) {
+        for (const x of a.b) {
+            if (x > 1) { return x; }
+        }
+    }
+    return a ? 1 : 2;
+}
+const g = (x) => x || 0;
+'''
+
+
+def test_code_signals_on_python_and_javascript() -> None:
+    py = code_signals(PY_SAMPLE)
+    assert (py.functions, py.max_nesting) == (2, 4)
+    assert py.branches == 6  # if, and, for, while, or, except
+    js = code_signals(JS_SAMPLE)
+    assert js.functions == 2 and js.max_nesting == 3
+    assert js.branches >= 6
+
+
+def _reference_modules() -> list[str]:
+    import celery.app.base
+    import celery.worker.consumer.consumer
+    import kombu.connection
+    import redis.client
+
+    return [inspect.getsource(m) for m in (celery.app.base, celery.worker.consumer.consumer,
+                                           kombu.connection, redis.client)]
+
+
+def _reference_counts(source: str) -> tuple[int, int]:
+    tree = ast.parse(source)
+    functions = sum(isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda)
+                    for n in ast.walk(tree))
+    analysis = lizard.analyze_file.analyze_source_code("m.py", source)
+    return functions, sum(f.cyclomatic_complexity - 1 for f in analysis.function_list)
+
+
+def test_code_signals_track_ast_and_lizard_on_real_code(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Scanned in full, the lexical counts follow ast's function count and lizard's cyclomatic
+    complexity on real modules (they stand in for both because they are ~20x faster)."""
+    monkeypatch.setattr(signals, "SCAN_LIMIT", 1 << 30)
+    for source in _reference_modules():
+        ours = code_signals(source)
+        functions, ccn = _reference_counts(source)
+        assert 0.8 * functions <= ours.functions <= 1.2 * functions
+        assert 0.7 * ccn <= ours.branches <= 1.4 * ccn, (ours.branches, ccn)
+
+
+def test_sampled_counts_of_large_files_stay_close() -> None:
+    """Files over SCAN_LIMIT are counted on evenly spaced windows and scaled."""
+    ours = [code_signals(source) for source in _reference_modules()]
+    full = [_reference_counts(source) for source in _reference_modules()]
+    assert 0.5 <= sum(o.functions for o in ours) / sum(f for f, _ in full) <= 1.5
+    assert 0.5 <= sum(o.branches for o in ours) / sum(c for _, c in full) <= 1.5
