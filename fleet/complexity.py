@@ -43,6 +43,8 @@ TYPE_PRIOR: dict[TaskType, float] = {
 PRIOR_WEIGHT = 0.25
 DEMAND_WEIGHT = 0.45
 CONTENT_WEIGHT = 0.30
+DEMAND_CENTER = 4.5  # raw demand of a typical two-sentence request
+DEMAND_SCALE = 1.2
 MAX_SCANNED_CONTEXT = 64 * 1024  # context beyond this only adds to the size signal
 
 
@@ -54,18 +56,25 @@ def saturate(value: float, half: float) -> float:
 def text_demand(s: TextSignals, tokens: int) -> tuple[float, float, float]:
     """(demand, reasoning, creativity) of a text, each in [0, 1].
 
-    A log-linear sum: length carries most weight (longer asks need more steps), then
+    Length carries most weight within a kind of request (longer asks need more steps), with
     quantitative relations and clause count (multi-step problems), expert-domain vocabulary,
-    quoted narrative and negations (careful reading), logical and hard-QE cues; creative
-    writing and simple look-ups count against, since cheap models do them well.
+    quoted narrative and negations (careful reading). The *kind* of request moves the score as
+    a whole: programming and logical or hard-QE cues up, creative writing and simple look-ups
+    down, since cheap models do those well.
     """
     log = math.log1p
-    reasoning_raw = (0.6 * log(s.quantitative) + 0.2 * log(s.logical) + 0.4 * log(s.hard_qe)
-                     + 0.3 * log(s.software))
-    raw = (log(tokens) + reasoning_raw + 0.5 * log(s.clauses) + 0.3 * log(s.expert)
-           + 0.3 * log(s.quotes) + 0.3 * log(s.negation)
-           - 0.6 * log(s.creative) - 0.3 * log(s.simple))
-    return saturate(max(raw, 0.0), 6.0), saturate(reasoning_raw, 1.0), saturate(s.creative, 1.5)
+
+    def present(count: int) -> float:
+        return 1.0 if count else 0.0
+
+    kind = (1.5 * present(s.software) + 0.5 * present(s.logical) + 0.5 * present(s.hard_qe)
+            - 1.5 * present(s.creative) - 1.0 * present(s.simple))
+    raw = (log(tokens) + 0.6 * log(s.quantitative) + 0.5 * log(s.clauses) + 0.3 * log(s.expert)
+           + 0.3 * log(s.quotes) + 0.3 * log(s.negation) + 0.3 * log(s.hard_qe) + kind)
+    reasoning = saturate(0.6 * log(s.quantitative) + 0.5 * present(s.logical)
+                         + 0.5 * present(s.hard_qe) + 0.5 * present(s.software), 1.0)
+    demand = 1.0 / (1.0 + math.exp(-(raw - DEMAND_CENTER) / DEMAND_SCALE))
+    return demand, reasoning, saturate(s.creative, 1.5)
 
 
 def code_structure(signals: list[CodeSignals]) -> float:

@@ -146,7 +146,6 @@ _BLOCK_COMMENT = re.compile(rb"(/\*[\s\S]*?\*/)")
 @dataclass(frozen=True, slots=True)
 class CodeSignals:
     tokens: int
-    lines: int
     branches: int
     functions: int
     max_nesting: int
@@ -205,7 +204,7 @@ def _count_if_present(data: bytes, needle: bytes) -> int:
     return data.count(needle) if needle[:1] in data else 0
 
 
-SCAN_LIMIT = 16 * 1024  # bytes of a file scanned for keyword counts; see _sample
+SCAN_LIMIT = 12 * 1024  # bytes of a file scanned for keyword counts; see _windows
 _WINDOWS = 4
 
 
@@ -214,7 +213,7 @@ def _windows(data: bytes) -> list[tuple[bytes, frozenset[bytes]]]:
     each with the triple quotes open where it starts.
 
     Keyword counts scale with size, so counting a sample and scaling by the size ratio bounds
-    the cost (a 1 MiB payload costs what 16 KiB does) while keeping the estimate unbiased.
+    the cost (a 1 MiB payload costs what 12 KiB does) while keeping the estimate unbiased.
     """
     if len(data) <= SCAN_LIMIT:
         return [(data, frozenset())]
@@ -230,9 +229,10 @@ def _windows(data: bytes) -> list[tuple[bytes, frozenset[bytes]]]:
 
 def code_signals(source: str) -> CodeSignals:
     data = source.encode("utf-8", "replace")
-    parts = [_split_prose(window, inside) for window, inside in _windows(data)]
-    scanned = sum(len(c) + len(p) for c, p in parts)
-    scale = len(data) / scanned if scanned else 1.0
+    windows = _windows(data)
+    sample = windows[0][0] if len(windows) == 1 else b"\n".join(w for w, _ in windows)
+    scale = len(data) / len(sample) if sample else 1.0
+    parts = [_split_prose(window, inside) for window, inside in windows]
     code = b"\n".join(c for c, _ in parts)
     prose = b" ".join(p for _, p in parts)
     words = code.translate(SPLIT_TABLE).split()
@@ -243,8 +243,7 @@ def code_signals(source: str) -> CodeSignals:
         return round(count * scale)
 
     return CodeSignals(
-        tokens=count_tokens(data, scaled(pieces)),
-        lines=data.count(b"\n") + (0 if data.endswith(b"\n") or not data else 1),
+        tokens=scaled(count_tokens(sample, pieces)),
         branches=scaled(sum(logic[w] for w in BRANCH_WORDS) + _count_if_present(code, b"&&")
                         + _count_if_present(code, b"||") + _count_if_present(code, b" ? ")),
         functions=scaled(sum(logic[w] for w in FUNCTION_WORDS) + _count_if_present(code, b"=>")),
