@@ -113,3 +113,39 @@ def test_monotone_across_the_sampling_threshold() -> None:
     scores = [analyzer.analyze(QETask(type="code-review", description="Review this.",
                                       code=SNIPPET * k)).overall for k in range(1, 400, 7)]
     assert scores == sorted(scores)
+
+
+# Generic prompts with no code: requests cheap models handle well against ones they often miss.
+EASY_PROMPTS = [
+    "Compose an upbeat blog post about a weekend trip to the mountains, with vivid descriptions "
+    "of the food, the people and the scenery, in about 300 words.",
+    "Pretend you are a pirate captain and greet the new crew members in character.",
+    "Write a short poem about autumn leaves falling on a quiet street at dusk.",
+    "Summarize the following paragraph in two sentences: the team met on Monday to plan the "
+    "release and agreed to ship on Friday after the final review.",
+    "Draft a friendly email to my manager asking for a day off next Friday.",
+    "Rewrite this sentence to sound more formal: hey guys, the meeting got moved to 3.",
+]
+HARD_PROMPTS = [
+    "Write a Python function that returns the k-th smallest element of the union of two sorted "
+    "lists in linear time.",
+    "If a train leaves at 3 pm at 60 km/h and another leaves the same station at 4 pm at "
+    "90 km/h, when does the second catch up?",
+    "Implement a thread-safe LRU cache in Java and explain its time complexity.",
+    "How many integers from 1 to 1000 are divisible by 3 or 5 but not by 15? Explain why.",
+    "Given a binary tree, write an algorithm to find the lowest common ancestor of two nodes, "
+    "and analyze its complexity.",
+    "Find the bug in this function that should return the longest common subsequence of two "
+    "strings, and fix it.",
+]
+
+
+def test_generic_prompts_rank_hard_requests_above_easy_ones() -> None:
+    def general(prompt: str) -> float:
+        return score(type="general", description=prompt)
+
+    easy = [general(p) for p in EASY_PROMPTS]
+    hard = [general(p) for p in HARD_PROMPTS]
+    pairs = [(h > e) + 0.5 * (h == e) for h in hard for e in easy]
+    assert sum(pairs) / len(pairs) >= 0.85
+    assert max(easy) < 0.4 < max(hard)  # easy ones stay in the cheapest model's range

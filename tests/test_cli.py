@@ -1,0 +1,96 @@
+"""The fleet CLI as an operator runs it (subprocesses against the test Redis and Postgres)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+from tests.fixtures import ROOT
+
+
+def fleet(*args: str, stdin: str | None = None, env: dict[str, str] | None = None
+          ) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "fleet.cli", *args], cwd=ROOT, input=stdin,
+                          capture_output=True, text=True, timeout=60,
+                          env={**os.environ, **(env or {})})
+
+
+def test_routing_score_prints_one_score_per_line() -> None:
+    lines = [json.dumps({"prompt": "What is a mock?"}),
+             json.dumps({"type": "security-review",
+                         "description": "Audit the login flow for injection and timing attacks."}),
+             json.dumps({"prompt": ""})]
+    out = fleet("routing", "score", stdin="\n".join(lines) + "\n")
+    assert out.returncode == 0, out.stderr
+    scores = [float(x) for x in out.stdout.split()]
+    assert len(scores) == 3 and all(0 <= s <= 1 for s in scores)
+    assert scores[1] > scores[0]
+
+
+def test_routing_score_rejects_bad_lines_with_the_line_number() -> None:
+    out = fleet("routing", "score", stdin='{"prompt": "ok"}\n{oops\n')
+    assert out.returncode == 2
+    assert "line 2" in out.stderr and "TASK_001" in out.stderr
+
+
+def test_explain_prints_score_and_selection() -> None:
+    out = fleet("routing", "explain", "examples/03-flaky-test.json")
+    assert out.returncode == 0, out.stderr
+    selection = json.loads(out.stdout)
+    assert selection["modelName"] and selection["complexity"]["explanation"]
+    assert isinstance(selection["modelConfig"]["capabilities"]["costPer1kTokens"]["input"], float)
+
+
+def test_flags_set_list_and_stats(redis_client) -> None:
+    try:
+        assert fleet("flags", "set", "streaming", "off", "--agent-type", "gate").returncode == 0
+        listed = fleet("flags", "list", "--agent-type", "gate").stdout
+        assert "streaming         off" in listed
+        assert "runtime agent=gate:streaming = off" in listed
+        assert "streaming         on" in fleet("flags", "list").stdout
+    finally:
+        redis_client.delete("fleet:flags")
+
+
+def test_models_disable_enable(redis_client) -> None:
+    try:
+        assert fleet("models", "disable", "claude-opus-4").returncode == 0
+        assert "claude-opus-4           disabled" in fleet("models", "list").stdout
+        out = fleet("models", "disable", "nope")
+        assert out.returncode == 2 and "ROUTER_004" in out.stderr
+    finally:
+        redis_client.delete("fleet:models")
+
+
+def test_schema_and_config_check_mask_secrets() -> None:
+    schema = json.loads(fleet("schema").stdout)
+    assert schema["title"] == "QETask"
+    out = fleet("config", "check", env={"ANTHROPIC_API_KEY": "sk-ant-very-secret"})
+    assert out.returncode == 0 and "sk-ant-very-secret" not in out.stdout
+    assert json.loads(out.stdout)["settings"]["anthropic_api_key"] == "**********"
+
+
+def test_routing_stats_shows_distribution_and_latency() -> None:
+    import fakeredis
+
+    from fleet.config import get_config
+    from fleet.flags import FeatureFlagManager
+    from fleet.models import QETask
+    from fleet.registry import ModelRegistry
+    from fleet.router import ModelRouter
+    from fleet.selections import store_selection
+
+    client = fakeredis.FakeRedis()
+    config = get_config()
+    router = ModelRouter(config, ModelRegistry.from_config(config, client),
+                         flags=FeatureFlagManager(config, client))
+    for i, text in enumerate(["PASS or FAIL?", "Prove the scheduler never deadlocks under "
+                              "concurrency and explain the race condition step by step."] * 3):
+        task = QETask(id=f"stats-{i}", type="general", description=text)
+        store_selection(task, router.select_model(task))
+    out = fleet("routing", "stats")
+    assert out.returncode == 0, out.stderr
+    assert "claude-haiku-4" in out.stdout and "p99 us" in out.stdout
+    assert "fallback to default (ROUTER_001)" in out.stdout
