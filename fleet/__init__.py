@@ -31,8 +31,9 @@ from fleet.models import (
     TokenUsage,
 )
 from fleet.registry import ModelRegistry
+from fleet.relay import StreamPublisher
 from fleet.router import ModelRouter
-from fleet.stream import StreamPublisher, subscribe
+from fleet.stream import subscribe
 
 if TYPE_CHECKING:
     from fleet.dispatch import submit

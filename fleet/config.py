@@ -192,6 +192,11 @@ class RetryConfig(CamelModel):
     backoff_multiplier: float = Field(default=2.0, ge=1)
 
 
+class CircuitBreakerConfig(CamelModel):
+    failure_threshold: int = Field(default=5, ge=1)
+    cooldown_ms: int = Field(default=30_000, ge=0)
+
+
 class StreamingSection(CamelModel):
     enabled: bool = False
     buffer_size: int = Field(default=1024, gt=0)
@@ -200,6 +205,7 @@ class StreamingSection(CamelModel):
     flush_ms: int = Field(default=20, ge=0, description="coalesce tokens for at most this long")
     flush_chars: int = Field(default=256, gt=0, description="flush a chunk at this many chars")
     retry_config: RetryConfig = Field(default_factory=RetryConfig)
+    circuit_breaker: CircuitBreakerConfig = Field(default_factory=CircuitBreakerConfig)
 
 
 class FleetConfig(CamelModel):

@@ -29,9 +29,10 @@ def price(usage: TokenUsage, model: ModelConfig) -> Decimal:
 
 
 _INSERT = """
-INSERT INTO cost_entries (task_id, attempt, model, provider, task_type, agent_id, input_tokens,
-    output_tokens, cached_tokens, cache_write_tokens, cost_usd, estimated, created_at)
-VALUES (%(task_id)s, %(attempt)s, %(model)s, %(provider)s, %(task_type)s, %(agent_id)s,
+INSERT INTO cost_entries (task_id, attempt, segment, model, provider, task_type, agent_id,
+    input_tokens, output_tokens, cached_tokens, cache_write_tokens, cost_usd, estimated,
+    created_at)
+VALUES (%(task_id)s, %(attempt)s, %(segment)s, %(model)s, %(provider)s, %(task_type)s, %(agent_id)s,
     %(input_tokens)s, %(output_tokens)s, %(cached_tokens)s, %(cache_write_tokens)s,
     %(cost_usd)s, %(estimated)s, %(created_at)s)
 ON CONFLICT ON CONSTRAINT cost_entries_one_per_attempt DO NOTHING
@@ -39,7 +40,8 @@ ON CONFLICT ON CONSTRAINT cost_entries_one_per_attempt DO NOTHING
 
 
 def _row(entry: CostEntry) -> dict[str, Any]:
-    return {"task_id": entry.task_id, "attempt": entry.attempt, "model": entry.model,
+    return {"task_id": entry.task_id, "attempt": entry.attempt, "segment": entry.segment,
+            "model": entry.model,
             "provider": entry.provider, "task_type": entry.task_type,
             "agent_id": entry.agent_id, **entry.usage.model_dump(exclude={"estimated"}),
             "cost_usd": entry.cost_usd, "estimated": entry.usage.estimated,
@@ -50,8 +52,8 @@ class CostTracker:
     """Prices usage and persists cost rows; a second write of the same attempt is a no-op."""
 
     def entry(self, *, task_id: str, attempt: int, model: ModelConfig, task_type: str,
-              agent_id: str | None, usage: TokenUsage) -> CostEntry:
-        return CostEntry(task_id=task_id, attempt=attempt, model=model.name,
+              agent_id: str | None, usage: TokenUsage, segment: int = 0) -> CostEntry:
+        return CostEntry(task_id=task_id, attempt=attempt, segment=segment, model=model.name,
                          provider=model.provider, task_type=task_type, agent_id=agent_id,
                          usage=usage, cost_usd=price(usage, model))
 

@@ -47,6 +47,12 @@ class PayloadTooLarge(FleetError):
     recovery = "Send less code or raise fleet.maxPayloadBytes"
 
 
+class TaskTimedOut(FleetError):
+    code = "TASK_003"
+    name = "TaskTimedOut"
+    recovery = "Split the task or raise fleet.taskTimeout"
+
+
 class ModelSelectionFailed(FleetError):
     code = "ROUTER_001"
     name = "ModelSelectionFailed"
@@ -114,7 +120,7 @@ class BudgetAlertTriggered(FleetError):
 
 
 ALL_ERRORS: tuple[type[FleetError], ...] = (
-    ConfigError, InvalidTask, PayloadTooLarge, ModelSelectionFailed, BudgetExceeded,
+    ConfigError, InvalidTask, PayloadTooLarge, TaskTimedOut, ModelSelectionFailed, BudgetExceeded,
     NoAffordableModel, UnknownModel, BufferOverflow, StreamTimeout, ChunkValidationFailed,
     ProviderError, MissingCredentials, CostCalculationFailed, BudgetAlertTriggered,
 )

@@ -140,6 +140,7 @@ class TokenUsage(BaseModel):
 class CostEntry(BaseModel):
     task_id: str
     attempt: int = Field(ge=1)
+    segment: int = Field(default=0, ge=0, description="provider call within the attempt")
     model: str
     provider: str
     task_type: str

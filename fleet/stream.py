@@ -1,8 +1,8 @@
 """Stream protocol: live events on pub/sub plus a replay log, and the subscriber side.
 
-Producer: :class:`StreamPublisher` numbers events 0, 1, 2 … and publishes each to
-``fleet:stream:<task_id>`` while appending it to the Redis Stream ``fleet:log:<task_id>`` in one
-Lua call (``publish.lua``). A redelivered task continues numbering after the log's last event.
+Every event is appended to the Redis Stream ``fleet:log:<task_id>`` (entry id ``<seq+1>-0``)
+and published on ``fleet:stream:<task_id>`` by :mod:`fleet.relay`. A redelivered task continues
+numbering after the log's last event.
 
 Consumer: :func:`subscribe` subscribes first, then reads the log, then follows the channel,
 dropping events whose ``seq`` it has already yielded and filling any gap from the log, so a late
@@ -14,17 +14,15 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any, cast
 
 import redis
 
-from fleet.models import FINAL_EVENTS, EventType, StreamEvent
+from fleet.models import StreamEvent
 from fleet.redis_client import get_redis
 
 LogEntries = list[tuple[bytes, dict[bytes, bytes]]]
 LOG_TTL_SECONDS = 3600
-_PUBLISH_LUA = (Path(__file__).parent / "publish.lua").read_text()
 
 
 def channel_name(task_id: str) -> str:
@@ -33,10 +31,6 @@ def channel_name(task_id: str) -> str:
 
 def log_name(task_id: str) -> str:
     return f"fleet:log:{task_id}"
-
-
-def _encode(event: dict[str, Any]) -> str:
-    return json.dumps(event, separators=(",", ":"), ensure_ascii=False)
 
 
 def read_log(client: redis.Redis, task_id: str, after_seq: int = -1) -> list[dict[str, Any]]:
@@ -49,29 +43,6 @@ def read_log(client: redis.Redis, task_id: str, after_seq: int = -1) -> list[dic
 def last_logged(client: redis.Redis, task_id: str) -> dict[str, Any] | None:
     entries = cast(LogEntries, client.xrevrange(log_name(task_id), count=1))
     return json.loads(entries[0][1][b"e"]) if entries else None
-
-
-class StreamPublisher:
-    """Publishes one task's events with gap-free sequence numbers."""
-
-    def __init__(self, task_id: str, model: str, client: redis.Redis | None = None) -> None:
-        self.task_id = task_id
-        self.model = model
-        self.client = client or get_redis()
-        self._script = self.client.register_script(_PUBLISH_LUA)
-        last = last_logged(self.client, task_id)
-        self.next_seq = int(last["seq"]) + 1 if last else 0
-        self.finished = bool(last and last["type"] in FINAL_EVENTS)
-
-    def emit(self, type_: EventType, data: dict[str, Any] | None = None) -> StreamEvent:
-        event = StreamEvent(task_id=self.task_id, seq=self.next_seq, type=type_,
-                            model=self.model, data=data or {}, ts=time.time())
-        self._script(keys=[log_name(self.task_id)],
-                     args=[channel_name(self.task_id), LOG_TTL_SECONDS,
-                           event.seq, _encode(event.model_dump())])
-        self.next_seq += 1
-        self.finished = event.final
-        return event
 
 
 def subscribe(task_id: str, after_seq: int = -1, *, timeout: float | None = None,

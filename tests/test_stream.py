@@ -5,7 +5,8 @@ from __future__ import annotations
 import threading
 import uuid
 
-from fleet.stream import StreamPublisher, read_log, subscribe
+from fleet.relay import StreamPublisher
+from fleet.stream import read_log, subscribe
 
 
 def new_id() -> str:
@@ -60,10 +61,13 @@ def test_redelivered_publisher_continues_numbering_and_never_duplicates(redis_cl
     first = StreamPublisher(task_id, "m", redis_client)
     first.emit("start")
     first.emit("chunk", {"text": "a"})
+    first.wait_written()
     second = StreamPublisher(task_id, "m", redis_client)  # a new attempt after a crash
     assert second.next_seq == 2 and not second.finished
     first.emit("chunk", {"text": "stale"})  # a zombie attempt publishing seq 2
+    first.wait_written()
     second.emit("chunk", {"text": "b"})  # same seq 2: refused by the log, not published
+    second.wait_written()
     assert [e["data"].get("text") for e in read_log(redis_client, task_id)] == [None, "a",
                                                                               "stale"]
     assert 0 < redis_client.ttl(f"fleet:log:{task_id}") <= 3600

@@ -1,37 +1,51 @@
 """``fleet.execute``: run one routed QE task on its model and stream the output.
 
-Runs on ``model.<name>`` queues. Each delivery is one *attempt* (numbered in Redis), publishes
-start → chunk… → progress… → complete (or error) with gap-free seq, and records one cost row per
-finished attempt. A redelivered task whose stream already ended is acknowledged without rerunning.
+Runs on ``model.<name>`` queues. Each delivery is one *attempt* (numbered in Redis); it
+publishes start → chunk… / progress… (→ fallback → chunk…) → complete, or error, with gap-free
+seq, and records one cost row per provider call of the attempt. A redelivered task whose stream
+already ended is acknowledged without running again.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 from celery import Task
 from celery.exceptions import Ignore
+from celery.signals import worker_init
 
 from fleet.app import app
+from fleet.breaker import CircuitBreaker
 from fleet.buffer import BufferManager
 from fleet.config import get_config
 from fleet.costs import CostTracker
 from fleet.dispatch import get_flags
 from fleet.errors import FleetError, ProviderError
-from fleet.models import ModelSelection, QETask, TokenUsage
+from fleet.models import ModelSelection, QETask
 from fleet.prompts import build_prompt
 from fleet.redis_client import get_redis
-from fleet.stream import StreamPublisher
-from fleet.tokens import estimate_tokens
-from workers.providers import CompletionRequest, TextDelta, provider_for
+from fleet.registry import ModelRegistry
+from fleet.relay import StreamPublisher
+from workers.providers import check_credentials
+from workers.runner import Call, RunFailed, Runner
 
 log = logging.getLogger("fleet.execute")
 
 ATTEMPT_TTL_SECONDS = 24 * 3600
-PROGRESS_EVERY_CHUNKS = 8
 _costs = CostTracker()
+
+
+@lru_cache(maxsize=1)
+def get_runner() -> Runner:
+    config = get_config()
+    breaker = config.streaming.circuit_breaker
+    return Runner(config, ModelRegistry.from_config(config),
+                  CircuitBreaker(failure_threshold=breaker.failure_threshold,
+                                 cooldown_ms=breaker.cooldown_ms))
 
 
 def next_attempt(task_id: str) -> int:
@@ -43,17 +57,34 @@ def next_attempt(task_id: str) -> int:
     return int(attempt)
 
 
+def new_publisher(task_id: str, model: str) -> StreamPublisher:
+    settings = get_config().streaming
+    return StreamPublisher(
+        task_id, model, buffer=BufferManager(settings.flush_chars, settings.flush_ms),
+        buffer_size=settings.buffer_size, backpressure_threshold=settings.backpressure_threshold,
+        timeout_s=settings.timeout_ms / 1000)
+
+
+def record_costs(qe: QETask, attempt: int, calls: list[Call]) -> list[Decimal]:
+    entries = [_costs.entry(task_id=qe.id, attempt=attempt, segment=i, model=c.model,
+                            task_type=qe.type.value, agent_id=qe.agent_id, usage=c.usage)
+               for i, c in enumerate(calls)]
+    _costs.record(entries)
+    return [e.cost_usd for e in entries]
+
+
 @app.task(name="fleet.execute", bind=True, acks_late=True, throws=(FleetError,))
 def execute(self: Task, task: dict[str, Any], selection: dict[str, Any]) -> dict[str, Any]:
     qe = QETask.model_validate(task)
     chosen = ModelSelection.model_validate(selection)
-    model = chosen.model_config_
-    publisher = StreamPublisher(qe.id, model.name)
+    config = get_config()
+    publisher = new_publisher(qe.id, chosen.model_name)
     if publisher.finished:
         # Ignore leaves the first attempt's stored result in place for AsyncResult(task.id).
         log.info("task %s already finished; duplicate delivery acknowledged", qe.id)
         raise Ignore()
     attempt = next_attempt(qe.id)
+    model = chosen.model_config_
     streaming = (get_flags().is_enabled("streaming", qe.agent_type) and qe.stream
                  and model.capabilities.supports_streaming)
     system, prompt = build_prompt(qe)
@@ -62,62 +93,41 @@ def execute(self: Task, task: dict[str, Any], selection: dict[str, Any]) -> dict
                              "estimated_tokens": qe.max_output_tokens})
     started = time.monotonic()
     try:
-        text, usage, chunks = _run(qe, chosen, system, prompt, publisher, streaming)
-    except FleetError as exc:
-        publisher.emit("error", exc.to_dict() | {"attempt": attempt})
-        raise
-    except Exception as exc:  # a provider bug must end the stream, not leave it hanging
+        outcome = get_runner().run(qe, chosen, system, prompt, publisher, streaming,
+                                   deadline=started + config.fleet.task_timeout)
+    except RunFailed as failed:
+        record_costs(qe, attempt, failed.calls)
+        publisher.emit("error", failed.error.to_dict() | {"attempt": attempt})
+        raise failed.error from None
+    except Exception as exc:  # a bug must end the stream with an error, not leave it hanging
         error = ProviderError(f"{type(exc).__name__}: {exc}")
         publisher.emit("error", error.to_dict() | {"attempt": attempt})
         raise error from exc
-    entry = _costs.entry(task_id=qe.id, attempt=attempt, model=model, task_type=qe.type.value,
-                         agent_id=qe.agent_id, usage=usage)
-    _costs.record([entry])
+    costs = record_costs(qe, attempt, outcome.calls)
+    usage = outcome.calls[-1].usage
     result = {
-        "task_id": qe.id, "status": "complete", "attempt": attempt, "model": model.name,
-        "worker": self.request.hostname,
-        "chunks": chunks, "usage": usage.model_dump(), "cost_usd": str(entry.cost_usd),
+        "task_id": qe.id, "status": "complete", "attempt": attempt,
+        "model": outcome.model.name, "worker": self.request.hostname,
+        "chunks": publisher.chunks, "usage": usage.model_dump(),
+        "cost_usd": str(sum(costs, Decimal(0))),
+        "calls": [{"model": c.model.name, "usage": c.usage.model_dump(), "cost_usd": str(cost)}
+                  for c, cost in zip(outcome.calls, costs, strict=True)],
         "duration_ms": round((time.monotonic() - started) * 1000, 1),
     }
-    publisher.emit("complete", result if streaming else result | {"text": text})
-    return result | {"text": text}
+    publisher.emit("complete", result if streaming else result | {"text": outcome.text})
+    return result | {"text": outcome.text}
 
 
-def _run(qe: QETask, chosen: ModelSelection, system: str, prompt: str,
-         publisher: StreamPublisher, streaming: bool) -> tuple[str, TokenUsage, int]:
-    model = chosen.model_config_
-    settings = get_config().streaming
-    provider = provider_for(model)
-    request = CompletionRequest(task_id=qe.id, model=model, system=system, prompt=prompt,
-                                max_output_tokens=qe.max_output_tokens)
-    buffer = BufferManager(settings.flush_chars, settings.flush_ms)
-    parts: list[str] = []
-    usage: TokenUsage | None = None
-    chunks = 0
-    deltas = 0
-
-    def send(chunk: str | None) -> None:
-        nonlocal chunks
-        if chunk is None or not streaming:
-            return
-        publisher.emit("chunk", {"text": chunk})
-        chunks += 1
-        if chunks % PROGRESS_EVERY_CHUNKS == 0:
-            done = min(deltas / qe.max_output_tokens, 0.99)
-            remaining = max(qe.max_output_tokens - deltas, 0)
-            publisher.emit("progress", {"percent": round(done * 100, 1), "tokens": deltas,
-                                        "estimated_remaining": remaining})
-
-    for item in provider.stream(request):
-        if isinstance(item, TextDelta):
-            parts.append(item.text)
-            deltas += 1
-            send(buffer.add(item.text))
-        else:
-            usage = item
-    send(buffer.flush())
-    text = "".join(parts)
-    if usage is None:  # COST_001: the provider reported nothing; estimate and say so
-        usage = TokenUsage(input_tokens=estimate_tokens(system + prompt),
-                           output_tokens=estimate_tokens(text), estimated=True)
-    return text, usage, chunks
+@worker_init.connect
+def _check_queue_credentials(sender: Any = None, **_: Any) -> None:
+    """A worker for ``model.<name>`` refuses to start when that model has no API key."""
+    queues = getattr(getattr(sender, "app", app).amqp.queues, "consume_from", None) or {}
+    registry = ModelRegistry.from_config(get_config(), runtime=False)
+    for queue in queues:
+        name = queue.removeprefix("model.")
+        if queue.startswith("model.") and name in registry:
+            try:
+                check_credentials(registry.get(name))
+            except FleetError as exc:
+                log.critical("%s", exc)
+                raise SystemExit(f"fleet: {exc}") from None

@@ -1,18 +1,78 @@
-"""Provider adapters, chosen per model (``FLEET_SIMULATE=true`` runs every model simulated)."""
+"""Provider adapters, chosen per model, with credentials resolved from the environment.
+
+A model's key comes from ``credentials.apiKeyEnv`` when set, else ``<PROVIDER>_API_KEY``
+(ANTHROPIC_API_KEY, OPENAI_API_KEY, GOOGLE_API_KEY). OpenAI-compatible servers need no key.
+``FLEET_SIMULATE=true`` runs every model on the simulated provider.
+"""
 
 from __future__ import annotations
 
-from fleet.config import ModelConfig, get_settings
+import os
+import threading
+
+from pydantic import SecretStr
+
+from fleet.config import ModelConfig, get_config, get_settings
 from fleet.errors import MissingCredentials
-from workers.providers.base import CompletionRequest, Provider, StreamItem, TextDelta
+from workers.providers.base import (
+    CompletionRequest,
+    Provider,
+    ProviderCallError,
+    StreamItem,
+    TextDelta,
+)
 from workers.providers.simulated import SimulatedProvider
 
-__all__ = ["CompletionRequest", "Provider", "StreamItem", "TextDelta", "provider_for"]
+__all__ = ["CompletionRequest", "Provider", "ProviderCallError", "StreamItem", "TextDelta",
+           "api_key_env", "check_credentials", "provider_for"]
+
+_KEYLESS = frozenset({"openai-compatible", "simulated"})
+_cache: dict[tuple[str, str], Provider] = {}
+_lock = threading.Lock()
+
+
+def simulated(model: ModelConfig) -> bool:
+    return get_settings().fleet_simulate or model.provider == "simulated"
+
+
+def api_key_env(model: ModelConfig) -> str:
+    return model.credentials.api_key_env or f"{model.provider.upper().replace('-', '_')}_API_KEY"
+
+
+def api_key(model: ModelConfig) -> SecretStr | None:
+    value = os.environ.get(api_key_env(model))
+    return SecretStr(value) if value else None
+
+
+def check_credentials(model: ModelConfig) -> None:
+    """Raise MissingCredentials (naming the variable, never a value) if the model has no key."""
+    if simulated(model) or model.provider in _KEYLESS or api_key(model) is not None:
+        return
+    raise MissingCredentials(f"model {model.name!r} ({model.provider}) has no API key: set "
+                             f"{api_key_env(model)} or FLEET_SIMULATE=true")
+
+
+def _build(model: ModelConfig) -> Provider:
+    if simulated(model):
+        return SimulatedProvider()
+    check_credentials(model)
+    key = api_key(model)
+    secret = key.get_secret_value() if key else "not-needed"
+    timeout_s = get_config().streaming.timeout_ms / 1000
+    if model.provider == "anthropic":
+        from workers.providers.anthropic_provider import AnthropicProvider
+
+        return AnthropicProvider(model, secret, model.credentials.endpoint, timeout_s)
+    from workers.providers.openai_provider import OpenAIChatProvider
+
+    return OpenAIChatProvider(model, secret, model.credentials.endpoint, timeout_s)
 
 
 def provider_for(model: ModelConfig) -> Provider:
-    if get_settings().fleet_simulate or model.provider == "simulated":
-        return SimulatedProvider()
-    raise MissingCredentials(
-        f"model {model.name!r} uses provider {model.provider!r}; real providers are not wired "
-        "in this build: set FLEET_SIMULATE=true")
+    """The (cached, thread-safe) adapter for a model; SDK clients keep their connection pools."""
+    key = (model.name, model.model_dump_json())
+    with _lock:
+        provider = _cache.get(key)
+        if provider is None:
+            provider = _cache[key] = _build(model)
+        return provider

@@ -1,4 +1,9 @@
-"""The provider protocol: a model call that yields text deltas and ends with its usage."""
+"""The provider protocol: a model call that yields text deltas and ends with its usage.
+
+Adapters translate their SDK's failures into :class:`ProviderCallError`, which says whether a
+retry can help and how long the provider asked us to wait, so retry, fallback and the circuit
+breaker are decided in one place (``workers.runner``) for every provider.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,9 @@ from typing import Protocol
 from fleet.config import ModelConfig
 from fleet.models import TokenUsage
 
+CONTINUE_INSTRUCTION = ("Continue exactly where your previous message stopped, mid-word if "
+                        "need be. Do not repeat any of it and do not comment on it.")
+
 
 @dataclass(frozen=True)
 class CompletionRequest:
@@ -17,6 +25,8 @@ class CompletionRequest:
     system: str
     prompt: str
     max_output_tokens: int
+    stream: bool = True
+    continuation: str = ""  # text already delivered: the model is asked to carry on from it
 
 
 @dataclass(frozen=True)
@@ -27,8 +37,23 @@ class TextDelta:
 StreamItem = TextDelta | TokenUsage
 
 
+class ProviderCallError(Exception):
+    """A failed model call. ``retryable``: the same call may succeed later; ``retry_after``:
+    seconds the provider asked for; ``timeout``: the stream went silent."""
+
+    def __init__(self, message: str, *, retryable: bool, retry_after: float | None = None,
+                 timeout: bool = False, status: int | None = None) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+        self.retry_after = retry_after
+        self.timeout = timeout
+        self.status = status
+
+
 class Provider(Protocol):
-    """Yields ``TextDelta`` items as the model produces them, then one ``TokenUsage``."""
+    """Yields ``TextDelta`` items as the model produces them, then one ``TokenUsage`` (omitted
+    when the provider reports none). With ``request.stream`` False it may yield the whole text
+    as a single delta."""
 
     name: str
 

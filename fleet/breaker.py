@@ -1,0 +1,77 @@
+"""CircuitBreaker: per-model breakers shared by every worker through Redis.
+
+Closed: calls flow and consecutive failures are counted. After ``failure_threshold`` of them the
+breaker opens for ``cooldown_ms``: the router skips the model and workers do not call it. Once
+the cooldown has passed it is half-open: one worker at a time gets to probe (a Redis lock); a
+success closes it, a failure re-opens it. Transitions run in one Lua script (``breaker.lua``).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import cast
+
+import redis
+
+from fleet.config import ModelConfig
+from fleet.redis_client import get_redis
+from fleet.runtime import RedisHashSnapshot
+
+log = logging.getLogger("fleet.breaker")
+
+BREAKERS_KEY = "fleet:breakers"
+_LUA = (Path(__file__).parent / "breaker.lua").read_text()
+
+
+def _now_ms(client: redis.Redis) -> int:
+    seconds, micros = cast(tuple[int, int], client.time())
+    return int(seconds) * 1000 + int(micros) // 1000
+
+
+class CircuitBreaker:
+    def __init__(self, client: redis.Redis | None = None, failure_threshold: int = 5,
+                 cooldown_ms: int = 30_000) -> None:
+        self._client = client
+        self.failure_threshold = failure_threshold
+        self.cooldown_ms = cooldown_ms
+        self._snapshot = RedisHashSnapshot(BREAKERS_KEY, client)
+        self._script = self.client.register_script(_LUA)
+
+    @property
+    def client(self) -> redis.Redis:
+        return self._client or get_redis()
+
+    def is_available(self, model: ModelConfig) -> bool:
+        """For the router (cached view): False while the breaker is open and cooling down."""
+        open_until = self._snapshot.get_all().get(model.name)
+        if open_until is None:
+            return True
+        return int(open_until) <= _now_ms(self.client)
+
+    def allow(self, model: ModelConfig) -> bool:
+        """For a worker about to call the model: closed → yes; open → no; half-open → only the
+        one worker holding the probe lock."""
+        open_until = cast(bytes | None, self.client.hget(BREAKERS_KEY, model.name))
+        if open_until is None:
+            return True
+        if int(open_until) > _now_ms(self.client):
+            return False
+        return bool(self.client.set(f"fleet:breaker:probe:{model.name}", "1", nx=True,
+                                    px=self.cooldown_ms))
+
+    def record(self, model: ModelConfig, ok: bool) -> None:
+        opened = self._script(keys=[BREAKERS_KEY, f"fleet:breaker:fails:{model.name}"],
+                              args=[model.name, "success" if ok else "failure",
+                                    self.failure_threshold, self.cooldown_ms])
+        if ok:
+            self.client.delete(f"fleet:breaker:probe:{model.name}")
+        elif opened:
+            log.warning("circuit for %s opened for %d ms", model.name, self.cooldown_ms)
+        self._snapshot.invalidate()
+
+    def state(self, model: ModelConfig) -> str:
+        open_until = cast(bytes | None, self.client.hget(BREAKERS_KEY, model.name))
+        if open_until is None:
+            return "closed"
+        return "open" if int(open_until) > _now_ms(self.client) else "half-open"

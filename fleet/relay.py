@@ -1,0 +1,208 @@
+"""StreamRelay and StreamPublisher: the producer side of the stream protocol.
+
+Each task's :class:`StreamPublisher` numbers its events (seq 0, 1, 2 … with no gaps) and hands
+them to the process-wide :class:`StreamRelay`, one thread that writes them to Redis in batches
+(pipelined calls of ``publish.lua``: XADD to the replay log, then PUBLISH, atomically and
+idempotently per event). Batching across all streams of a worker process is what lets one process
+relay tens of thousands of chunks a second.
+
+Backpressure: a publisher may have at most ``bufferSize`` unwritten events; at
+``backpressureThreshold`` of that the producer (the task thread reading the model's stream) waits
+for the relay, so a slow Redis throttles the model read instead of growing memory. Waiting longer
+than the stream timeout raises STREAM_001. While Redis is unreachable the relay retries with
+backoff and nothing is dropped.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+import weakref
+from collections import deque
+from pathlib import Path
+from typing import Any
+
+import redis
+
+from fleet.buffer import BufferManager
+from fleet.errors import BufferOverflow
+from fleet.models import FINAL_EVENTS, EventType, StreamEvent
+from fleet.redis_client import get_redis
+from fleet.stream import LOG_TTL_SECONDS, channel_name, last_logged, log_name
+
+log = logging.getLogger("fleet.relay")
+
+_PUBLISH_LUA = (Path(__file__).parent / "publish.lua").read_text()
+BATCH_EVENTS = 512
+
+
+def _encode(event: dict[str, Any]) -> str:
+    return json.dumps(event, separators=(",", ":"), ensure_ascii=False)
+
+
+class StreamRelay:
+    """One writer thread per process, shared by every stream of that process."""
+
+    def __init__(self, client: redis.Redis) -> None:
+        self.client = client
+        self._script = client.register_script(_PUBLISH_LUA)
+        self._queue: deque[tuple[StreamPublisher, int, str]] = deque()
+        self._cond = threading.Condition()
+        self._publishers: weakref.WeakSet[StreamPublisher] = weakref.WeakSet()
+        self._thread = threading.Thread(target=self._run, name="fleet-stream-relay", daemon=True)
+        self._thread.start()
+
+    def register(self, publisher: StreamPublisher) -> None:
+        with self._cond:
+            self._publishers.add(publisher)
+
+    def submit(self, publisher: StreamPublisher, seq: int, payload: str) -> None:
+        with self._cond:
+            self._queue.append((publisher, seq, payload))
+            self._cond.notify()
+
+    def _run(self) -> None:
+        backoff = 0.05
+        while True:
+            with self._cond:
+                if not self._queue:
+                    self._cond.wait(timeout=0.005)
+                batch = [self._queue.popleft() for _ in range(min(len(self._queue),
+                                                                  BATCH_EVENTS))]
+                publishers = list(self._publishers)
+            for publisher in publishers:
+                publisher.flush_due_text()
+            if not batch:
+                continue
+            while True:
+                try:
+                    self._write(batch)
+                    backoff = 0.05
+                    break
+                except redis.RedisError as exc:
+                    log.warning("stream relay: Redis write failed (%s); retrying", exc)
+                    time.sleep(backoff)
+                    backoff = min(backoff * 2, 2.0)
+            for publisher, seq, _ in batch:
+                publisher.written(seq)
+
+    def _write(self, batch: list[tuple[StreamPublisher, int, str]]) -> None:
+        pipe = self.client.pipeline(transaction=False)
+        i = 0
+        while i < len(batch):  # consecutive events of one stream go in one script call
+            publisher = batch[i][0]
+            args: list[Any] = [channel_name(publisher.task_id), LOG_TTL_SECONDS]
+            while i < len(batch) and batch[i][0] is publisher:
+                args += [batch[i][1], batch[i][2]]
+                i += 1
+            self._script(keys=[log_name(publisher.task_id)], args=args, client=pipe)
+        pipe.execute()
+
+
+_relays: dict[int, StreamRelay] = {}
+_relays_lock = threading.Lock()
+
+
+def get_relay(client: redis.Redis | None = None) -> StreamRelay:
+    client = client or get_redis()
+    with _relays_lock:
+        relay = _relays.get(id(client))
+        if relay is None:
+            relay = _relays[id(client)] = StreamRelay(client)
+        return relay
+
+
+class StreamPublisher:
+    """One task's events, numbered without gaps and relayed in order."""
+
+    def __init__(self, task_id: str, model: str, client: redis.Redis | None = None, *,
+                 buffer: BufferManager | None = None, buffer_size: int = 1024,
+                 backpressure_threshold: float = 0.8, timeout_s: float = 30.0) -> None:
+        self.task_id = task_id
+        self.model = model
+        self.client = client or get_redis()
+        self.buffer = buffer or BufferManager()
+        self.high_water = max(1, int(buffer_size * backpressure_threshold))
+        self.timeout_s = timeout_s
+        self.chunks = 0
+        self.backpressure_waits = 0
+        last = last_logged(self.client, task_id)
+        self.next_seq = int(last["seq"]) + 1 if last else 0
+        self.finished = bool(last and last["type"] in FINAL_EVENTS)
+        self._pending: set[int] = set()
+        self._cond = threading.Condition()
+        self._text_lock = threading.RLock()
+        self._relay = get_relay(self.client)
+        self._relay.register(self)
+
+    # --- producer side -----------------------------------------------------------------------
+
+    def emit(self, type_: EventType, data: dict[str, Any] | None = None) -> StreamEvent:
+        if type_ != "chunk":
+            self.flush_text()  # text buffered before a non-chunk event goes first
+        return self._emit(type_, data, wait=True)
+
+    def _emit(self, type_: EventType, data: dict[str, Any] | None, wait: bool) -> StreamEvent:
+        with self._cond:
+            if wait:
+                self._wait_below(self.high_water)
+            event = StreamEvent(task_id=self.task_id, seq=self.next_seq, type=type_,
+                                model=self.model, data=data or {}, ts=time.time())
+            self.next_seq += 1
+            self._pending.add(event.seq)
+            self._relay.submit(self, event.seq, _encode(event.model_dump()))
+        if event.final:
+            self.finished = True
+            self.wait_written()
+        return event
+
+    def add_text(self, delta: object) -> None:
+        """A model's text delta; becomes a chunk event when the buffer says so."""
+        with self._text_lock:  # taking text from the buffer and numbering it are one step
+            self._send_text(self.buffer.add(delta), wait=True)
+
+    def flush_text(self) -> None:
+        with self._text_lock:
+            self._send_text(self.buffer.flush(), wait=True)
+
+    def flush_due_text(self) -> None:
+        """Called by the relay between batches, so text never waits in the buffer for long.
+        Never blocks: the relay must not wait on itself."""
+        if not self._text_lock.acquire(blocking=False):
+            return
+        try:
+            if len(self._pending) < self.high_water:
+                self._send_text(self.buffer.due(), wait=False)
+        finally:
+            self._text_lock.release()
+
+    def _send_text(self, chunk: str | None, wait: bool) -> None:
+        if chunk:
+            self.chunks += 1
+            self._emit("chunk", {"text": chunk}, wait)
+
+    def wait_written(self, timeout: float | None = None) -> None:
+        """Block until every emitted event is in Redis."""
+        with self._cond:
+            self._wait_below(1, timeout)
+
+    def _wait_below(self, limit: int, timeout: float | None = None) -> None:
+        if len(self._pending) < limit:
+            return
+        self.backpressure_waits += 1
+        deadline = time.monotonic() + (self.timeout_s if timeout is None else timeout)
+        while len(self._pending) >= limit:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise BufferOverflow(f"stream {self.task_id}: {len(self._pending)} events not "
+                                     f"written to Redis within {self.timeout_s}s")
+            self._cond.wait(remaining)
+
+    # --- relay side --------------------------------------------------------------------------
+
+    def written(self, seq: int) -> None:
+        with self._cond:
+            self._pending.discard(seq)
+            self._cond.notify_all()

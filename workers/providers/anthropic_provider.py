@@ -1,0 +1,79 @@
+"""Anthropic Messages API, streamed with the official SDK (usage incl. cache tokens)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import anthropic
+import httpx
+from anthropic.types import (
+    MessageParam,
+    RawContentBlockDeltaEvent,
+    RawMessageDeltaEvent,
+    RawMessageStartEvent,
+)
+from anthropic.types import TextDelta as TextDelta_
+
+from fleet.config import ModelConfig
+from fleet.models import TokenUsage
+from workers.providers.base import CompletionRequest, ProviderCallError, StreamItem, TextDelta
+from workers.providers.http_errors import classify
+
+
+class AnthropicProvider:
+    name = "anthropic"
+
+    def __init__(self, model: ModelConfig, api_key: str, endpoint: str | None,
+                 timeout_s: float) -> None:
+        # Retries belong to the fleet's runner (backoff, breaker, fallback), not the SDK.
+        self.client = anthropic.Anthropic(
+            api_key=api_key, base_url=endpoint, max_retries=0,
+            timeout=httpx.Timeout(timeout_s, connect=min(timeout_s, 10.0)))
+
+    def _messages(self, request: CompletionRequest) -> list[MessageParam]:
+        messages: list[MessageParam] = [{"role": "user", "content": request.prompt}]
+        if request.continuation.strip():
+            # An assistant prefill: Claude continues the text from exactly where it stops
+            # (the API refuses trailing whitespace in a prefill).
+            messages.append({"role": "assistant", "content": request.continuation.rstrip()})
+        return messages
+
+    def stream(self, request: CompletionRequest) -> Iterator[StreamItem]:
+        try:
+            yield from (self._stream(request) if request.stream else self._complete(request))
+        except ProviderCallError:
+            raise
+        except Exception as exc:
+            raise classify(exc, status_error=anthropic.APIStatusError,
+                           timeout_error=anthropic.APITimeoutError,
+                           connection_error=anthropic.APIConnectionError) from None
+
+    def _stream(self, request: CompletionRequest) -> Iterator[StreamItem]:
+        usage: dict[str, int] = {}
+        with self.client.messages.create(
+                model=request.model.model, max_tokens=request.max_output_tokens,
+                system=request.system, messages=self._messages(request),
+                stream=True) as events:
+            for event in events:
+                if isinstance(event, RawContentBlockDeltaEvent):
+                    if isinstance(event.delta, TextDelta_):
+                        yield TextDelta(event.delta.text)
+                elif isinstance(event, RawMessageStartEvent):
+                    u = event.message.usage
+                    usage.update(input_tokens=u.input_tokens,
+                                 cached_tokens=u.cache_read_input_tokens or 0,
+                                 cache_write_tokens=u.cache_creation_input_tokens or 0)
+                elif isinstance(event, RawMessageDeltaEvent):
+                    usage["output_tokens"] = event.usage.output_tokens
+        if "input_tokens" in usage and "output_tokens" in usage:
+            yield TokenUsage(**usage)
+
+    def _complete(self, request: CompletionRequest) -> Iterator[StreamItem]:
+        message = self.client.messages.create(
+            model=request.model.model, max_tokens=request.max_output_tokens,
+            system=request.system, messages=self._messages(request))
+        yield TextDelta("".join(b.text for b in message.content if b.type == "text"))
+        u = message.usage
+        yield TokenUsage(input_tokens=u.input_tokens, output_tokens=u.output_tokens,
+                         cached_tokens=u.cache_read_input_tokens or 0,
+                         cache_write_tokens=u.cache_creation_input_tokens or 0)

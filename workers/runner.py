@@ -1,0 +1,177 @@
+"""The execution engine: call a model, and survive it failing.
+
+For one task it walks the selection's chain (chosen model, then its fallbacks), and for each
+model:
+
+* skips it while its circuit breaker is open (only one worker probes a half-open one);
+* retries retryable failures that happen *before the first chunk* with exponential backoff
+  (``retryConfig``), waiting at least what the provider's ``retry-after`` asked;
+* when a stream dies *after* some chunks, moves on (mid-stream failover): a ``fallback`` event
+  tells subscribers, and the next model is asked to continue the text already streamed, so they
+  see the continuation — neither a restart nor a duplicate;
+* when a stream keeps timing out, tries once more without streaming (STREAM_002);
+* records every call's usage (estimated when the provider reports none: COST_001).
+
+The overall task deadline (``fleet.taskTimeout``) bounds all of it (TASK_003).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+
+from fleet.breaker import CircuitBreaker
+from fleet.config import FleetConfig, ModelConfig
+from fleet.errors import FleetError, ProviderError, StreamTimeout, TaskTimedOut
+from fleet.models import ModelSelection, QETask, TokenUsage
+from fleet.registry import ModelRegistry
+from fleet.relay import StreamPublisher
+from fleet.tokens import estimate_tokens
+from workers.providers import CompletionRequest, ProviderCallError, TextDelta, provider_for
+
+log = logging.getLogger("fleet.runner")
+
+MAX_BACKOFF_SECONDS = 60.0
+PROGRESS_EVERY_CHUNKS = 8
+
+
+@dataclass
+class Call:
+    model: ModelConfig
+    usage: TokenUsage
+
+
+@dataclass
+class Outcome:
+    text: str
+    model: ModelConfig
+    calls: list[Call] = field(default_factory=list)
+
+
+class RunFailed(Exception):
+    """The task could not be completed; ``calls`` still have to be paid for."""
+
+    def __init__(self, error: FleetError, calls: list[Call]) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.calls = calls
+
+
+class Runner:
+    def __init__(self, config: FleetConfig, registry: ModelRegistry,
+                 breaker: CircuitBreaker) -> None:
+        self.config = config
+        self.registry = registry
+        self.breaker = breaker
+        self.retry = config.streaming.retry_config
+
+    def chain(self, selection: ModelSelection) -> list[ModelConfig]:
+        models = [selection.model_config_]
+        for name in selection.fallback_models:
+            if name in self.registry:
+                candidate = self.registry.get(name)
+                if candidate.enabled:
+                    models.append(candidate)
+        return models
+
+    def backoff(self, retries: int, retry_after: float | None) -> float:
+        delay = self.retry.backoff_ms / 1000 * self.retry.backoff_multiplier ** retries
+        return min(max(delay, retry_after or 0.0), MAX_BACKOFF_SECONDS)
+
+    def run(self, task: QETask, selection: ModelSelection, system: str, prompt: str,
+            publisher: StreamPublisher, streaming: bool, deadline: float) -> Outcome:
+        calls: list[Call] = []
+        try:
+            return self._run(task, selection, system, prompt, publisher, streaming, deadline,
+                             calls)
+        except FleetError as exc:
+            raise RunFailed(exc, calls) from exc
+
+    def _run(self, task: QETask, selection: ModelSelection, system: str, prompt: str,
+             publisher: StreamPublisher, streaming: bool, deadline: float,
+             calls: list[Call]) -> Outcome:
+        parts: list[str] = []
+        last_error = "no model could be called"
+        previous: ModelConfig | None = None
+        chain = self.chain(selection)
+        for index, model in enumerate(chain):
+            if not self.breaker.allow(model):
+                last_error = f"{model.name}: circuit open"
+                continue
+            if previous is not None:
+                publisher.emit("fallback", {"from": previous.name, "to": model.name,
+                                            "reason": last_error,
+                                            "continued_after_chars": len("".join(parts))})
+            previous = model
+            retries, synchronous = 0, False
+            while True:
+                if time.monotonic() >= deadline:
+                    raise TaskTimedOut(
+                        f"task {task.id} exceeded {self.config.fleet.task_timeout}s")
+                before = len(parts)
+                request = CompletionRequest(
+                    task_id=task.id, model=model, system=system, prompt=prompt,
+                    max_output_tokens=task.max_output_tokens,
+                    stream=streaming and not synchronous, continuation="".join(parts))
+                try:
+                    usage = self._call(request, parts, publisher, streaming, deadline)
+                except ProviderCallError as exc:
+                    self.breaker.record(model, ok=False)
+                    calls.append(Call(model, self._estimate(request, parts[before:])))
+                    last_error = f"{model.name}: {exc}"
+                    log.warning("task %s on %s: %s", task.id, model.name, exc)
+                    produced = len(parts) > before
+                    last_model = index == len(chain) - 1
+                    if produced and not last_model:
+                        break  # mid-stream: carry on with the next model
+                    if exc.timeout and not synchronous and retries >= self.retry.max_retries:
+                        synchronous = True  # STREAM_002: one more try, not streamed
+                        continue
+                    if (exc.retryable or produced) and retries < self.retry.max_retries:
+                        delay = self.backoff(retries, exc.retry_after)
+                        if time.monotonic() + delay >= deadline:
+                            break
+                        time.sleep(delay)
+                        retries += 1
+                        continue
+                    break
+                self.breaker.record(model, ok=True)
+                calls.append(Call(model, usage))
+                publisher.flush_text()
+                return Outcome(text="".join(parts), model=model, calls=calls)
+        if "timed out" in last_error:
+            raise StreamTimeout(last_error)
+        raise ProviderError(last_error)
+
+    def _call(self, request: CompletionRequest, parts: list[str],
+              publisher: StreamPublisher, streaming: bool, deadline: float) -> TokenUsage:
+        usage: TokenUsage | None = None
+        max_tokens = request.max_output_tokens
+        start = len(parts)
+        for item in provider_for(request.model).stream(request):
+            if isinstance(item, TextDelta):
+                parts.append(item.text)
+                if streaming:
+                    chunks_before = publisher.chunks
+                    publisher.add_text(item.text)
+                    if publisher.chunks != chunks_before and \
+                            publisher.chunks % PROGRESS_EVERY_CHUNKS == 0:
+                        produced = len(parts)
+                        publisher.emit("progress", {
+                            "percent": round(min(produced / max_tokens, 0.99) * 100, 1),
+                            "tokens": produced,
+                            "estimated_remaining": max(max_tokens - produced, 0)})
+                if time.monotonic() >= deadline:
+                    raise TaskTimedOut(f"task {request.task_id} exceeded its deadline")
+            else:
+                usage = item
+        if usage is None:  # COST_001: no usage reported; estimate it and say so
+            return self._estimate(request, parts[start:])
+        return usage
+
+    @staticmethod
+    def _estimate(request: CompletionRequest, produced: list[str]) -> TokenUsage:
+        return TokenUsage(
+            input_tokens=estimate_tokens(request.system + request.prompt + request.continuation),
+            output_tokens=estimate_tokens("".join(produced)), estimated=True)
