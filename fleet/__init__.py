@@ -33,7 +33,7 @@ from fleet.models import (
 from fleet.registry import ModelRegistry
 from fleet.relay import StreamPublisher
 from fleet.router import ModelRouter
-from fleet.stream import subscribe
+from fleet.stream import asubscribe, subscribe
 
 if TYPE_CHECKING:
     from fleet.dispatch import submit
@@ -43,7 +43,7 @@ __all__ = [
     "CostEntry", "CostTracker", "FleetConfig", "FleetError", "InvalidTask", "ModelConfig",
     "ModelRegistry", "ModelRouter", "ModelSelection", "ModelSelectionFailed", "PayloadTooLarge",
     "QETask", "Settings", "StreamEvent", "StreamPublisher", "TaskType", "TokenUsage",
-    "UnknownModel", "get_config", "load_config", "price", "submit", "subscribe",
+    "UnknownModel", "asubscribe", "get_config", "load_config", "price", "submit", "subscribe",
 ]
 
 

@@ -9,12 +9,13 @@ success closes it, a failure re-opens it. Transitions run in one Lua script (``b
 from __future__ import annotations
 
 import logging
+from functools import lru_cache
 from pathlib import Path
 from typing import cast
 
 import redis
 
-from fleet.config import ModelConfig
+from fleet.config import ModelConfig, get_config
 from fleet.redis_client import get_redis
 from fleet.runtime import RedisHashSnapshot
 
@@ -63,7 +64,8 @@ class CircuitBreaker:
     def record(self, model: ModelConfig, ok: bool) -> None:
         opened = self._script(keys=[BREAKERS_KEY, f"fleet:breaker:fails:{model.name}"],
                               args=[model.name, "success" if ok else "failure",
-                                    self.failure_threshold, self.cooldown_ms])
+                                    self.failure_threshold, self.cooldown_ms],
+                              client=self.client)
         if ok:
             self.client.delete(f"fleet:breaker:probe:{model.name}")
         elif opened:
@@ -75,3 +77,10 @@ class CircuitBreaker:
         if open_until is None:
             return "closed"
         return "open" if int(open_until) > _now_ms(self.client) else "half-open"
+
+
+@lru_cache(maxsize=1)
+def get_breaker() -> CircuitBreaker:
+    settings = get_config().streaming.circuit_breaker
+    return CircuitBreaker(failure_threshold=settings.failure_threshold,
+                          cooldown_ms=settings.cooldown_ms)

@@ -15,6 +15,7 @@ from celery import Task
 from pydantic import ValidationError
 
 from fleet.app import app
+from fleet.breaker import get_breaker
 from fleet.config import get_config
 from fleet.errors import FleetError, InvalidTask, PayloadTooLarge
 from fleet.flags import FeatureFlagManager
@@ -29,7 +30,8 @@ EXECUTE_TASK = "fleet.execute"
 
 @lru_cache(maxsize=1)
 def get_router() -> ModelRouter:
-    return ModelRouter(get_config(), flags=get_flags())
+    return ModelRouter(get_config(), flags=get_flags(),
+                       is_available=get_breaker().is_available)
 
 
 @lru_cache(maxsize=1)

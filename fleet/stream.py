@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any, cast
 
 import redis
 
-from fleet.models import StreamEvent
+from fleet.config import get_settings
+from fleet.models import FINAL_EVENTS, StreamEvent
 from fleet.redis_client import get_redis
 
 LogEntries = list[tuple[bytes, dict[bytes, bytes]]]
@@ -45,53 +46,127 @@ def last_logged(client: redis.Redis, task_id: str) -> dict[str, Any] | None:
     return json.loads(entries[0][1][b"e"]) if entries else None
 
 
+class _Follower:
+    """The subscriber's state machine, shared by the sync and async clients: yields each seq
+    once and in order, whether it comes from the log or the channel."""
+
+    def __init__(self, after_seq: int) -> None:
+        self.after_seq = after_seq
+        self.last = after_seq
+        self.done = False
+
+    def from_log(self, entries: LogEntries) -> list[StreamEvent]:
+        out = []
+        for _, fields in entries:
+            event = StreamEvent.model_validate_json(fields[b"e"])
+            if event.seq > self.last:
+                self.last = event.seq
+                out.append(event)
+                if event.final:
+                    self.done = True
+                    break
+        return out
+
+    def from_message(self, data: bytes) -> StreamEvent | bool | None:
+        """The event to yield; None to skip a duplicate; True when a gap needs the log."""
+        event = StreamEvent.model_validate_json(data)
+        if event.seq <= self.last:
+            return None
+        if event.seq > self.last + 1:
+            return True  # the log is written before the publish: re-read it
+        self.last = event.seq
+        self.done = event.final
+        return event
+
+    def ended_before(self, tail: LogEntries) -> bool:
+        """Resumed after the final event: nothing more will come."""
+        if not tail:
+            return False
+        last = json.loads(tail[0][1][b"e"])
+        return bool(last["type"] in FINAL_EVENTS and int(last["seq"]) <= self.after_seq)
+
+    def log_range(self) -> tuple[str, str]:
+        return f"{self.last + 2}-0", "+"
+
+
 def subscribe(task_id: str, after_seq: int = -1, *, timeout: float | None = None,
               client: redis.Redis | None = None) -> Iterator[StreamEvent]:
-    """Yield every event of ``task_id`` with seq > after_seq, in order, ending after the final
-    one. ``timeout`` bounds the silence between events (None waits forever)."""
+    """Yield every event of ``task_id`` with seq > after_seq, in order, once each, ending after
+    the final one. ``timeout`` bounds the silence between events (None waits forever)."""
     client = client or get_redis()
+    follower = _Follower(after_seq)
     pubsub = client.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
-    pubsub.subscribe(channel_name(task_id))
-    last = after_seq
-    try:
-        def catch_up() -> Iterator[StreamEvent]:
-            nonlocal last
-            for raw in read_log(client, task_id, last):
-                event = StreamEvent.model_validate(raw)
-                last = event.seq
-                yield event
+    pubsub.subscribe(channel_name(task_id))  # subscribe first, then read the log: no gap
 
-        for event in catch_up():
-            yield event
-            if event.final:
-                return
+    def catch_up() -> list[StreamEvent]:
+        low, high = follower.log_range()
+        return follower.from_log(cast(LogEntries, client.xrange(log_name(task_id), low, high)))
+
+    try:
+        yield from catch_up()
+        if follower.done or follower.ended_before(
+                cast(LogEntries, client.xrevrange(log_name(task_id), count=1))):
+            return
         quiet_since = time.monotonic()
-        while True:
+        while not follower.done:
             message = pubsub.get_message(timeout=1.0)
-            if message is None:
-                # Periodic log check covers messages lost while (re)connecting.
-                caught = list(catch_up())
+            if message is None:  # quiet: the log covers anything missed while reconnecting
+                caught = catch_up()
                 yield from caught
-                if any(e.final for e in caught):
-                    return
                 if caught:
                     quiet_since = time.monotonic()
                 elif timeout is not None and time.monotonic() - quiet_since > timeout:
                     raise TimeoutError(f"no event for task {task_id} in {timeout}s")
                 continue
             quiet_since = time.monotonic()
-            event = StreamEvent.model_validate_json(message["data"])
-            if event.seq <= last:
-                continue
-            if event.seq > last + 1:
-                for missing in catch_up():  # the log is written before the publish
-                    yield missing
-                    if missing.final:
-                        return
-                continue
-            last = event.seq
-            yield event
-            if event.final:
-                return
+            outcome = follower.from_message(message["data"])
+            if outcome is True:
+                yield from catch_up()
+            elif isinstance(outcome, StreamEvent):
+                yield outcome
     finally:
         pubsub.close()
+
+
+async def asubscribe(task_id: str, after_seq: int = -1, *, timeout: float | None = None,
+                     url: str | None = None) -> AsyncIterator[StreamEvent]:
+    """The asyncio twin of :func:`subscribe` (its own connection, closed at the end)."""
+    import redis.asyncio as aioredis
+
+    client = aioredis.Redis.from_url(url or get_settings().fleet_redis_url)
+    follower = _Follower(after_seq)
+    pubsub = client.pubsub(ignore_subscribe_messages=True)
+    await pubsub.subscribe(channel_name(task_id))
+
+    async def catch_up() -> list[StreamEvent]:
+        low, high = follower.log_range()
+        return follower.from_log(await client.xrange(log_name(task_id), low, high))
+
+    try:
+        for event in await catch_up():
+            yield event
+        if follower.done or follower.ended_before(
+                await client.xrevrange(log_name(task_id), count=1)):
+            return
+        quiet_since = time.monotonic()
+        while not follower.done:
+            message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+            if message is None:
+                caught = await catch_up()
+                for event in caught:
+                    yield event
+                if caught:
+                    quiet_since = time.monotonic()
+                elif timeout is not None and time.monotonic() - quiet_since > timeout:
+                    raise TimeoutError(f"no event for task {task_id} in {timeout}s")
+                continue
+            quiet_since = time.monotonic()
+            outcome = follower.from_message(message["data"])
+            if outcome is True:
+                for event in await catch_up():
+                    yield event
+            elif isinstance(outcome, StreamEvent):
+                yield outcome
+    finally:
+        await pubsub.aclose()
+        await client.aclose()

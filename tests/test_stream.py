@@ -71,3 +71,94 @@ def test_redelivered_publisher_continues_numbering_and_never_duplicates(redis_cl
     assert [e["data"].get("text") for e in read_log(redis_client, task_id)] == [None, "a",
                                                                               "stale"]
     assert 0 < redis_client.ttl(f"fleet:log:{task_id}") <= 3600
+
+
+def test_async_subscriber_matches_the_sync_one(redis_client) -> None:
+    import asyncio
+
+    from fleet.stream import asubscribe
+    from tests.conftest import REDIS_URL
+
+    task_id = new_id()
+    pub = StreamPublisher(task_id, "m", redis_client)
+    for i in range(20):
+        pub.emit("chunk", {"text": str(i)})
+    pub.emit("complete")
+
+    async def collect(after: int) -> list[int]:
+        return [e.seq async for e in asubscribe(task_id, after, timeout=5, url=REDIS_URL)]
+
+    assert asyncio.run(collect(-1)) == list(range(21))
+    assert asyncio.run(collect(15)) == list(range(16, 21))
+
+
+def test_coalescing_sends_far_fewer_chunks_than_deltas(redis_client) -> None:
+    from fleet.buffer import BufferManager
+
+    task_id = new_id()
+    pub = StreamPublisher(task_id, "m", redis_client, buffer=BufferManager(64, 1000))
+    deltas = [f" tok{i}" for i in range(1000)]
+    for delta in deltas:
+        pub.add_text(delta)
+    pub.emit("complete")
+    chunks = [e for e in read_log(redis_client, task_id) if e["type"] == "chunk"]
+    assert "".join(c["data"]["text"] for c in chunks) == "".join(deltas)
+    assert len(chunks) <= len(deltas) / 8  # 64-char chunks of 6-char deltas
+
+
+def test_invalid_deltas_are_discarded_and_counted() -> None:  # STREAM_003
+    from fleet.buffer import BufferManager
+
+    buffer = BufferManager(1, 0)
+    assert buffer.add("ok") == "ok"
+    assert buffer.add(b"bytes") is None and buffer.add("\udc80") is None
+    assert buffer.add("x" * (64 * 1024 + 1)) is None
+    assert buffer.discarded == 3
+
+
+class SlowRelay:
+    """Wraps the relay's writer so every batch takes a while: a slow path to Redis."""
+
+    def __init__(self, relay, delay: float) -> None:
+        self.relay, self.delay, self.original = relay, delay, relay._write
+
+    def __enter__(self):
+        import time
+
+        def slow(batch):
+            time.sleep(self.delay)
+            self.original(batch)
+
+        self.relay._write = slow
+        return self
+
+    def __exit__(self, *_):
+        self.relay._write = self.original
+
+
+def test_slow_redis_throttles_the_producer_and_loses_nothing(redis_client) -> None:
+    from fleet.relay import get_relay
+
+    task_id = new_id()
+    pub = StreamPublisher(task_id, "m", redis_client, buffer_size=10,
+                          backpressure_threshold=0.8)
+    with SlowRelay(get_relay(redis_client), 0.02):
+        for i in range(200):
+            pub.emit("chunk", {"text": str(i)})
+            assert len(pub._pending) <= 8  # never more than the high-water mark in memory
+        pub.emit("complete")
+    assert pub.backpressure_waits > 0
+    assert [e["seq"] for e in read_log(redis_client, task_id)] == list(range(201))
+
+
+def test_a_stuck_path_raises_stream_001(redis_client) -> None:
+    import pytest
+
+    from fleet.errors import BufferOverflow
+    from fleet.relay import get_relay
+
+    pub = StreamPublisher(new_id(), "m", redis_client, buffer_size=4, timeout_s=0.3)
+    with SlowRelay(get_relay(redis_client), 1.0), pytest.raises(BufferOverflow) as info:
+        for i in range(50):
+            pub.emit("chunk", {"text": str(i)})
+    assert info.value.code == "STREAM_001"

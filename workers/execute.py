@@ -19,7 +19,7 @@ from celery.exceptions import Ignore
 from celery.signals import worker_init
 
 from fleet.app import app
-from fleet.breaker import CircuitBreaker
+from fleet.breaker import get_breaker
 from fleet.buffer import BufferManager
 from fleet.config import get_config
 from fleet.costs import CostTracker
@@ -42,10 +42,7 @@ _costs = CostTracker()
 @lru_cache(maxsize=1)
 def get_runner() -> Runner:
     config = get_config()
-    breaker = config.streaming.circuit_breaker
-    return Runner(config, ModelRegistry.from_config(config),
-                  CircuitBreaker(failure_threshold=breaker.failure_threshold,
-                                 cooldown_ms=breaker.cooldown_ms))
+    return Runner(config, ModelRegistry.from_config(config), get_breaker())
 
 
 def next_attempt(task_id: str) -> int:

@@ -11,6 +11,7 @@ from anthropic.types import (
     RawContentBlockDeltaEvent,
     RawMessageDeltaEvent,
     RawMessageStartEvent,
+    RawMessageStopEvent,
 )
 from anthropic.types import TextDelta as TextDelta_
 
@@ -50,6 +51,7 @@ class AnthropicProvider:
 
     def _stream(self, request: CompletionRequest) -> Iterator[StreamItem]:
         usage: dict[str, int] = {}
+        stopped = False
         with self.client.messages.create(
                 model=request.model.model, max_tokens=request.max_output_tokens,
                 system=request.system, messages=self._messages(request),
@@ -65,6 +67,10 @@ class AnthropicProvider:
                                  cache_write_tokens=u.cache_creation_input_tokens or 0)
                 elif isinstance(event, RawMessageDeltaEvent):
                     usage["output_tokens"] = event.usage.output_tokens
+                elif isinstance(event, RawMessageStopEvent):
+                    stopped = True
+        if not stopped:
+            raise ProviderCallError("stream ended before message_stop", retryable=True)
         if "input_tokens" in usage and "output_tokens" in usage:
             yield TokenUsage(**usage)
 

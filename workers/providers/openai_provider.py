@@ -60,13 +60,19 @@ class OpenAIChatProvider:
 
     def _stream(self, request: CompletionRequest) -> Iterator[StreamItem]:
         usage = None
+        finished = False
         with self._create(request, stream=True,
                           stream_options={"include_usage": True}) as chunks:
             for chunk in chunks:
-                if chunk.choices and chunk.choices[0].delta.content:
-                    yield TextDelta(chunk.choices[0].delta.content)
+                if chunk.choices:
+                    choice = chunk.choices[0]
+                    if choice.delta.content:
+                        yield TextDelta(choice.delta.content)
+                    finished = finished or choice.finish_reason is not None
                 if chunk.usage is not None:
                     usage = chunk.usage
+        if not finished:
+            raise ProviderCallError("stream ended without a finish_reason", retryable=True)
         if usage is not None:
             yield _usage(usage)
 

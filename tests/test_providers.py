@@ -1,0 +1,111 @@
+"""Provider adapters driving the real anthropic and openai SDKs against the fake server."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from fleet.config import ModelConfig
+from fleet.models import TokenUsage
+from tests.fake_provider import FakeProvider
+from workers.providers import CompletionRequest, ProviderCallError, TextDelta
+from workers.providers.anthropic_provider import AnthropicProvider
+from workers.providers.openai_provider import OpenAIChatProvider
+
+EXPECTED = "".join(("" if i == 0 else " ") + f"w{i}" for i in range(30))
+
+
+@pytest.fixture(scope="module")
+def fake() -> Iterator[FakeProvider]:
+    with FakeProvider() as server:
+        yield server
+
+
+def model(provider: str, name: str) -> ModelConfig:
+    return ModelConfig.model_validate({
+        "name": name, "provider": provider, "model": name,
+        "capabilities": {"maxTokens": 1000, "costPer1kTokens": {"input": 1, "output": 1}},
+        "complexityRange": {"min": 0, "max": 1}})
+
+
+Adapter = AnthropicProvider | OpenAIChatProvider
+
+
+def adapter_for(fake: FakeProvider, kind: str) -> tuple[Adapter, ModelConfig]:
+    m = model(kind, f"fake-{kind}")
+    if kind == "anthropic":
+        return AnthropicProvider(m, "k-secret-a", fake.url, 1.0), m
+    base = f"{fake.url}/v1beta/openai/" if kind == "google" else f"{fake.url}/v1"
+    return OpenAIChatProvider(m, "k-secret-o", base, 1.0), m
+
+
+def request(m: ModelConfig, spec: str = "", stream: bool = True,
+            continuation: str = "") -> CompletionRequest:
+    return CompletionRequest(task_id="t", model=m, system="sys",
+                             prompt=f"[[task:{uuid.uuid4().hex}]] {spec}", max_output_tokens=100,
+                             stream=stream, continuation=continuation)
+
+
+def collect(adapter: Adapter, req: CompletionRequest) -> tuple[str, list[TokenUsage]]:
+    text, usage = [], []
+    for item in adapter.stream(req):
+        if isinstance(item, TextDelta):
+            text.append(item.text)
+        else:
+            usage.append(item)
+    return "".join(text), usage
+
+
+@pytest.mark.parametrize("kind", ["anthropic", "openai", "google"])
+def test_streams_text_and_usage(fake: FakeProvider, kind: str) -> None:
+    adapter, m = adapter_for(fake, kind)
+    text, usage = collect(adapter, request(m))
+    assert text == EXPECTED
+    assert len(usage) == 1 and usage[0].output_tokens == 30 and usage[0].input_tokens > 0
+    assert usage[0].cached_tokens in (2, 3)  # cache-read tokens reported by each format
+    assert fake.requests[-1]["auth"] and fake.requests[-1]["stream"]
+
+
+@pytest.mark.parametrize("kind", ["anthropic", "openai"])
+def test_non_streaming_and_continuation(fake: FakeProvider, kind: str) -> None:
+    adapter, m = adapter_for(fake, kind)
+    text, usage = collect(adapter, request(m, stream=False))
+    assert text == EXPECTED and usage[0].output_tokens == 30
+    first_ten = EXPECTED[:EXPECTED.index(" w10")]
+    text, _ = collect(adapter, request(m, continuation=first_ten))
+    assert first_ten + text == EXPECTED
+
+
+@pytest.mark.parametrize(("spec", "retryable", "timeout", "retry_after"), [
+    ("fault=429&retry_after=2", True, False, 2.0),
+    ("fault=500", True, False, None),
+    ("fault=reset&after=5", True, False, None),
+    ("fault=stall&after=3&stall=3", True, True, None),
+    ("fault=malformed&after=4", True, False, None),
+])
+@pytest.mark.parametrize("kind", ["anthropic", "openai"])
+def test_faults_become_classified_errors(fake: FakeProvider, kind: str, spec: str,
+                                         retryable: bool, timeout: bool,
+                                         retry_after: float | None) -> None:
+    adapter, m = adapter_for(fake, kind)
+    with pytest.raises(ProviderCallError) as info:
+        collect(adapter, request(m, f"[[{m.model}:{spec}]]"))
+    assert info.value.retryable is retryable and info.value.timeout is timeout
+    assert info.value.retry_after == retry_after
+    assert "k-secret" not in str(info.value)
+
+
+def test_anthropic_overloaded_529_is_retryable(fake: FakeProvider) -> None:
+    adapter, m = adapter_for(fake, "anthropic")
+    with pytest.raises(ProviderCallError) as info:
+        collect(adapter, request(m, f"[[{m.model}:fault=529]]"))
+    assert info.value.status == 529 and info.value.retryable
+
+
+@pytest.mark.parametrize("kind", ["anthropic", "openai"])
+def test_missing_usage_yields_no_usage_item(fake: FakeProvider, kind: str) -> None:
+    adapter, m = adapter_for(fake, kind)
+    text, usage = collect(adapter, request(m, f"[[{m.model}:fault=nousage]]"))
+    assert text == EXPECTED and usage == []
