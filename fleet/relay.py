@@ -47,7 +47,7 @@ class StreamRelay:
 
     def __init__(self, client: redis.Redis) -> None:
         self.client = client
-        self._script = client.register_script(_PUBLISH_LUA)
+        self._sha = ""
         self._queue: deque[tuple[StreamPublisher, int, str]] = deque()
         self._cond = threading.Condition()
         self._publishers: weakref.WeakSet[StreamPublisher] = weakref.WeakSet()
@@ -89,16 +89,31 @@ class StreamRelay:
                 publisher.written(seq)
 
     def _write(self, batch: list[tuple[StreamPublisher, int, str]]) -> None:
-        pipe = self.client.pipeline(transaction=False)
+        if not self._sha:
+            self._sha = str(self.client.script_load(_PUBLISH_LUA))
+        calls: list[list[Any]] = []
         i = 0
         while i < len(batch):  # consecutive events of one stream go in one script call
             publisher = batch[i][0]
-            args: list[Any] = [channel_name(publisher.task_id), LOG_TTL_SECONDS]
+            args: list[Any] = [log_name(publisher.task_id), channel_name(publisher.task_id),
+                               LOG_TTL_SECONDS]
             while i < len(batch) and batch[i][0] is publisher:
                 args += [batch[i][1], batch[i][2]]
                 i += 1
-            self._script(keys=[log_name(publisher.task_id)], args=args, client=pipe)
-        pipe.execute()
+            calls.append(args)
+        try:
+            if len(calls) == 1:  # the common case at low load: one round trip, no pipeline
+                self.client.evalsha(self._sha, 1, *calls[0])
+            else:
+                # EVALSHA directly: redis-py's Script objects add a SCRIPT EXISTS round trip
+                # to every pipeline.
+                pipe = self.client.pipeline(transaction=False)
+                for args in calls:
+                    pipe.evalsha(self._sha, 1, *args)
+                pipe.execute()
+        except redis.exceptions.NoScriptError:
+            self._sha = ""  # Redis restarted or flushed its scripts: load again and retry
+            raise
 
 
 _relays: dict[int, StreamRelay] = {}

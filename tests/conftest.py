@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import uuid
 
-import redis
+from fleet.testing import claim_redis_db
 
 REDIS_HOST = os.environ.get("FLEET_TEST_REDIS_HOST", "127.0.0.1")
 REDIS_PORT = int(os.environ.get("FLEET_TEST_REDIS_PORT", "6379"))
@@ -19,15 +19,7 @@ PG_BASE = os.environ.get("FLEET_TEST_PG", "postgresql://127.0.0.1:5432")
 RUN_ID = uuid.uuid4().hex[:10]
 
 
-def _claim_redis_db() -> int:
-    for db in range(15, 0, -1):
-        client = redis.Redis(host=REDIS_HOST, port=REDIS_PORT, db=db)
-        if client.set("fleet:test:claimed", RUN_ID, nx=True, ex=3600):
-            return db
-    raise RuntimeError("no free Redis database (1-15) for the test run")
-
-
-REDIS_DB = _claim_redis_db()
+REDIS_DB = claim_redis_db(REDIS_HOST, REDIS_PORT, RUN_ID)
 REDIS_URL = f"redis://{REDIS_HOST}:{REDIS_PORT}/{REDIS_DB}"
 DATABASE_URL = f"{PG_BASE}/fleet_test_{RUN_ID}"
 

@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import redis
 
+from fleet import testing
 from tests.conftest import DATABASE_URL, REDIS_URL, RUN_ID
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = testing.ROOT
 MODEL_QUEUES = ["model.claude-haiku-4", "model.claude-sonnet-4.5", "model.claude-opus-4"]
 
 
@@ -46,46 +42,10 @@ def pg() -> Iterator[object]:
         yield conn
 
 
-class WorkerProcess:
-    """A real ``celery worker`` subprocess, stopped (or killed) by the test."""
-
+class WorkerProcess(testing.WorkerProcess):
     def __init__(self, queues: list[str], name: str, env: dict[str, str] | None = None,
                  pool: str = "threads", concurrency: int = 8) -> None:
-        self.log_path = Path(os.environ.get("TMPDIR", "/tmp")) / f"fleet-{RUN_ID}-{name}.log"
-        cmd = [sys.executable, "-m", "celery", "-A", "fleet.app", "worker",
-               "-Q", ",".join(queues), "-P", pool, "-c", str(concurrency),
-               "-n", f"{name}-{RUN_ID}@%h", "--loglevel=INFO", "--without-mingle",
-               "--without-gossip"]
-        self._log = self.log_path.open("wb")
-        self.proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, **(env or {})},
-                                     stdout=self._log, stderr=subprocess.STDOUT)
-        self._wait_ready()
-
-    def _wait_ready(self, timeout: float = 30) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"worker exited {self.proc.returncode}:\n{self.log()}")
-            if b" ready." in self.log_path.read_bytes():
-                return
-            time.sleep(0.1)
-        raise RuntimeError(f"worker not ready in {timeout}s:\n{self.log()}")
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")[-5000:]
-
-    def alive(self) -> bool:
-        return self.proc.poll() is None
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self._log.close()
+        super().__init__(queues, name, env, pool, concurrency, run_id=RUN_ID)
 
 
 @pytest.fixture(scope="module")

@@ -253,3 +253,39 @@ def test_worker_refuses_to_start_without_its_models_key(fake_config: Path) -> No
     assert proc.returncode != 0
     assert "ANTHROPIC_API_KEY" in out and "fake-primary" in out
     assert not any(secret in out for secret in KEYS.values())
+
+
+def test_overall_task_deadline_ends_a_slow_stream_with_task_003(fake, redis_client,
+                                                               monkeypatch) -> None:
+    """In process (real SDK, real Redis): a stream still going at the deadline is cut off."""
+    from fleet.breaker import CircuitBreaker
+    from fleet.config import load_config
+    from fleet.models import ModelSelection, QETask
+    from fleet.registry import ModelRegistry
+    from fleet.relay import StreamPublisher
+    from fleet.router import ModelRouter
+    from workers.runner import RunFailed, Runner
+
+    config = load_config(environ={"FLEET_TASK_TIMEOUT": "1",
+                                  "FEATURE_MULTI_MODEL_ROUTER": "true",
+                                  "FEATURE_STREAMING": "true"})
+    from workers.providers.anthropic_provider import AnthropicProvider
+
+    model = config.routing.model("claude-haiku-4").model_copy(update={"model": "slow"})
+    monkeypatch.setattr("workers.runner.provider_for",
+                        lambda m: AnthropicProvider(m, "k", fake.url, 5.0))
+    task = QETask(id=f"deadline-{uuid.uuid4().hex[:8]}", type="general",
+                  description="[[slow:words=500&delay_ms=20]] go")
+    registry = ModelRegistry([model], redis_client)
+    selection = ModelSelection(model_name=model.name, model_config_=model,
+                               complexity=ModelRouter(config, registry).analyzer.analyze(task),
+                               reason="test")
+    runner = Runner(config, registry, CircuitBreaker(redis_client))
+    publisher = StreamPublisher(task.id, model.name, redis_client)
+    started = time.monotonic()
+    with pytest.raises(RunFailed) as info:
+        runner.run(task, selection, "sys", task.description, publisher, True,
+                   deadline=started + 1)
+    assert info.value.error.code == "TASK_003"
+    assert 1 <= time.monotonic() - started < 3
+    assert publisher.chunks > 0

@@ -8,7 +8,9 @@ already ended is acknowledged without running again.
 
 from __future__ import annotations
 
+import gc
 import logging
+import sys
 import time
 from decimal import Decimal
 from functools import lru_cache
@@ -16,7 +18,7 @@ from typing import Any
 
 from celery import Task
 from celery.exceptions import Ignore
-from celery.signals import worker_init
+from celery.signals import worker_init, worker_ready
 
 from fleet.app import app
 from fleet.breaker import get_breaker
@@ -113,6 +115,16 @@ def execute(self: Task, task: dict[str, Any], selection: dict[str, Any]) -> dict
     }
     publisher.emit("complete", result if streaming else result | {"text": outcome.text})
     return result | {"text": outcome.text}
+
+
+@worker_ready.connect
+def _tune_for_streaming(**_: Any) -> None:
+    # Everything imported so far lives as long as the process: keep it out of GC passes, and
+    # hand the GIL round more often so a relay or subscriber thread is not kept waiting by
+    # busy task threads (first-chunk latency).
+    gc.collect()
+    gc.freeze()
+    sys.setswitchinterval(0.001)
 
 
 @worker_init.connect

@@ -1,0 +1,69 @@
+"""Shared set-up for benchmarks that run the fleet: an isolated Redis db and Postgres database,
+environment for worker processes, and small statistics helpers."""
+
+from __future__ import annotations
+
+import os
+import statistics
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import redis
+import yaml
+
+from fleet.testing import ROOT, claim_redis_db
+
+
+def percentile(samples: list[float], q: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
+
+
+def median(samples: list[float]) -> float:
+    return statistics.median(samples) if samples else float("nan")
+
+
+@contextmanager
+def bench_env(config_overrides: dict[str, object] | None = None,
+              pg_base: str = "postgresql://127.0.0.1:5432") -> Iterator[dict[str, str]]:
+    """Environment (also applied to this process) for an isolated fleet; cleaned up after."""
+    run_id = uuid.uuid4().hex[:8]
+    db = claim_redis_db(owner=run_id)
+    redis_url = f"redis://127.0.0.1:6379/{db}"
+    database_url = f"{pg_base}/fleet_bench_{run_id}"
+    config = yaml.safe_load((ROOT / "config" / "fleet.yaml").read_text())
+    for dotted, value in (config_overrides or {}).items():
+        node = config
+        *parents, leaf = dotted.split(".")
+        for key in parents:
+            node = node.setdefault(key, {})
+        node[leaf] = value
+    config_path = Path(f"/tmp/fleet-bench-{run_id}.yaml")
+    config_path.write_text(yaml.safe_dump(config))
+    env = {"FLEET_REDIS_URL": redis_url, "FLEET_BROKER_URL": redis_url,
+           "FLEET_DATABASE_URL": database_url, "FLEET_CONFIG": str(config_path),
+           "FLEET_SIMULATE": "true", "FEATURE_MULTI_MODEL_ROUTER": "true",
+           "FEATURE_STREAMING": "true"}
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    from fleet import db as fleet_db
+    from fleet.migrate import migrate
+
+    migrate(database_url)
+    client = redis.Redis.from_url(redis_url)
+    client.flushdb()
+    client.set("fleet:test:claimed", run_id, ex=3600)
+    try:
+        yield env
+    finally:
+        fleet_db.close_pools()
+        fleet_db.drop_database(database_url)
+        client.flushdb()
+        config_path.unlink(missing_ok=True)
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
