@@ -65,5 +65,7 @@ worker_hijack_root_logger = False
 
 beat_schedule = {
     "aggregate-costs": {"task": "fleet.beat.aggregate_costs", "schedule": timedelta(minutes=1)},
+    "drain-cost-spool": {"task": "fleet.beat.drain_cost_spool", "schedule": timedelta(seconds=5)},
+    "rebuild-budgets": {"task": "fleet.beat.rebuild_budgets", "schedule": timedelta(minutes=5)},
     "cleanup": {"task": "fleet.beat.cleanup", "schedule": timedelta(hours=1)},
 }

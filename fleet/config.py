@@ -152,6 +152,8 @@ class AlertThresholds(CamelModel):
 
 class CostTracking(CamelModel):
     enabled: bool = False
+    on_limit: Literal["block", "downgrade"] = Field(
+        default="block", description="at 100 %: reject (ROUTER_002) or use a cheaper model")
     budget_limits: BudgetLimits = Field(default_factory=BudgetLimits)
     alert_thresholds: AlertThresholds = Field(default_factory=AlertThresholds)
 
@@ -266,6 +268,7 @@ ENV_OVERRIDES: dict[str, tuple[str, ...]] = {
     "STREAMING_BUFFER_SIZE": ("streaming", "bufferSize"),
     "STREAMING_BACKPRESSURE_THRESHOLD": ("streaming", "backpressureThreshold"),
     "STREAMING_TIMEOUT_MS": ("streaming", "timeoutMs"),
+    "BUDGET_ON_LIMIT": ("routing", "costTracking", "onLimit"),
     "FLEET_MAX_PAYLOAD_BYTES": ("fleet", "maxPayloadBytes"),
     "FLEET_TASK_TIMEOUT": ("fleet", "taskTimeout"),
     "FLEET_ENVIRONMENT": ("fleet", "environment"),

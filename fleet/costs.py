@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import logging
 from decimal import ROUND_HALF_EVEN, Decimal
-from typing import Any
+from typing import Any, cast
+
+import psycopg
+import psycopg_pool
 
 from fleet import db
 from fleet.config import ModelConfig
+from fleet.metrics import COST_SPOOLED
 from fleet.models import CostEntry, TokenUsage
+from fleet.redis_client import get_redis
+
+log = logging.getLogger("fleet.costs")
 
 _THOUSAND = Decimal(1000)
 _QUANTUM = Decimal("0.00000001")  # cost_usd is numeric(18, 8)
@@ -48,8 +56,17 @@ def _row(entry: CostEntry) -> dict[str, Any]:
             "created_at": entry.created_at}
 
 
+SPOOL_KEY = "fleet:costs:spool"
+SPOOL_LOCK = "fleet:costs:spool:lock"
+
+
 class CostTracker:
-    """Prices usage and persists cost rows; a second write of the same attempt is a no-op."""
+    """Prices usage and persists cost rows; a second write of the same attempt is a no-op.
+
+    When PostgreSQL is unreachable the rows go to a Redis list (the spool) instead, and
+    :meth:`drain` writes them once it is back (beat runs it every few seconds); the unique key
+    makes a row written twice count once.
+    """
 
     def entry(self, *, task_id: str, attempt: int, model: ModelConfig, task_type: str,
               agent_id: str | None, usage: TokenUsage, segment: int = 0) -> CostEntry:
@@ -58,9 +75,36 @@ class CostTracker:
                          usage=usage, cost_usd=price(usage, model))
 
     def record(self, entries: list[CostEntry]) -> int:
-        """Insert rows; returns how many were new."""
+        """Insert rows (spooling them if PostgreSQL is down); returns how many were new."""
         if not entries:
             return 0
+        try:
+            return self._insert([_row(e) for e in entries])
+        except (psycopg.OperationalError, psycopg_pool.PoolTimeout) as exc:
+            log.warning("PostgreSQL unavailable (%s): spooling %d cost rows", exc, len(entries))
+            get_redis().rpush(SPOOL_KEY, *(e.model_dump_json() for e in entries))
+            COST_SPOOLED.inc(len(entries))
+            return 0
+
+    @staticmethod
+    def _insert(rows: list[dict[str, Any]]) -> int:
         with db.connection() as conn, conn.cursor() as cur:
-            cur.executemany(_INSERT, [_row(e) for e in entries])
+            cur.executemany(_INSERT, rows)
             return max(cur.rowcount, 0)
+
+    def drain(self, batch: int = 1000) -> int:
+        """Write spooled rows to PostgreSQL; returns how many rows left the spool."""
+        client = get_redis()
+        if not client.set(SPOOL_LOCK, "1", nx=True, ex=300):
+            return 0  # another drainer is at it; LTRIM below assumes one at a time
+        moved = 0
+        try:
+            while True:
+                raw = cast(list[bytes], client.lrange(SPOOL_KEY, 0, batch - 1))
+                if not raw:
+                    return moved
+                self._insert([_row(CostEntry.model_validate_json(r)) for r in raw])
+                client.ltrim(SPOOL_KEY, len(raw), -1)
+                moved += len(raw)
+        finally:
+            client.delete(SPOOL_LOCK)

@@ -31,8 +31,12 @@ def pool(url: str | None = None) -> ConnectionPool:
     with _lock:
         existing = _pools.get(key)
         if existing is None:
-            existing = ConnectionPool(key, min_size=1, max_size=10, open=True,
-                                      kwargs={"autocommit": False}, name="fleet")
+            # A short wait and a health check on checkout: when PostgreSQL is down the cost
+            # path must fail fast (and spool), and recover by itself when it is back.
+            existing = ConnectionPool(key, min_size=1, max_size=10, open=True, timeout=5.0,
+                                      check=ConnectionPool.check_connection,
+                                      kwargs={"autocommit": False, "connect_timeout": 5},
+                                      name="fleet")
             _pools[key] = existing
         return existing
 

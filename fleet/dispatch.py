@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import logging
+import time
+from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
@@ -16,11 +18,19 @@ from pydantic import ValidationError
 
 from fleet.app import app
 from fleet.breaker import get_breaker
-from fleet.config import get_config
-from fleet.errors import FleetError, InvalidTask, PayloadTooLarge
+from fleet.budget import BudgetLedger, get_ledger
+from fleet.config import ModelConfig, get_config
+from fleet.errors import (
+    BudgetExceeded,
+    FleetError,
+    InvalidTask,
+    NoAffordableModel,
+    PayloadTooLarge,
+)
 from fleet.flags import FeatureFlagManager
+from fleet.metrics import BUDGET_REJECTIONS, SELECTION_SECONDS, SELECTIONS
 from fleet.models import ModelSelection, QETask
-from fleet.router import ModelRouter
+from fleet.router import ModelRouter, estimated_cost
 from fleet.selections import store_selection
 
 log = logging.getLogger("fleet.dispatch")
@@ -30,8 +40,32 @@ EXECUTE_TASK = "fleet.execute"
 
 @lru_cache(maxsize=1)
 def get_router() -> ModelRouter:
-    return ModelRouter(get_config(), flags=get_flags(),
-                       is_available=get_breaker().is_available)
+    config = get_config()
+    ledger = get_ledger()
+    affordable = _always_affordable
+    if ledger.active and ledger.settings.on_limit == "downgrade":
+        affordable = RemainingBudget(ledger).affords
+    return ModelRouter(config, flags=get_flags(), is_available=get_breaker().is_available,
+                       is_affordable=affordable)
+
+
+def _always_affordable(model: ModelConfig, cost: Decimal) -> bool:
+    return True
+
+
+class RemainingBudget:
+    """The router's cheap view of the budget (refreshed every 0.5 s); the reservation in
+    :func:`reserve_budget` is the authoritative, atomic check."""
+
+    def __init__(self, ledger: BudgetLedger) -> None:
+        self.ledger = ledger
+        self._value: Decimal | None = None
+        self._at = float("-inf")
+
+    def affords(self, model: ModelConfig, cost: Decimal) -> bool:
+        if time.monotonic() - self._at > 0.5:
+            self._value, self._at = self.ledger.remaining(), time.monotonic()
+        return self._value is None or cost <= self._value
 
 
 @lru_cache(maxsize=1)
@@ -69,17 +103,60 @@ def parse_task(payload: Any, max_bytes: int | None = None) -> QETask:
         raise InvalidTask(_describe(exc)) from None
 
 
+def reserve_budget(task: QETask, selection: ModelSelection) -> ModelSelection:
+    """Reserve the task's estimated cost, or downgrade / refuse (ROUTER_002 / ROUTER_003)."""
+    ledger = get_ledger()
+    if not ledger.active:
+        return selection
+    router = get_router()
+    tokens = selection.complexity.token_count
+    chosen = selection.model_config_
+    candidates = [chosen]
+    downgrade = ledger.settings.on_limit == "downgrade"
+    if downgrade:
+        cheaper = [router.registry.get(n) for n in selection.fallback_models]
+        def cost(m: ModelConfig) -> Decimal:
+            return estimated_cost(m, tokens, task.max_output_tokens)
+
+        candidates += sorted((m for m in cheaper if cost(m) < cost(chosen)), key=cost)
+    refusal = None
+    for model in candidates:
+        ok, period, used = ledger.reserve(task.id, estimated_cost(model, tokens,
+                                                                  task.max_output_tokens))
+        if ok:
+            if model is chosen:
+                return selection
+            BUDGET_REJECTIONS.labels("downgraded").inc()
+            return selection.model_copy(update={
+                "model_name": model.name, "model_config_": model,
+                "reason": f"{selection.reason}; downgraded from {chosen.name}: {refusal}",
+                "fallback_models": [n for n in selection.fallback_models if n != model.name]})
+        refusal = f"{period} budget used {used} of {ledger.limit(period) if period else '?'}"
+    BUDGET_REJECTIONS.labels("refused").inc()
+    if downgrade:
+        raise NoAffordableModel(f"no model fits the remaining budget ({refusal})")
+    raise BudgetExceeded(f"{refusal}; task {task.id} refused")
+
+
 def route(task: QETask) -> ModelSelection:
-    """Select a model, record the choice and enqueue execution on ``model.<name>``."""
-    selection = get_router().select_model(task)
-    store_selection(task, selection)
-    # The QE task id doubles as the execute task's Celery id: AsyncResult(task.id) is its result,
-    # and a redelivered dispatch re-sends the same id, which the worker de-duplicates.
-    app.send_task(
-        EXECUTE_TASK, task_id=task.id, queue=selection.queue, priority=task.priority,
-        kwargs={"task": task.model_dump(mode="json"),
-                "selection": selection.model_dump(mode="json", by_alias=True)},
-    )
+    """Select a model, reserve its cost, record the choice and enqueue execution on
+    ``model.<name>``."""
+    selection = reserve_budget(task, get_router().select_model(task))
+    SELECTIONS.labels(selection.model_name, str(selection.error_code is not None)).inc()
+    SELECTION_SECONDS.observe(selection.latency_us / 1e6)
+    try:
+        store_selection(task, selection)
+        # The QE task id doubles as the execute task's Celery id: AsyncResult(task.id) is its
+        # result, and a redelivered dispatch re-sends the same id, which the worker
+        # de-duplicates.
+        app.send_task(
+            EXECUTE_TASK, task_id=task.id, queue=selection.queue, priority=task.priority,
+            kwargs={"task": task.model_dump(mode="json"),
+                    "selection": selection.model_dump(mode="json", by_alias=True)},
+        )
+    except Exception:
+        get_ledger().release(task.id)  # not enqueued: its reservation must not linger
+        raise
     log.info("task %s (%s) -> %s: %s", task.id, task.type.value, selection.model_name,
              selection.reason)
     return selection

@@ -10,24 +10,29 @@ from __future__ import annotations
 
 import gc
 import logging
+import os
 import sys
 import time
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
+import prometheus_client
 from celery import Task
 from celery.exceptions import Ignore
 from celery.signals import worker_init, worker_ready
 
 from fleet.app import app
 from fleet.breaker import get_breaker
+from fleet.budget import get_ledger
 from fleet.buffer import BufferManager
 from fleet.config import get_config
 from fleet.costs import CostTracker
 from fleet.dispatch import get_flags
-from fleet.errors import FleetError, ProviderError
-from fleet.models import ModelSelection, QETask
+from fleet.errors import BudgetAlertTriggered, FleetError, ProviderError
+from fleet.events import publish_event
+from fleet.metrics import BUDGET_ALERTS, COST_USD, TOKENS
+from fleet.models import CostEntry, ModelSelection, QETask
 from fleet.prompts import build_prompt
 from fleet.redis_client import get_redis
 from fleet.registry import ModelRegistry
@@ -64,12 +69,43 @@ def new_publisher(task_id: str, model: str) -> StreamPublisher:
         timeout_s=settings.timeout_ms / 1000)
 
 
-def record_costs(qe: QETask, attempt: int, calls: list[Call]) -> list[Decimal]:
+def record_costs(task: Task, qe: QETask, attempt: int, calls: list[Call]) -> list[Decimal]:
+    """One cost row per provider call, the budget settled (reservation released, actual spend
+    added), ``cost.tracked`` events published and budget alerts raised once (COST_002)."""
     entries = [_costs.entry(task_id=qe.id, attempt=attempt, segment=i, model=c.model,
                             task_type=qe.type.value, agent_id=qe.agent_id, usage=c.usage)
                for i, c in enumerate(calls)]
     _costs.record(entries)
+    ledger = get_ledger()
+    alerts = ledger.settle(qe.id, sum((e.cost_usd for e in entries), Decimal(0)))
+    status = ledger.status()
+    for entry in entries:
+        COST_USD.labels(entry.model, entry.task_type).inc(float(entry.cost_usd))
+        TOKENS.labels(entry.model, "input").inc(entry.usage.input_tokens)
+        TOKENS.labels(entry.model, "output").inc(entry.usage.output_tokens)
+        tracked = cost_tracked_event(entry, status)
+        publish_event("cost.tracked", tracked)
+        task.send_event("cost.tracked", **tracked)
+    for alert in alerts:
+        BUDGET_ALERTS.labels(alert.period, str(alert.threshold)).inc()
+        log.warning("%s BudgetAlertTriggered: %s budget at %.0f%% (%s of %s USD)",
+                    BudgetAlertTriggered.code, alert.period, alert.threshold, alert.used,
+                    alert.limit)
+        publish_event("budget.alert", {"code": BudgetAlertTriggered.code,
+                                       "period": alert.period, "threshold": alert.threshold,
+                                       "used": float(alert.used), "limit": float(alert.limit)})
     return [e.cost_usd for e in entries]
+
+
+def cost_tracked_event(entry: CostEntry, status: dict[str, Any]) -> dict[str, Any]:
+    """The seed's Appendix A "Cost Tracking Response"."""
+    return {"entryId": f"cost-{entry.task_id}-{entry.attempt}-{entry.segment}",
+            "taskId": entry.task_id, "modelName": entry.model,
+            "timestamp": entry.created_at.isoformat(), "cost": float(entry.cost_usd),
+            "tokens": {"input": entry.usage.input_tokens, "output": entry.usage.output_tokens,
+                       "cached": entry.usage.cached_tokens},
+            "estimated": entry.usage.estimated, "taskType": entry.task_type,
+            "agentId": entry.agent_id, "budgetStatus": status}
 
 
 @app.task(name="fleet.execute", bind=True, acks_late=True, throws=(FleetError,))
@@ -95,14 +131,14 @@ def execute(self: Task, task: dict[str, Any], selection: dict[str, Any]) -> dict
         outcome = get_runner().run(qe, chosen, system, prompt, publisher, streaming,
                                    deadline=started + config.fleet.task_timeout)
     except RunFailed as failed:
-        record_costs(qe, attempt, failed.calls)
+        record_costs(self, qe, attempt, failed.calls)
         publisher.emit("error", failed.error.to_dict() | {"attempt": attempt})
         raise failed.error from None
     except Exception as exc:  # a bug must end the stream with an error, not leave it hanging
         error = ProviderError(f"{type(exc).__name__}: {exc}")
         publisher.emit("error", error.to_dict() | {"attempt": attempt})
         raise error from exc
-    costs = record_costs(qe, attempt, outcome.calls)
+    costs = record_costs(self, qe, attempt, outcome.calls)
     usage = outcome.calls[-1].usage
     result = {
         "task_id": qe.id, "status": "complete", "attempt": attempt,
@@ -125,6 +161,15 @@ def _tune_for_streaming(**_: Any) -> None:
     gc.collect()
     gc.freeze()
     sys.setswitchinterval(0.001)
+    ledger = get_ledger()
+    if ledger.active:  # PostgreSQL is the source of truth for spend: never trust a fresh Redis
+        try:
+            ledger.rebuild()
+        except Exception as exc:  # PostgreSQL down at start: beat rebuilds later
+            log.warning("budget rebuild at start failed: %s", exc)
+    port = os.environ.get("FLEET_METRICS_PORT")
+    if port:
+        prometheus_client.start_http_server(int(port))
 
 
 @worker_init.connect

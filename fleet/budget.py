@@ -1,0 +1,204 @@
+"""Budgets: race-free daily / weekly / monthly limits shared by every dispatcher and worker.
+
+Redis keeps one ledger per period (``fleet:budget:day:2026-11-27`` …: ``spent`` and
+``reserved`` in integer units of 1e-8 USD, the precision of ``cost_usd``).
+
+* The dispatcher **reserves** a task's estimated cost (input + max output tokens at the model's
+  prices) against all periods in one Lua script (``reserve.lua``): either every limit has room
+  and the reservation is taken, or nothing changes. Concurrent dispatchers therefore cannot
+  overspend by more than the error of one estimate.
+* The worker **settles** when the attempt ends (``settle.lua``): the reservation is released,
+  the actual cost is added, and alert thresholds crossed for the first time in a period fire
+  once (COST_002).
+* Reservations of tasks that die expire (task timeout x 2 + a minute) and are released by the
+  next reservation, so a crashed worker cannot block the budget for ever.
+* PostgreSQL is the source of truth: :meth:`BudgetLedger.rebuild` resets ``spent`` from
+  ``cost_entries`` (at start-up and from beat), so losing Redis loses no spend.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal, cast
+
+import redis
+
+from fleet.config import CostTracking, get_config
+from fleet.redis_client import get_redis
+
+log = logging.getLogger("fleet.budget")
+
+Period = Literal["daily", "weekly", "monthly"]
+PERIODS: tuple[Period, ...] = ("daily", "weekly", "monthly")
+UNITS_PER_USD = 10**8
+RESERVATIONS = "fleet:budget:reservations"
+RESERVATION_EXPIRY = "fleet:budget:reservations:expiry"
+_HERE = Path(__file__).parent
+
+
+def to_units(usd: Decimal) -> int:
+    return int((usd * UNITS_PER_USD).to_integral_value())
+
+
+def to_usd(units: int) -> Decimal:
+    return (Decimal(units) / UNITS_PER_USD).quantize(Decimal("0.00000001"))
+
+
+def period_start(period: Period, day: date) -> date:
+    if period == "daily":
+        return day
+    if period == "weekly":
+        return day - timedelta(days=day.weekday())  # ISO weeks start on Monday
+    return day.replace(day=1)
+
+
+def period_end(period: Period, day: date) -> date:
+    start = period_start(period, day)
+    if period == "daily":
+        return start + timedelta(days=1)
+    if period == "weekly":
+        return start + timedelta(days=7)
+    return (start.replace(day=28) + timedelta(days=4)).replace(day=1)
+
+
+def ledger_key(period: Period, day: date) -> str:
+    return f"fleet:budget:{period}:{period_start(period, day).isoformat()}"
+
+
+@dataclass(frozen=True)
+class Alert:
+    period: Period
+    threshold: float
+    used: Decimal
+    limit: Decimal
+
+
+class BudgetLedger:
+    def __init__(self, settings: CostTracking, client: redis.Redis | None = None,
+                 reservation_ttl_s: float = 1260) -> None:
+        self.settings = settings
+        self._client = client
+        self.reservation_ttl_ms = int(reservation_ttl_s * 1000)
+        self._reserve = self.client.register_script((_HERE / "reserve.lua").read_text())
+        self._settle = self.client.register_script((_HERE / "settle.lua").read_text())
+        self._rebuild = self.client.register_script((_HERE / "rebuild.lua").read_text())
+
+    @property
+    def client(self) -> redis.Redis:
+        return self._client or get_redis()
+
+    def limit(self, period: Period) -> Decimal | None:
+        return cast(Decimal | None, getattr(self.settings.budget_limits, period))
+
+    @property
+    def active(self) -> bool:
+        return self.settings.enabled and any(self.limit(p) is not None for p in PERIODS)
+
+    def _thresholds(self, period: Period) -> str:
+        alerts = self.settings.alert_thresholds
+        own = {"daily": alerts.daily_percent, "monthly": alerts.monthly_percent}.get(period)
+        return ",".join(str(t) for t in sorted({*([own] if own else []), 100.0}))
+
+    def _keys(self, day: date) -> list[str]:
+        return [ledger_key(p, day) for p in PERIODS]
+
+    def _limits(self) -> list[int]:
+        return [to_units(limit) if (limit := self.limit(p)) is not None else -1
+                for p in PERIODS]
+
+    def reserve(self, task_id: str, amount: Decimal, day: date | None = None
+                ) -> tuple[bool, Period | None, Decimal]:
+        """(reserved?, the period that refused, its used amount)."""
+        if not self.active:
+            return True, None, Decimal(0)
+        day = day or datetime.now(UTC).date()
+        result = cast(list[int], self._reserve(
+            keys=[*self._keys(day), RESERVATIONS, RESERVATION_EXPIRY],
+            args=[task_id, to_units(amount), int(time.time() * 1000), self.reservation_ttl_ms,
+                  *self._limits()]))
+        if result[0] == 1:
+            return True, None, Decimal(0)
+        return False, PERIODS[int(result[1]) - 1], to_usd(int(result[2]))
+
+    def settle(self, task_id: str, actual: Decimal, day: date | None = None) -> list[Alert]:
+        """Release the task's reservation and add its actual cost; returns alerts that fired
+        for the first time in their period."""
+        if not self.settings.enabled:
+            return []
+        day = day or datetime.now(UTC).date()
+        fired = cast(list[int], self._settle(
+            keys=[*self._keys(day), RESERVATIONS, RESERVATION_EXPIRY],
+            args=[task_id, to_units(actual), *self._limits(),
+                  *(self._thresholds(p) for p in PERIODS)]))
+        alerts = []
+        for i in range(0, len(fired), 3):
+            period = PERIODS[int(fired[i]) - 1]
+            limit = self.limit(period) or Decimal(0)
+            alerts.append(Alert(period, float(fired[i + 1]), to_usd(int(fired[i + 2])), limit))
+        return alerts
+
+    def release(self, task_id: str) -> None:
+        """Drop a reservation without spending (a task rejected after reserving)."""
+        self.settle(task_id, Decimal(0))
+
+    def used(self, period: Period, day: date | None = None) -> tuple[Decimal, Decimal]:
+        """(spent, reserved) in the period containing ``day``."""
+        raw = cast(dict[bytes, bytes], self.client.hgetall(
+            ledger_key(period, day or datetime.now(UTC).date())))
+        return (to_usd(int(raw.get(b"spent", 0))), to_usd(int(raw.get(b"reserved", 0))))
+
+    def remaining(self, day: date | None = None) -> Decimal | None:
+        """The smallest room left across limited periods (None: no limit)."""
+        rooms = []
+        for period in PERIODS:
+            limit = self.limit(period)
+            if limit is not None:
+                spent, reserved = self.used(period, day)
+                rooms.append(limit - spent - reserved)
+        return min(rooms) if rooms else None
+
+    def status(self, day: date | None = None) -> dict[str, Any]:
+        """The seed's budgetStatus shape: {period: {used, limit, percentUsed}}."""
+        out: dict[str, Any] = {}
+        for period in PERIODS:
+            spent, reserved = self.used(period, day)
+            limit = self.limit(period)
+            out[period] = {"used": float(spent), "reserved": float(reserved),
+                           "limit": float(limit) if limit is not None else None,
+                           "percentUsed": round(float(spent / limit * 100), 2)
+                           if limit else None}
+        return out
+
+    def rebuild(self, day: date | None = None) -> dict[str, Decimal]:
+        """Reset every period's spend from PostgreSQL (the source of truth)."""
+        from fleet import db
+
+        day = day or datetime.now(UTC).date()
+        out: dict[str, Decimal] = {}
+        for period in PERIODS:
+            key = ledger_key(period, day)
+            journal = int(cast(bytes | None, self.client.hget(key, "journal")) or 0)
+            with db.connection() as conn:
+                row = conn.execute(
+                    "SELECT coalesce(sum(cost_usd), 0) FROM cost_entries "
+                    "WHERE created_at >= %s AND created_at < %s",
+                    (datetime.combine(period_start(period, day), datetime.min.time(), UTC),
+                     datetime.combine(period_end(period, day), datetime.min.time(), UTC)),
+                ).fetchone()
+            total = Decimal(str(row[0])) if row else Decimal(0)
+            self._rebuild(keys=[key], args=[to_units(total), journal])
+            out[period] = total
+        return out
+
+
+@lru_cache(maxsize=1)
+def get_ledger() -> BudgetLedger:
+    config = get_config()
+    return BudgetLedger(config.routing.cost_tracking,
+                        reservation_ttl_s=config.fleet.task_timeout * 2 + 60)

@@ -1,0 +1,20 @@
+"""Prometheus metrics (the seed's Appendix C). A worker serves them on ``FLEET_METRICS_PORT``
+when set; labels are model names, task types and periods — never task ids or secrets."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Histogram
+
+SELECTIONS = Counter("fleet_selections_total", "Model selections", ["model", "degraded"])
+SELECTION_SECONDS = Histogram("fleet_selection_seconds", "Routing decision latency",
+                              buckets=(0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.01, 0.1))
+COST_USD = Counter("fleet_cost_usd_total", "Spend recorded", ["model", "task_type"])
+TOKENS = Counter("fleet_tokens_total", "Tokens recorded", ["model", "kind"])
+BUDGET_ALERTS = Counter("fleet_budget_alerts_total", "Budget alerts fired (COST_002)",
+                        ["period", "threshold"])
+BUDGET_REJECTIONS = Counter("fleet_budget_rejections_total", "Tasks refused or downgraded",
+                            ["outcome"])
+COST_SPOOLED = Counter("fleet_cost_rows_spooled_total", "Cost rows spooled while PostgreSQL "
+                       "was unavailable")
+STREAMS = Counter("fleet_streams_total", "Streams finished", ["model", "outcome"])
+FALLBACKS = Counter("fleet_fallbacks_total", "Switches to a fallback model", ["from_model"])
