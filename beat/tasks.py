@@ -17,6 +17,7 @@ from fleet.app import app
 from fleet.budget import get_ledger
 from fleet.costs import CostTracker
 from fleet.redis_client import get_redis
+from fleet.selections import drain_selections
 
 log = logging.getLogger("fleet.beat")
 
@@ -127,9 +128,9 @@ def aggregate_costs() -> int:
 @app.task(name="fleet.beat.drain_cost_spool")
 @once_per_slot(5)
 def drain_cost_spool() -> int:
-    moved = CostTracker().drain()
+    moved = CostTracker().drain() + drain_selections()
     if moved:
-        log.info("wrote %d spooled cost rows to PostgreSQL", moved)
+        log.info("wrote %d spooled rows to PostgreSQL", moved)
     return moved
 
 

@@ -146,15 +146,16 @@ def watch(task_id: str, after_seq: int, timeout: float | None) -> None:
     sys.exit(_watch(task_id, after_seq, timeout))
 
 
-@main.command()
-@click.option("--aggregate/--no-aggregate", default=True, help="roll up new rows first")
-def costs(aggregate: bool) -> None:
-    """Cost summary per day, model and task type."""
+@main.group(invoke_without_command=True)
+@click.pass_context
+def costs(ctx: click.Context) -> None:
+    """Daily cost summary (rolls up new rows first); `fleet costs report` for more."""
+    if ctx.invoked_subcommand is not None:
+        return
     from beat.tasks import aggregate_costs_now
     from fleet import db
 
-    if aggregate:
-        aggregate_costs_now()
+    aggregate_costs_now()
     with db.connection() as conn:
         rows: list[tuple[Any, ...]] = conn.execute(
             "SELECT day, model, task_type, requests, input_tokens, output_tokens, cost_usd "
@@ -167,6 +168,31 @@ def costs(aggregate: bool) -> None:
         click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)))
     click.echo(f"total: {len(rows)} groups, {sum(int(r[3]) for r in rows)} requests, "
                f"${total}")
+
+
+@costs.command("report")
+@click.option("--period", type=click.Choice(["day", "week", "month"]), default="day")
+@click.option("--by", "by", type=click.Choice(["model", "task-type", "agent"]), default="model")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table")
+def costs_report(period: str, by: str, fmt: str) -> None:
+    """Spend this day / week / month by model, task type or agent, and the savings against
+    running the same recorded tokens on the default model alone."""
+    from fleet.reports import cost_report, render
+
+    report = cost_report(get_config(), period, by)  # type: ignore[arg-type]
+    click.echo(render(report, fmt))  # type: ignore[arg-type]
+
+
+@main.command()
+def budget() -> None:
+    """Budget status (the seed's budgetStatus shape) and reservations in flight."""
+    from fleet.budget import RESERVATIONS, get_ledger
+
+    ledger = get_ledger()
+    status = ledger.status()
+    status["reservationsInFlight"] = int(ledger.client.hlen(RESERVATIONS))  # type: ignore[arg-type]
+    status["onLimit"] = ledger.settings.on_limit
+    click.echo(json.dumps(status, indent=2))
 
 
 def _register_subgroups() -> None:

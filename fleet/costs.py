@@ -44,6 +44,7 @@ VALUES (%(task_id)s, %(attempt)s, %(segment)s, %(model)s, %(provider)s, %(task_t
     %(input_tokens)s, %(output_tokens)s, %(cached_tokens)s, %(cache_write_tokens)s,
     %(cost_usd)s, %(estimated)s, %(created_at)s)
 ON CONFLICT ON CONSTRAINT cost_entries_one_per_attempt DO NOTHING
+RETURNING segment
 """
 
 
@@ -74,23 +75,30 @@ class CostTracker:
                          provider=model.provider, task_type=task_type, agent_id=agent_id,
                          usage=usage, cost_usd=price(usage, model))
 
-    def record(self, entries: list[CostEntry]) -> int:
-        """Insert rows (spooling them if PostgreSQL is down); returns how many were new."""
+    def record(self, entries: list[CostEntry]) -> list[CostEntry]:
+        """Insert rows (spooling them if PostgreSQL is down); returns the entries that were new
+        — a duplicate completion of the same attempt returns none, so its spend is not added
+        to the budget twice."""
         if not entries:
-            return 0
+            return []
         try:
-            return self._insert([_row(e) for e in entries])
+            return self._insert(entries)
         except (psycopg.OperationalError, psycopg_pool.PoolTimeout) as exc:
             log.warning("PostgreSQL unavailable (%s): spooling %d cost rows", exc, len(entries))
             get_redis().rpush(SPOOL_KEY, *(e.model_dump_json() for e in entries))
             COST_SPOOLED.inc(len(entries))
-            return 0
+            return entries
 
     @staticmethod
-    def _insert(rows: list[dict[str, Any]]) -> int:
+    def _insert(entries: list[CostEntry]) -> list[CostEntry]:
+        new: list[CostEntry] = []
         with db.connection() as conn, conn.cursor() as cur:
-            cur.executemany(_INSERT, rows)
-            return max(cur.rowcount, 0)
+            cur.executemany(_INSERT, [_row(e) for e in entries], returning=True)
+            for entry in entries:  # one result set per row, in order
+                if cur.fetchone() is not None:
+                    new.append(entry)
+                cur.nextset()
+        return new
 
     def drain(self, batch: int = 1000) -> int:
         """Write spooled rows to PostgreSQL; returns how many rows left the spool."""
@@ -103,7 +111,7 @@ class CostTracker:
                 raw = cast(list[bytes], client.lrange(SPOOL_KEY, 0, batch - 1))
                 if not raw:
                     return moved
-                self._insert([_row(CostEntry.model_validate_json(r)) for r in raw])
+                self._insert([CostEntry.model_validate_json(r) for r in raw])
                 client.ltrim(SPOOL_KEY, len(raw), -1)
                 moved += len(raw)
         finally:

@@ -41,10 +41,10 @@ def test_recording_the_same_attempt_twice_keeps_one_row(pg) -> None:
     entry = tracker.entry(task_id="cost-dup", attempt=1, model=MODELS["claude-haiku-4"],
                           task_type="general", agent_id=None,
                           usage=TokenUsage(input_tokens=10, output_tokens=20))
-    assert tracker.record([entry]) == 1
-    assert tracker.record([entry]) == 0
+    assert tracker.record([entry]) == [entry]
+    assert tracker.record([entry]) == []
     second = entry.model_copy(update={"attempt": 2})
-    assert tracker.record([second]) == 1
+    assert tracker.record([second, entry]) == [second]
     rows = pg.execute("SELECT attempt, cost_usd FROM cost_entries WHERE task_id = 'cost-dup' "
                       "ORDER BY attempt").fetchall()
     assert rows == [(1, entry.cost_usd), (2, entry.cost_usd)]

@@ -75,9 +75,9 @@ def record_costs(task: Task, qe: QETask, attempt: int, calls: list[Call]) -> lis
     entries = [_costs.entry(task_id=qe.id, attempt=attempt, segment=i, model=c.model,
                             task_type=qe.type.value, agent_id=qe.agent_id, usage=c.usage)
                for i, c in enumerate(calls)]
-    _costs.record(entries)
+    new = _costs.record(entries)
     ledger = get_ledger()
-    alerts = ledger.settle(qe.id, sum((e.cost_usd for e in entries), Decimal(0)))
+    alerts = ledger.settle(qe.id, sum((e.cost_usd for e in new), Decimal(0)))
     status = ledger.status()
     for entry in entries:
         COST_USD.labels(entry.model, entry.task_type).inc(float(entry.cost_usd))
