@@ -99,8 +99,8 @@ def cleanup_now(batch: int = DELETE_BATCH) -> dict[str, int]:
     deleted: dict[str, int] = {}
     for table, days in TTL_DAYS.items():
         column = "day" if table == "daily_cost_summaries" else "created_at"
-        key = "(day, model, task_type)" if table == "daily_cost_summaries" else (
-            "task_id" if table == "routing_selections" else "id")
+        columns = {"daily_cost_summaries": "day, model, task_type",
+                   "routing_selections": "task_id", "cost_entries": "id"}[table]
         cutoff = ("(now() AT TIME ZONE 'UTC')::date - %s" if column == "day"
                   else "now() - make_interval(days => %s)")
         total = 0
@@ -108,7 +108,7 @@ def cleanup_now(batch: int = DELETE_BATCH) -> dict[str, int]:
             with db.connection() as conn:
                 conn.execute("SET LOCAL lock_timeout = '2s'")
                 n = conn.execute(
-                    f"DELETE FROM {table} WHERE {key} IN (SELECT {key} FROM {table} "
+                    f"DELETE FROM {table} WHERE ({columns}) IN (SELECT {columns} FROM {table} "
                     f"WHERE {column} < {cutoff} LIMIT %s)", (days, batch)).rowcount
             total += n
             if n < batch:

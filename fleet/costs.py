@@ -81,13 +81,15 @@ class CostTracker:
         to the budget twice."""
         if not entries:
             return []
-        try:
-            return self._insert(entries)
-        except (psycopg.OperationalError, psycopg_pool.PoolTimeout) as exc:
-            log.warning("PostgreSQL unavailable (%s): spooling %d cost rows", exc, len(entries))
-            get_redis().rpush(SPOOL_KEY, *(e.model_dump_json() for e in entries))
-            COST_SPOOLED.inc(len(entries))
-            return entries
+        if db.probably_up():
+            try:
+                return self._insert(entries)
+            except (psycopg.OperationalError, psycopg_pool.PoolTimeout) as exc:
+                db.mark_down()
+                log.warning("PostgreSQL unavailable (%s): spooling cost rows", exc)
+        get_redis().rpush(SPOOL_KEY, *(e.model_dump_json() for e in entries))
+        COST_SPOOLED.inc(len(entries))
+        return entries
 
     @staticmethod
     def _insert(entries: list[CostEntry]) -> list[CostEntry]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -15,6 +16,19 @@ from fleet.config import get_settings
 
 _lock = threading.Lock()
 _pools: dict[str, ConnectionPool] = {}
+_down_until = 0.0
+DOWN_COOLOFF_SECONDS = 2.0
+
+
+def mark_down() -> None:
+    """Remember that PostgreSQL just failed: for a moment, writers that can spool do so at
+    once instead of each waiting for a connection (an outage must not stall dispatch)."""
+    global _down_until
+    _down_until = time.monotonic() + DOWN_COOLOFF_SECONDS
+
+
+def probably_up() -> bool:
+    return time.monotonic() >= _down_until
 
 
 def database_url() -> str:
@@ -33,7 +47,7 @@ def pool(url: str | None = None) -> ConnectionPool:
         if existing is None:
             # A short wait and a health check on checkout: when PostgreSQL is down the cost
             # path must fail fast (and spool), and recover by itself when it is back.
-            existing = ConnectionPool(key, min_size=1, max_size=10, open=True, timeout=5.0,
+            existing = ConnectionPool(key, min_size=1, max_size=10, open=True, timeout=2.0,
                                       check=ConnectionPool.check_connection,
                                       kwargs={"autocommit": False, "connect_timeout": 5},
                                       name="fleet")

@@ -30,12 +30,15 @@ from fleet.errors import (
 from fleet.flags import FeatureFlagManager
 from fleet.metrics import BUDGET_REJECTIONS, SELECTION_SECONDS, SELECTIONS
 from fleet.models import ModelSelection, QETask
+from fleet.prompts import build_prompt
 from fleet.router import ModelRouter, estimated_cost
 from fleet.selections import store_selection
+from fleet.tokens import estimate_tokens
 
 log = logging.getLogger("fleet.dispatch")
 
 EXECUTE_TASK = "fleet.execute"
+INPUT_ESTIMATE_MARGIN = 1.1
 
 
 @lru_cache(maxsize=1)
@@ -109,7 +112,9 @@ def reserve_budget(task: QETask, selection: ModelSelection) -> ModelSelection:
     if not ledger.active:
         return selection
     router = get_router()
-    tokens = selection.complexity.token_count
+    system, prompt = build_prompt(task)
+    # What the worker will send, plus a margin for provider tokenizers that count higher.
+    tokens = int(estimate_tokens(system + prompt) * INPUT_ESTIMATE_MARGIN) + 1
     chosen = selection.model_config_
     candidates = [chosen]
     downgrade = ledger.settings.on_limit == "downgrade"

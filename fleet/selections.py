@@ -37,15 +37,17 @@ def _params(task: QETask, selection: ModelSelection) -> tuple[object, ...]:
 def store_selection(task: QETask, selection: ModelSelection) -> bool:
     """Store a selection; a redelivered dispatch of the same task keeps the first one. While
     PostgreSQL is down the record is spooled in Redis: routing must not stop for a log."""
-    try:
-        with db.connection() as conn:
-            return conn.execute(_INSERT, _params(task, selection)).rowcount == 1
-    except (psycopg.OperationalError, psycopg_pool.PoolTimeout) as exc:
-        log.warning("PostgreSQL unavailable (%s): spooling selection of %s", exc, task.id)
-        get_redis().rpush(SPOOL_KEY, json.dumps({
-            "task": task.model_dump(mode="json"),
-            "selection": selection.model_dump(mode="json", by_alias=True)}))
-        return True
+    if db.probably_up():
+        try:
+            with db.connection() as conn:
+                return conn.execute(_INSERT, _params(task, selection)).rowcount == 1
+        except (psycopg.OperationalError, psycopg_pool.PoolTimeout) as exc:
+            db.mark_down()
+            log.warning("PostgreSQL unavailable (%s): spooling selections", exc)
+    get_redis().rpush(SPOOL_KEY, json.dumps({
+        "task": task.model_dump(mode="json"),
+        "selection": selection.model_dump(mode="json", by_alias=True)}))
+    return True
 
 
 def drain_selections(batch: int = 500) -> int:

@@ -3,6 +3,7 @@ database and PostgreSQL database, and ``celery worker`` subprocesses."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -82,3 +83,56 @@ class WorkerProcess:
                 self.proc.kill()
                 self.proc.wait()
         self._log.close()
+
+
+class ThrowawayPostgres:
+    """A PostgreSQL cluster of its own (initdb into a temporary folder, trust auth, loopback
+    only), for tests that stop and start the database under traffic."""
+
+    def __init__(self, port: int) -> None:
+        import glob
+        import shutil
+
+        bins = sorted(glob.glob("/usr/lib/postgresql/*/bin"))
+        self.bin = Path(bins[-1]) if bins else Path(shutil.which("pg_ctl") or "pg_ctl").parent
+        self.port = port
+        self.dir = Path(tempfile.mkdtemp(prefix="fleet-pg-"))
+        self.data = self.dir / "data"
+        self._as_owner = os.geteuid() == 0  # PostgreSQL refuses to run as root
+        if self._as_owner:
+            subprocess.run(["chown", "-R", "postgres", str(self.dir)], check=True)
+        self._run("initdb", "-D", str(self.data), "--auth=trust", "-U", "postgres",
+                  "--no-sync")
+
+    @property
+    def url(self) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/fleet"
+
+    def _run(self, tool: str, *args: str) -> None:
+        cmd = [str(self.bin / tool), *args]
+        if self._as_owner:
+            cmd = ["runuser", "-u", "postgres", "--", *cmd]
+        subprocess.run(cmd, check=True, capture_output=True, timeout=120)
+
+    def start(self) -> None:
+        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.dir / "log"), "-w", "-o",
+                  f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off",
+                  "start")
+
+    def stop(self) -> None:
+        self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
+
+    def destroy(self) -> None:
+        import shutil
+
+        with contextlib.suppress(subprocess.CalledProcessError):
+            self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])

@@ -1,0 +1,140 @@
+"""BudgetLedger against real Redis: atomic reservations, settlement, expiry, alerts, rebuild."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from fleet.budget import (
+    RESERVATIONS,
+    BudgetLedger,
+    ledger_key,
+    period_end,
+    period_start,
+)
+from fleet.config import AlertThresholds, BudgetLimits, CostTracking
+
+DAY = date(2031, 3, 18)  # a Tuesday, far from any real spend
+
+
+@pytest.fixture(autouse=True)
+def clean_budget(redis_client: Any) -> Iterator[None]:
+    def wipe() -> None:
+        for key in redis_client.scan_iter("fleet:budget*"):
+            redis_client.delete(key)
+
+    wipe()
+    yield
+    wipe()
+
+
+def ledger(redis_client: Any, daily: str | None = "1.00", monthly: str | None = None,
+           ttl: float = 60) -> BudgetLedger:
+    settings = CostTracking(
+        enabled=True,
+        budget_limits=BudgetLimits(daily=Decimal(daily) if daily else None,
+                                   monthly=Decimal(monthly) if monthly else None),
+        alert_thresholds=AlertThresholds(daily_percent=80, monthly_percent=90))
+    return BudgetLedger(settings, redis_client, reservation_ttl_s=ttl)
+
+
+def test_periods() -> None:
+    assert period_start("weekly", DAY) == date(2031, 3, 17)
+    assert period_end("monthly", DAY) == date(2031, 4, 1)
+    assert period_end("monthly", date(2031, 12, 31)) == date(2032, 1, 1)
+    assert ledger_key("monthly", DAY) == "fleet:budget:monthly:2031-03-01"
+
+
+def test_reserve_until_the_limit_then_refuse(redis_client) -> None:
+    b = ledger(redis_client)
+    assert b.reserve("a", Decimal("0.60"), DAY)[0]
+    ok, period, used = b.reserve("b", Decimal("0.50"), DAY)
+    assert (ok, period, used) == (False, "daily", Decimal("0.6"))
+    assert b.reserve("a", Decimal("0.60"), DAY)[0]  # a redelivered dispatch: no double count
+    assert b.used("daily", DAY) == (Decimal(0), Decimal("0.6"))
+
+
+def test_settle_releases_the_reservation_and_adds_the_actual_cost(redis_client) -> None:
+    b = ledger(redis_client)
+    b.reserve("a", Decimal("0.60"), DAY)
+    b.settle("a", Decimal("0.25"), DAY)
+    assert b.used("daily", DAY) == (Decimal("0.25"), Decimal(0))
+    assert redis_client.hlen(RESERVATIONS) == 0
+    assert b.reserve("b", Decimal("0.70"), DAY)[0]
+
+
+def test_reservations_of_dead_tasks_expire(redis_client) -> None:
+    b = ledger(redis_client, ttl=0.2)
+    b.reserve("dies", Decimal("0.90"), DAY)
+    assert not b.reserve("waits", Decimal("0.50"), DAY)[0]
+    time.sleep(0.3)
+    assert b.reserve("waits", Decimal("0.50"), DAY)[0]  # the dead one was released
+    assert b.used("daily", DAY)[1] == Decimal("0.5")
+
+
+def test_a_race_overspends_by_at_most_one_reservation(redis_client) -> None:
+    b = ledger(redis_client, daily="1.00")
+    granted: list[str] = []
+    lock = threading.Lock()
+
+    def racer(i: int) -> None:
+        if b.reserve(f"r{i}", Decimal("0.03"), DAY)[0]:
+            b.settle(f"r{i}", Decimal("0.03"), DAY)
+            with lock:
+                granted.append(f"r{i}")
+
+    threads = [threading.Thread(target=racer, args=(i,)) for i in range(200)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    spent, reserved = b.used("daily", DAY)
+    assert len(granted) == 33 and spent == Decimal("0.99") and reserved == 0
+
+
+def test_alerts_fire_once_per_period_and_threshold(redis_client) -> None:
+    b = ledger(redis_client, daily="1.00", monthly="10.00")
+    assert b.settle("a", Decimal("0.50"), DAY) == []
+    first = b.settle("b", Decimal("0.35"), DAY)  # 85 % of the day
+    assert [(a.period, a.threshold) for a in first] == [("daily", 80.0)]
+    assert b.settle("c", Decimal("0.05"), DAY) == []  # still above 80 %: no repeat
+    over = b.settle("d", Decimal("0.20"), DAY)
+    assert [(a.period, a.threshold) for a in over] == [("daily", 100.0)]
+    next_day = b.settle("e", Decimal("0.90"), date(2031, 3, 19))
+    assert [(a.period, a.threshold) for a in next_day] == [("daily", 80.0)]
+
+
+def test_status_has_the_seeds_shape(redis_client) -> None:
+    b = ledger(redis_client, daily="2.00", monthly="20.00")
+    b.settle("a", Decimal("0.50"), DAY)
+    status = b.status(DAY)
+    assert status["daily"] == {"used": 0.5, "reserved": 0.0, "limit": 2.0, "percentUsed": 25.0}
+    assert status["monthly"]["percentUsed"] == 2.5
+
+
+def test_rebuild_restores_spend_from_postgres(redis_client, pg) -> None:
+    from fleet.config import load_config
+    from fleet.costs import CostTracker
+    from fleet.models import TokenUsage
+    from tests.test_config import SHIPPED
+
+    model = load_config(SHIPPED, environ={}).routing.model("claude-opus-4")
+    assert model is not None
+    tracker = CostTracker()
+    entry = tracker.entry(task_id="rebuild-1", attempt=1, model=model, task_type="general",
+                          agent_id=None, usage=TokenUsage(input_tokens=1000, output_tokens=1000))
+    tracker.record([entry])
+    pg.execute("UPDATE cost_entries SET created_at = '2031-03-18 12:00+00' "
+               "WHERE task_id = 'rebuild-1'")
+    b = ledger(redis_client)
+    redis_client.delete(ledger_key("daily", DAY))  # Redis lost everything
+    totals = b.rebuild(DAY)
+    assert totals["daily"] == entry.cost_usd == Decimal("0.09")
+    assert b.used("daily", DAY)[0] == Decimal("0.09")
+    pg.execute("DELETE FROM cost_entries WHERE task_id = 'rebuild-1'")

@@ -1,0 +1,69 @@
+"""The budget race through real processes: 200 tasks sent at once to two dispatcher processes,
+against a small daily limit, executed by a real worker."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from fleet.testing import WorkerProcess as _Worker
+from tests.conftest import RUN_ID
+
+pytestmark = pytest.mark.integration
+
+ROOM = Decimal("0.02")  # what the race may spend today, on top of earlier tests' spend
+
+
+@pytest.fixture
+def budget_fleet(redis_client: Any, pg: Any) -> Iterator[tuple[Decimal, list[_Worker]]]:
+    for key in redis_client.scan_iter("fleet:budget*"):
+        redis_client.delete(key)
+    spent_before = Decimal(str(pg.execute(
+        "SELECT coalesce(sum(cost_usd), 0) FROM cost_entries WHERE created_at >= "
+        "date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'").fetchone()[0]))
+    env = {"BUDGET_LIMIT_DAILY": str(spent_before + ROOM), "BUDGET_LIMIT_MONTHLY": "",
+           "COST_TRACKING_ENABLED": "true", "FLEET_SIM_TTFT_MS": "0",
+           "FLEET_SIM_TOKENS_PER_SECOND": "0"}
+    workers = [_Worker(["fleet.dispatch"], f"race-dispatch-{i}", env, concurrency=16,
+                       run_id=RUN_ID) for i in range(2)]
+    workers.append(_Worker(["model.claude-haiku-4"], "race-exec", env, concurrency=32,
+                           run_id=RUN_ID))
+    yield spent_before, workers
+    for w in workers:
+        w.stop()
+    for key in redis_client.scan_iter("fleet:budget*"):
+        redis_client.delete(key)
+
+
+def test_two_hundred_racing_tasks_overspend_by_at_most_one_reservation(
+        budget_fleet, bare_client, redis_client, pg) -> None:
+    spent_before, _ = budget_fleet
+    ids = [f"race-{i}-{RUN_ID}" for i in range(200)]
+    sent = [bare_client.send_task("fleet.dispatch", queue="fleet.dispatch", kwargs={"task": {
+        "id": task_id, "type": "quality-gate", "description": "Gate this build: PASS or FAIL?",
+        "max_output_tokens": 100, "preferred_model": "claude-haiku-4"}}) for task_id in ids]
+    accepted, refused = [], []
+    for task_id, result in zip(ids, sent, strict=True):
+        result.get(timeout=60, propagate=False)
+        if result.state == "SUCCESS":
+            accepted.append(task_id)
+        else:
+            assert "ROUTER_002" in str(result.result), result.result
+            refused.append(task_id)
+    for task_id in accepted:
+        assert bare_client.AsyncResult(task_id).get(timeout=60)["status"] == "complete"
+    assert accepted and refused
+    rows = pg.execute("SELECT count(*), sum(cost_usd), max(cost_usd) FROM cost_entries "
+                      "WHERE task_id = ANY(%s)", (ids,)).fetchone()
+    count, spent, one_task = rows[0], Decimal(str(rows[1])), Decimal(str(rows[2]))
+    assert count == len(accepted)
+    # Overspend: at most one task's reservation (its estimate, with the input margin).
+    assert spent <= ROOM + one_task * Decimal("1.2")
+    assert spent >= ROOM - one_task * 3  # and the budget was actually used, not over-blocked
+    assert redis_client.hlen("fleet:budget:reservations") == 0  # nothing left behind
+    ledger_spent = Decimal(redis_client.hget(
+        next(iter(redis_client.scan_iter("fleet:budget:daily:*"))), "spent").decode()) / 10**8
+    assert ledger_spent == spent_before + spent
