@@ -48,6 +48,7 @@ def bench_env(config_overrides: dict[str, object] | None = None,
            "FEATURE_STREAMING": "true"}
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
+    _reset_process_state()
     from fleet import db as fleet_db
     from fleet.migrate import migrate
 
@@ -67,3 +68,14 @@ def bench_env(config_overrides: dict[str, object] | None = None,
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+        _reset_process_state()
+
+
+def _reset_process_state() -> None:
+    """Settings and config are read once per process; a new bench environment needs them
+    read again."""
+    from fleet import config, db
+
+    config.get_settings.cache_clear()
+    config.get_config.cache_clear()
+    db.close_pools()

@@ -138,3 +138,44 @@ def test_rebuild_restores_spend_from_postgres(redis_client, pg) -> None:
     assert totals["daily"] == entry.cost_usd == Decimal("0.09")
     assert b.used("daily", DAY)[0] == Decimal("0.09")
     pg.execute("DELETE FROM cost_entries WHERE task_id = 'rebuild-1'")
+
+
+def test_block_refuses_and_downgrade_picks_a_cheaper_model(redis_client, monkeypatch) -> None:
+    import fakeredis
+
+    from fleet import dispatch
+    from fleet.config import get_config
+    from fleet.errors import BudgetExceeded, NoAffordableModel
+    from fleet.flags import FeatureFlagManager
+    from fleet.models import QETask
+    from fleet.registry import ModelRegistry
+    from fleet.router import ModelRouter
+
+    config = get_config()
+    fake = fakeredis.FakeRedis()
+    router = ModelRouter(config, ModelRegistry.from_config(config, fake),
+                         flags=FeatureFlagManager(config, fake))
+    monkeypatch.setattr(dispatch, "get_router", lambda: router)
+    task = QETask(id="budget-opus", type="security-review", description="Audit this.",
+                  preferred_model="claude-opus-4", max_output_tokens=1000)
+    selection = router.select_model(task)
+    assert selection.model_name == "claude-opus-4"
+    # Room for a haiku call (~0.004 USD) but not an opus one (~0.075 USD).
+    tight = ledger(redis_client, daily="0.01")
+    monkeypatch.setattr(dispatch, "get_ledger", lambda: tight)
+    with pytest.raises(BudgetExceeded) as refused:
+        dispatch.reserve_budget(task, selection)
+    assert refused.value.code == "ROUTER_002" and "daily budget" in str(refused.value)
+
+    tight.settings = tight.settings.model_copy(update={"on_limit": "downgrade"})
+    downgraded = dispatch.reserve_budget(task, selection)
+    assert downgraded.model_name == "claude-haiku-4"
+    assert "downgraded from claude-opus-4" in downgraded.reason
+    assert redis_client.hexists("fleet:budget:reservations", "budget-opus")
+
+    broke = ledger(redis_client, daily="0.00001")
+    broke.settings = broke.settings.model_copy(update={"on_limit": "downgrade"})
+    monkeypatch.setattr(dispatch, "get_ledger", lambda: broke)
+    with pytest.raises(NoAffordableModel) as none:
+        dispatch.reserve_budget(task.model_copy(update={"id": "budget-none"}), selection)
+    assert none.value.code == "ROUTER_003"

@@ -89,6 +89,29 @@ def test_send_task_by_name_streams_in_order_and_prices(worker, bare_client, redi
     assert totals == raw and totals[0] >= 1
 
 
+def test_cost_tracked_event_has_the_seeds_shape(worker, bare_client, redis_client) -> None:
+    payload = task_payload()
+    events = redis_client.pubsub(ignore_subscribe_messages=True)
+    events.subscribe("fleet:events")
+    bare_client.send_task("fleet.dispatch", kwargs={"task": payload}, queue="fleet.dispatch")
+    bare_client.AsyncResult(payload["id"]).get(timeout=30)
+    deadline = time.monotonic() + 10
+    tracked = None
+    while tracked is None and time.monotonic() < deadline:
+        message = events.get_message(timeout=1.0)
+        if message:
+            data = json.loads(message["data"])
+            if data["type"] == "cost.tracked" and data["taskId"] == payload["id"]:
+                tracked = data
+    assert tracked is not None
+    assert tracked["entryId"].startswith(f"cost-{payload['id']}")
+    assert tracked["tokens"]["output"] == 300 and tracked["cost"] > 0
+    assert tracked["taskType"] == "test-generation"
+    assert tracked["agentId"] == "agent-qe-test-generator-001"
+    daily = tracked["budgetStatus"]["daily"]
+    assert daily["limit"] == 100.0 and daily["used"] > 0 and daily["percentUsed"] >= 0
+
+
 def test_non_streaming_task_publishes_only_start_and_complete(worker, bare_client,
                                                                redis_client):
     payload = task_payload(stream=False)
