@@ -1,9 +1,12 @@
 """CircuitBreaker: per-model breakers shared by every worker through Redis.
 
-Closed: calls flow and consecutive failures are counted. After ``failure_threshold`` of them the
-breaker opens for ``cooldown_ms``: the router skips the model and workers do not call it. Once
-the cooldown has passed it is half-open: one worker at a time gets to probe (a Redis lock); a
-success closes it, a failure re-opens it. Transitions run in one Lua script (``breaker.lua``).
+Closed: calls flow and failures are counted (in a window of ten cooldowns). After
+``failure_threshold`` of them the breaker opens for ``cooldown_ms``: the router skips the model
+and workers do not call it. Once the cooldown has passed it is half-open: one worker at a time
+gets to probe (a Redis lock); a success closes it and clears the count, a failure re-opens it.
+Transitions run in one Lua script (``breaker.lua``). The healthy path costs no Redis call: the
+state is read from a snapshot refreshed every 0.5 s, and a success is written only by a process
+that has seen the model fail.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ class CircuitBreaker:
         self.failure_threshold = failure_threshold
         self.cooldown_ms = cooldown_ms
         self._snapshot = RedisHashSnapshot(BREAKERS_KEY, client)
+        self._troubled: set[str] = set()  # models this process has seen fail
         self._script = self.client.register_script(_LUA)
 
     @property
@@ -53,6 +57,8 @@ class CircuitBreaker:
     def allow(self, model: ModelConfig) -> bool:
         """For a worker about to call the model: closed → yes; open → no; half-open → only the
         one worker holding the probe lock."""
+        if model.name not in self._snapshot.get_all() and model.name not in self._troubled:
+            return True
         open_until = cast(bytes | None, self.client.hget(BREAKERS_KEY, model.name))
         if open_until is None:
             return True
@@ -62,6 +68,13 @@ class CircuitBreaker:
                                     px=self.cooldown_ms))
 
     def record(self, model: ModelConfig, ok: bool) -> None:
+        if ok and model.name not in self._troubled \
+                and model.name not in self._snapshot.get_all():
+            return  # nothing to reset: keep the healthy path free of Redis calls
+        if ok:
+            self._troubled.discard(model.name)
+        else:
+            self._troubled.add(model.name)
         opened = self._script(keys=[BREAKERS_KEY, f"fleet:breaker:fails:{model.name}"],
                               args=[model.name, "success" if ok else "failure",
                                     self.failure_threshold, self.cooldown_ms],

@@ -126,22 +126,37 @@ class BudgetLedger:
             return True, None, Decimal(0)
         return False, PERIODS[int(result[1]) - 1], to_usd(int(result[2]))
 
-    def settle(self, task_id: str, actual: Decimal, day: date | None = None) -> list[Alert]:
-        """Release the task's reservation and add its actual cost; returns alerts that fired
-        for the first time in their period."""
+    def settle(self, task_id: str, actual: Decimal, day: date | None = None
+               ) -> tuple[list[Alert], dict[str, Any]]:
+        """Release the task's reservation and add its actual cost; returns the alerts that
+        fired for the first time in their period, and the budget status after it."""
         if not self.settings.enabled:
-            return []
+            return [], {}
         day = day or datetime.now(UTC).date()
-        fired = cast(list[int], self._settle(
+        result = cast(list[int], self._settle(
             keys=[*self._keys(day), RESERVATIONS, RESERVATION_EXPIRY],
             args=[task_id, to_units(actual), *self._limits(),
                   *(self._thresholds(p) for p in PERIODS)]))
+        spent, fired = result[:len(PERIODS)], result[len(PERIODS):]
+        status: dict[str, Any] = {period: self._status_entry(period, to_usd(int(units)))
+                  for period, units in zip(PERIODS, spent, strict=True)}
         alerts = []
         for i in range(0, len(fired), 3):
             period = PERIODS[int(fired[i]) - 1]
             limit = self.limit(period) or Decimal(0)
             alerts.append(Alert(period, float(fired[i + 1]), to_usd(int(fired[i + 2])), limit))
-        return alerts
+        return alerts, status
+
+    def _status_entry(self, period: Period, spent: Decimal,
+                      reserved: Decimal | None = None) -> dict[str, Any]:
+        limit = self.limit(period)
+        entry: dict[str, Any] = {"used": float(spent), "limit": float(limit)
+                                 if limit is not None else None,
+                                 "percentUsed": round(float(spent / limit * 100), 2)
+                                 if limit else None}
+        if reserved is not None:
+            entry["reserved"] = float(reserved)
+        return entry
 
     def release(self, task_id: str) -> None:
         """Drop a reservation without spending (a task rejected after reserving)."""
@@ -165,15 +180,8 @@ class BudgetLedger:
 
     def status(self, day: date | None = None) -> dict[str, Any]:
         """The seed's budgetStatus shape: {period: {used, limit, percentUsed}}."""
-        out: dict[str, Any] = {}
-        for period in PERIODS:
-            spent, reserved = self.used(period, day)
-            limit = self.limit(period)
-            out[period] = {"used": float(spent), "reserved": float(reserved),
-                           "limit": float(limit) if limit is not None else None,
-                           "percentUsed": round(float(spent / limit * 100), 2)
-                           if limit else None}
-        return out
+        return {period: self._status_entry(period, *self.used(period, day))
+                for period in PERIODS}
 
     def rebuild(self, day: date | None = None) -> dict[str, Decimal]:
         """Reset every period's spend from PostgreSQL (the source of truth)."""

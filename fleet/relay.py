@@ -134,7 +134,10 @@ class StreamPublisher:
 
     def __init__(self, task_id: str, model: str, client: redis.Redis | None = None, *,
                  buffer: BufferManager | None = None, buffer_size: int = 1024,
-                 backpressure_threshold: float = 0.8, timeout_s: float = 30.0) -> None:
+                 backpressure_threshold: float = 0.8, timeout_s: float = 30.0,
+                 last_event: dict[str, Any] | None = None, log_read: bool = False) -> None:
+        """``log_read``: the caller already read the stream's last logged event (``last_event``,
+        None for a new stream); otherwise it is read here."""
         self.task_id = task_id
         self.model = model
         self.client = client or get_redis()
@@ -143,7 +146,7 @@ class StreamPublisher:
         self.timeout_s = timeout_s
         self.chunks = 0
         self.backpressure_waits = 0
-        last = last_logged(self.client, task_id)
+        last = last_event if log_read else last_logged(self.client, task_id)
         self.next_seq = int(last["seq"]) + 1 if last else 0
         self.finished = bool(last and last["type"] in FINAL_EVENTS)
         self._pending: set[int] = set()

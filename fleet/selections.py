@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from typing import cast
 
-import psycopg
-import psycopg_pool
 from psycopg.types.json import Jsonb
 
 from fleet import db
+from fleet.batching import BatchWriter
 from fleet.models import ModelSelection, QETask
 from fleet.redis_client import get_redis
 
@@ -34,20 +34,52 @@ def _params(task: QETask, selection: ModelSelection) -> tuple[object, ...]:
             Jsonb(selection.model_dump(mode="json", by_alias=True)), selection.timestamp)
 
 
-def store_selection(task: QETask, selection: ModelSelection) -> bool:
-    """Store a selection; a redelivered dispatch of the same task keeps the first one. While
-    PostgreSQL is down the record is spooled in Redis: routing must not stop for a log."""
+Record = tuple[QETask, ModelSelection]
+
+
+def store_selection(task: QETask, selection: ModelSelection) -> None:
+    """Queue a selection for the background writer: dispatch does not wait for a log row.
+    A redelivered dispatch of the same task keeps the first one; while PostgreSQL is down the
+    records are spooled in Redis."""
     if db.probably_up():
-        try:
-            with db.connection() as conn:
-                return conn.execute(_INSERT, _params(task, selection)).rowcount == 1
-        except (psycopg.OperationalError, psycopg_pool.PoolTimeout) as exc:
-            db.mark_down()
-            log.warning("PostgreSQL unavailable (%s): spooling selections", exc)
-    get_redis().rpush(SPOOL_KEY, json.dumps({
-        "task": task.model_dump(mode="json"),
-        "selection": selection.model_dump(mode="json", by_alias=True)}))
-    return True
+        _writer().write_later([(task, selection)])
+    else:
+        _spool([(task, selection)])
+
+
+def flush_selections() -> None:
+    """Wait until every queued selection of this process is written."""
+    _writer().flush()
+
+
+def _write(records: list[Record]) -> list[Record]:
+    with db.connection() as conn, conn.cursor() as cur:
+        # A routing log, not money: no need to wait for the disk on every commit.
+        cur.execute("SET LOCAL synchronous_commit TO OFF")
+        cur.executemany(_INSERT, [_params(t, s) for t, s in records])
+    return records
+
+
+def _spool(records: list[Record], exc: BaseException | None = None) -> None:
+    if exc is not None:
+        db.mark_down()
+        log.warning("PostgreSQL unavailable (%s): spooling %d selections", exc, len(records))
+    get_redis().rpush(SPOOL_KEY, *(json.dumps({
+        "task": t.model_dump(mode="json"),
+        "selection": s.model_dump(mode="json", by_alias=True)}) for t, s in records))
+
+
+_writer_instance: BatchWriter[Record] | None = None
+_writer_lock = threading.Lock()
+
+
+def _writer() -> BatchWriter[Record]:
+    global _writer_instance
+    with _writer_lock:
+        if _writer_instance is None:
+            _writer_instance = BatchWriter("fleet-selection-writer", _write, max_items=500,
+                                           on_error=_spool)
+        return _writer_instance
 
 
 def drain_selections(batch: int = 500) -> int:

@@ -3,7 +3,8 @@
 -- KEYS[n] = reservation expiry. ARGV[1] = task id, ARGV[2] = actual amount (units),
 -- ARGV[3..] = limit per ledger (-1 none), then alert thresholds in percent per ledger
 -- ("80,100"), for alerting once per period and threshold.
--- Returns the alerts newly crossed: {ledger index, threshold, used, …}.
+-- Returns {spent of ledger 1, …, spent of ledger n-2, then the alerts newly crossed as
+-- ledger index, threshold, used, …}.
 local n = #KEYS
 local res, exp = KEYS[n - 1], KEYS[n]
 local record = redis.call('HGET', res, ARGV[1])
@@ -15,10 +16,12 @@ if record then
   redis.call('ZREM', exp, ARGV[1])
 end
 local amount = tonumber(ARGV[2])
-local fired = {}
 local ledgers = n - 2
+local fired = {}
+for i = 1, ledgers do fired[i] = 0 end
 for i = 1, ledgers do
   local spent = redis.call('HINCRBY', KEYS[i], 'spent', amount)
+  fired[i] = spent
   redis.call('HINCRBY', KEYS[i], 'journal', amount)  -- lets a rebuild keep concurrent settles
   redis.call('PEXPIRE', KEYS[i], 40 * 24 * 3600 * 1000)
   local limit = tonumber(ARGV[2 + i])

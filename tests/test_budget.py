@@ -100,13 +100,13 @@ def test_a_race_overspends_by_at_most_one_reservation(redis_client) -> None:
 
 def test_alerts_fire_once_per_period_and_threshold(redis_client) -> None:
     b = ledger(redis_client, daily="1.00", monthly="10.00")
-    assert b.settle("a", Decimal("0.50"), DAY) == []
-    first = b.settle("b", Decimal("0.35"), DAY)  # 85 % of the day
+    assert b.settle("a", Decimal("0.50"), DAY)[0] == []
+    first = b.settle("b", Decimal("0.35"), DAY)[0]  # 85 % of the day
     assert [(a.period, a.threshold) for a in first] == [("daily", 80.0)]
-    assert b.settle("c", Decimal("0.05"), DAY) == []  # still above 80 %: no repeat
-    over = b.settle("d", Decimal("0.20"), DAY)
+    assert b.settle("c", Decimal("0.05"), DAY)[0] == []  # still above 80 %: no repeat
+    over = b.settle("d", Decimal("0.20"), DAY)[0]
     assert [(a.period, a.threshold) for a in over] == [("daily", 100.0)]
-    next_day = b.settle("e", Decimal("0.90"), date(2031, 3, 19))
+    next_day = b.settle("e", Decimal("0.90"), date(2031, 3, 19))[0]
     assert [(a.period, a.threshold) for a in next_day] == [("daily", 80.0)]
 
 

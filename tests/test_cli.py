@@ -80,7 +80,7 @@ def test_routing_stats_shows_distribution_and_latency() -> None:
     from fleet.models import QETask
     from fleet.registry import ModelRegistry
     from fleet.router import ModelRouter
-    from fleet.selections import store_selection
+    from fleet.selections import flush_selections, store_selection
 
     client = fakeredis.FakeRedis()
     config = get_config()
@@ -90,6 +90,7 @@ def test_routing_stats_shows_distribution_and_latency() -> None:
                               "concurrency and explain the race condition step by step."] * 3):
         task = QETask(id=f"stats-{i}", type="general", description=text)
         store_selection(task, router.select_model(task))
+    flush_selections()
     out = fleet("routing", "stats")
     assert out.returncode == 0, out.stderr
     assert "claude-haiku-4" in out.stdout and "p99 us" in out.stdout

@@ -77,9 +77,12 @@ def test_send_task_by_name_streams_in_order_and_prices(worker, bare_client, redi
     assert cost == expected.quantize(Decimal("0.00000001"))
     assert Decimal(result["cost_usd"]) == cost
 
-    stored = pg.execute("SELECT model, complexity FROM routing_selections WHERE task_id = %s",
-                        (payload["id"],)).fetchone()
-    assert stored[0] == selection["modelName"]
+    def stored() -> Any:
+        return pg.execute("SELECT model FROM routing_selections WHERE task_id = %s",
+                          (payload["id"],)).fetchone()
+
+    wait_until(lambda: stored() is not None, "the selection is written")
+    assert stored()[0] == selection["modelName"]
 
     bare_client.send_task("fleet.beat.aggregate_costs", queue="fleet.beat").get(timeout=30)
     totals = pg.execute("SELECT sum(requests), sum(output_tokens), sum(cost_usd) "

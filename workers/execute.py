@@ -9,6 +9,7 @@ already ended is acknowledged without running again.
 from __future__ import annotations
 
 import gc
+import json
 import logging
 import os
 import sys
@@ -37,6 +38,7 @@ from fleet.prompts import build_prompt
 from fleet.redis_client import get_redis
 from fleet.registry import ModelRegistry
 from fleet.relay import StreamPublisher
+from fleet.stream import log_name
 from workers.providers import check_credentials
 from workers.runner import Call, RunFailed, Runner
 
@@ -52,21 +54,22 @@ def get_runner() -> Runner:
     return Runner(config, ModelRegistry.from_config(config), get_breaker())
 
 
-def next_attempt(task_id: str) -> int:
+def begin_attempt(task_id: str, model: str) -> tuple[StreamPublisher, int]:
+    """The task's publisher (continuing its stream's numbering) and this delivery's attempt
+    number, in one round trip to Redis."""
     key = f"fleet:attempt:{task_id}"
-    pipe = get_redis().pipeline()
+    pipe = get_redis().pipeline(transaction=False)
+    pipe.xrevrange(log_name(task_id), count=1)
     pipe.incr(key)
     pipe.expire(key, ATTEMPT_TTL_SECONDS)
-    attempt, _ = pipe.execute()
-    return int(attempt)
-
-
-def new_publisher(task_id: str, model: str) -> StreamPublisher:
+    tail, attempt, _ = pipe.execute()
     settings = get_config().streaming
-    return StreamPublisher(
+    publisher = StreamPublisher(
         task_id, model, buffer=BufferManager(settings.flush_chars, settings.flush_ms),
         buffer_size=settings.buffer_size, backpressure_threshold=settings.backpressure_threshold,
-        timeout_s=settings.timeout_ms / 1000)
+        timeout_s=settings.timeout_ms / 1000,
+        last_event=json.loads(tail[0][1][b"e"]) if tail else None, log_read=True)
+    return publisher, int(attempt)
 
 
 def record_costs(task: Task, qe: QETask, attempt: int, calls: list[Call]) -> list[Decimal]:
@@ -76,9 +79,7 @@ def record_costs(task: Task, qe: QETask, attempt: int, calls: list[Call]) -> lis
                             task_type=qe.type.value, agent_id=qe.agent_id, usage=c.usage)
                for i, c in enumerate(calls)]
     new = _costs.record(entries)
-    ledger = get_ledger()
-    alerts = ledger.settle(qe.id, sum((e.cost_usd for e in new), Decimal(0)))
-    status = ledger.status()
+    alerts, status = get_ledger().settle(qe.id, sum((e.cost_usd for e in new), Decimal(0)))
     for entry in entries:
         COST_USD.labels(entry.model, entry.task_type).inc(float(entry.cost_usd))
         TOKENS.labels(entry.model, "input").inc(entry.usage.input_tokens)
@@ -113,12 +114,11 @@ def execute(self: Task, task: dict[str, Any], selection: dict[str, Any]) -> dict
     qe = QETask.model_validate(task)
     chosen = ModelSelection.model_validate(selection)
     config = get_config()
-    publisher = new_publisher(qe.id, chosen.model_name)
+    publisher, attempt = begin_attempt(qe.id, chosen.model_name)
     if publisher.finished:
         # Ignore leaves the first attempt's stored result in place for AsyncResult(task.id).
         log.info("task %s already finished; duplicate delivery acknowledged", qe.id)
         raise Ignore()
-    attempt = next_attempt(qe.id)
     model = chosen.model_config_
     streaming = (get_flags().is_enabled("streaming", qe.agent_type) and qe.stream
                  and model.capabilities.supports_streaming)

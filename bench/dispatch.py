@@ -1,0 +1,118 @@
+"""Dispatch throughput, end to end (enqueue → worker done), against bare Celery.
+
+Three runs with the same broker, the same worker pool (threads, same concurrency, same number
+of processes) and the same task count: bare Celery running a no-op task (the baseline), the
+fleet through ``fleet.submit`` (routing in the caller, one broker hop), and through
+``fleet.dispatch`` (two hops). The simulated provider has zero latency, so the numbers measure
+the fleet's own overhead: routing, the stream events, the cost row, the budget.
+
+Run: python -m bench.dispatch [tasks]
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+from typing import Any
+
+from bench.common import bench_env
+from fleet.testing import ROOT, WorkerProcess
+
+PROCESSES = 2
+CONCURRENCY = 8
+
+
+def task_body(i: int) -> dict[str, Any]:
+    return {"id": f"tp-{uuid.uuid4().hex[:12]}", "type": "quality-gate",
+            "description": f"Build {i}: all tests pass, coverage 90%. PASS or FAIL?",
+            "max_output_tokens": 16, "preferred_model": "claude-haiku-4"}
+
+
+def wait_all(app: Any, ids: list[str], timeout: float = 600) -> None:
+    deadline = time.monotonic() + timeout
+    for task_id in ids:
+        app.AsyncResult(task_id).get(timeout=max(1.0, deadline - time.monotonic()))
+
+
+def noop_workers(env: dict[str, str]) -> list[subprocess.Popen[bytes]]:
+    procs = []
+    for i in range(PROCESSES):
+        procs.append(subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "bench.noop_app", "worker", "-Q",
+             "bench.noop", "-P", "threads", "-c", str(CONCURRENCY), "-n", f"noop{i}@%h",
+             "--without-mingle", "--without-gossip", "--loglevel=WARNING"],
+            cwd=ROOT, env={**os.environ, **env}, stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL))
+    time.sleep(4)
+    return procs
+
+
+def baseline(env: dict[str, str], n: int) -> float:
+    from bench.noop_app import app
+
+    procs = noop_workers(env)
+    try:
+        ids = [f"noop-{uuid.uuid4().hex[:12]}" for _ in range(n)]
+        warm = [app.send_task("bench.noop", queue="bench.noop").id for _ in range(50)]
+        wait_all(app, warm)
+        started = time.perf_counter()
+        for task_id, i in zip(ids, range(n), strict=True):
+            app.send_task("bench.noop", task_id=task_id, queue="bench.noop",
+                          kwargs={"task": task_body(i)})
+        wait_all(app, ids)
+        return n / (time.perf_counter() - started)
+    finally:
+        for p in procs:
+            p.terminate()
+            p.wait()
+
+
+def fleet_run(env: dict[str, str], n: int, via: str) -> float:
+    from celery import Celery
+
+    from fleet.dispatch import submit
+
+    worker_env = env | {"FLEET_SIM_TTFT_MS": "0", "FLEET_SIM_TOKENS_PER_SECOND": "0",
+                        "FLEET_SIM_OUTPUT_TOKENS": "16"}
+    queues = ["model.claude-haiku-4"] + (["fleet.dispatch"] if via == "dispatch" else [])
+    workers = [WorkerProcess(queues, f"tp-{via}-{i}", worker_env, concurrency=CONCURRENCY)
+               for i in range(PROCESSES)]
+    client = Celery("bench", broker=env["FLEET_BROKER_URL"], backend=env["FLEET_REDIS_URL"])
+    client.conf.update(task_serializer="json", accept_content=["json"])
+    try:
+        bodies = [task_body(i) for i in range(n + 50)]
+        for body in bodies[:50]:
+            submit(body)
+        wait_all(client, [b["id"] for b in bodies[:50]])
+        bodies = bodies[50:]
+        started = time.perf_counter()
+        for body in bodies:
+            if via == "submit":
+                submit(body)
+            else:
+                client.send_task("fleet.dispatch", queue="fleet.dispatch",
+                                 kwargs={"task": body})
+        wait_all(client, [b["id"] for b in bodies])
+        return n / (time.perf_counter() - started)
+    finally:
+        for w in workers:
+            w.stop()
+
+
+def run(n: int = 2000) -> dict[str, float]:
+    with bench_env({"routing.costTracking.budgetLimits.daily": 1_000_000}) as env:
+        bare = baseline(env, n)
+        submit_rate = fleet_run(env, n, "submit")
+        dispatch_rate = fleet_run(env, n, "dispatch")
+    return {"tasks": n, "bare_celery_per_s": bare, "submit_per_s": submit_rate,
+            "submit_ratio": submit_rate / bare, "dispatch_per_s": dispatch_rate,
+            "dispatch_ratio": dispatch_rate / bare}
+
+
+if __name__ == "__main__":
+    print(json.dumps(run(int(sys.argv[1]) if len(sys.argv) > 1 else 2000),
+                     default=lambda x: round(x, 3)))
