@@ -6,6 +6,7 @@ model queue does not hoard messages; a visibility timeout above the longest task
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 
 from kombu import Exchange, Queue
@@ -33,9 +34,14 @@ task_reject_on_worker_lost = True
 worker_prefetch_multiplier = 1
 task_time_limit = _config.fleet.task_timeout + 30
 task_soft_time_limit = _config.fleet.task_timeout
+_visibility = int(os.environ.get("FLEET_VISIBILITY_TIMEOUT") or task_time_limit * 2 + 60)
 broker_transport_options = {
-    # Redis redelivers an unacknowledged message after this long: keep it above any task.
-    "visibility_timeout": task_time_limit * 2 + 60,
+    # Redis redelivers an unacknowledged message after this long. Keep it above the longest
+    # task; if it is not, execution leases (fleet/lease.py) still stop a second copy running.
+    "visibility_timeout": _visibility,
+    # How often a worker sweeps for messages of dead workers to redeliver.
+    "unacked_restore_interval": max(1, min(10, _visibility // 10)),
+    "unacked_restore_throttle": 1,
 }
 result_backend_transport_options = {"retry_policy": {"timeout": 5.0}}
 

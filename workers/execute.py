@@ -32,13 +32,14 @@ from fleet.costs import CostTracker
 from fleet.dispatch import get_flags
 from fleet.errors import BudgetAlertTriggered, FleetError, ProviderError
 from fleet.events import publish_event
+from fleet.lease import LeaseKeeper
 from fleet.metrics import BUDGET_ALERTS, COST_USD, TOKENS
 from fleet.models import CostEntry, ModelSelection, QETask
 from fleet.prompts import build_prompt
 from fleet.redis_client import get_redis
 from fleet.registry import ModelRegistry
 from fleet.relay import StreamPublisher
-from fleet.stream import log_name
+from fleet.stream import log_name, read_log
 from workers.providers import check_credentials
 from workers.runner import Call, RunFailed, Runner
 
@@ -109,27 +110,53 @@ def cost_tracked_event(entry: CostEntry, status: dict[str, Any]) -> dict[str, An
             "agentId": entry.agent_id, "budgetStatus": status}
 
 
+@lru_cache(maxsize=1)
+def get_lease_keeper() -> LeaseKeeper:
+    return LeaseKeeper()
+
+
+def delivered_text(task_id: str) -> str:
+    """The text earlier attempts of this task already streamed to subscribers."""
+    return "".join(e["data"].get("text", "") for e in read_log(get_redis(), task_id)
+                   if e["type"] == "chunk")
+
+
 @app.task(name="fleet.execute", bind=True, acks_late=True, throws=(FleetError,))
 def execute(self: Task, task: dict[str, Any], selection: dict[str, Any]) -> dict[str, Any]:
     qe = QETask.model_validate(task)
-    chosen = ModelSelection.model_validate(selection)
+    keeper = get_lease_keeper()
+    waited = keeper.acquire(qe.id)
+    if waited != 1:  # another attempt is alive: look again once its lease could have lapsed
+        log.info("task %s is running elsewhere; checking again in %d ms", qe.id, waited)
+        raise self.retry(countdown=waited / 1000 + 0.5, max_retries=None)
+    try:
+        return _execute(self, qe, ModelSelection.model_validate(selection))
+    finally:
+        keeper.release(qe.id)
+
+
+def _execute(self: Task, qe: QETask, chosen: ModelSelection) -> dict[str, Any]:
     config = get_config()
     publisher, attempt = begin_attempt(qe.id, chosen.model_name)
     if publisher.finished:
         # Ignore leaves the first attempt's stored result in place for AsyncResult(task.id).
         log.info("task %s already finished; duplicate delivery acknowledged", qe.id)
         raise Ignore()
+    # A redelivered task (its worker died mid-stream) continues the text already streamed.
+    delivered = delivered_text(qe.id) if publisher.next_seq else ""
     model = chosen.model_config_
     streaming = (get_flags().is_enabled("streaming", qe.agent_type) and qe.stream
                  and model.capabilities.supports_streaming)
     system, prompt = build_prompt(qe)
     publisher.emit("start", {"attempt": attempt, "provider": model.provider,
                              "streaming": streaming, "complexity": chosen.complexity.overall,
-                             "estimated_tokens": qe.max_output_tokens})
+                             "estimated_tokens": qe.max_output_tokens,
+                             "resumed_after_chars": len(delivered)})
     started = time.monotonic()
     try:
         outcome = get_runner().run(qe, chosen, system, prompt, publisher, streaming,
-                                   deadline=started + config.fleet.task_timeout)
+                                   deadline=started + config.fleet.task_timeout,
+                                   delivered=delivered if streaming else "")
     except RunFailed as failed:
         record_costs(self, qe, attempt, failed.calls)
         publisher.emit("error", failed.error.to_dict() | {"attempt": attempt})

@@ -80,18 +80,21 @@ class Runner:
         return min(max(delay, retry_after or 0.0), MAX_BACKOFF_SECONDS)
 
     def run(self, task: QETask, selection: ModelSelection, system: str, prompt: str,
-            publisher: StreamPublisher, streaming: bool, deadline: float) -> Outcome:
+            publisher: StreamPublisher, streaming: bool, deadline: float,
+            delivered: str = "") -> Outcome:
+        """``delivered``: text an earlier attempt already streamed (a redelivered task
+        continues it instead of starting over)."""
         calls: list[Call] = []
         try:
             return self._run(task, selection, system, prompt, publisher, streaming, deadline,
-                             calls)
+                             calls, delivered)
         except FleetError as exc:
             raise RunFailed(exc, calls) from exc
 
     def _run(self, task: QETask, selection: ModelSelection, system: str, prompt: str,
              publisher: StreamPublisher, streaming: bool, deadline: float,
-             calls: list[Call]) -> Outcome:
-        parts: list[str] = []
+             calls: list[Call], delivered: str) -> Outcome:
+        parts: list[str] = [delivered] if delivered else []
         last_error = "no model could be called"
         previous: ModelConfig | None = None
         chain = self.chain(selection)

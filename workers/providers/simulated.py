@@ -49,13 +49,22 @@ class SimulatedProvider:
         if self.ttft_ms > 0:
             time.sleep(self.ttft_ms / 1000)
         interval = 1.0 / self.tokens_per_second if self.tokens_per_second > 0 else 0.0
-        for i in range(count):
+        # The text is a pure function of task and prompt, so a continuation request resumes it
+        # exactly: the words already delivered are skipped, not repeated.
+        words = [rng.choice(_VOCABULARY) for _ in range(count)]
+        deltas = [w if i == 0 else (".\n" if i % 12 == 11 else " ") + w
+                  for i, w in enumerate(words)]
+        skip, produced = 0, 0
+        while skip < len(deltas) and produced + len(deltas[skip]) <= len(request.continuation):
+            produced += len(deltas[skip])
+            skip += 1
+        for n, i in enumerate(range(skip, count)):
             if interval:
-                due = started + self.ttft_ms / 1000 + i * interval
+                due = started + self.ttft_ms / 1000 + n * interval
                 delay = due - time.monotonic()
                 if delay > 0:
                     time.sleep(delay)
-            word = rng.choice(_VOCABULARY)
-            yield TextDelta(word if i == 0 else (".\n" if i % 12 == 11 else " ") + word)
-        yield TokenUsage(input_tokens=estimate_tokens(request.system + request.prompt),
-                         output_tokens=count)
+            yield TextDelta(deltas[i])
+        yield TokenUsage(input_tokens=estimate_tokens(request.system + request.prompt
+                                                      + request.continuation),
+                         output_tokens=count - skip)
