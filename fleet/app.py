@@ -10,10 +10,12 @@ import sys
 
 from celery import Celery
 
+from fleet import compat
 from fleet.errors import ConfigError
 
 
 def create_app() -> Celery:
+    compat.install()
     app = Celery("fleet", include=["fleet.dispatch", "workers.execute", "beat.tasks"])
     try:
         app.config_from_object("celeryconfig")

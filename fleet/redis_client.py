@@ -1,13 +1,21 @@
-"""Redis clients: one thread-safe connection pool per URL per process."""
+"""Redis clients: one thread-safe connection pool per URL per process.
+
+Every command is retried on connection errors with exponential backoff for about half a
+minute, so a Redis restart (or failover) pauses the fleet instead of failing its tasks; pub/sub
+subscriptions are re-established by the same mechanism.
+"""
 
 from __future__ import annotations
 
 import threading
 
 import redis
+from redis.backoff import ExponentialBackoff
+from redis.retry import Retry
 
 from fleet.config import get_settings
 
+RECONNECT_RETRIES = 20  # ~30 s of backoff capped at 2 s
 _lock = threading.Lock()
 _clients: dict[str, redis.Redis] = {}
 
@@ -17,7 +25,9 @@ def get_redis(url: str | None = None) -> redis.Redis:
     with _lock:
         client = _clients.get(url)
         if client is None:
-            client = redis.Redis.from_url(url, health_check_interval=30,
-                                          socket_keepalive=True, retry_on_timeout=True)
+            client = redis.Redis.from_url(
+                url, health_check_interval=30, socket_keepalive=True, socket_connect_timeout=5,
+                retry=Retry(ExponentialBackoff(cap=2.0, base=0.05), RECONNECT_RETRIES),
+                retry_on_error=[redis.ConnectionError, redis.TimeoutError])
             _clients[url] = client
         return client

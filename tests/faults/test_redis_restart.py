@@ -1,0 +1,93 @@
+"""Redis restarted mid-run (its own redis-server with an append-only file): workers, the
+stream relay and subscribers reconnect, and no accepted task is lost."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+
+import pytest
+import redis
+from celery import Celery
+
+from fleet.stream import subscribe
+from fleet.testing import ThrowawayRedis, WorkerProcess, free_port
+from tests.conftest import RUN_ID
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def own_redis() -> Iterator[ThrowawayRedis]:
+    server = ThrowawayRedis(free_port())
+    server.start()
+    yield server
+    server.destroy()
+
+
+def test_workers_and_subscribers_survive_a_redis_restart(own_redis) -> None:
+    env = {"FLEET_REDIS_URL": own_redis.url, "FLEET_BROKER_URL": own_redis.url,
+           "FLEET_VISIBILITY_TIMEOUT": "8", "FLEET_SIM_TTFT_MS": "20",
+           "FLEET_SIM_TOKENS_PER_SECOND": "100", "FLEET_SIM_OUTPUT_TOKENS": "60"}
+    # Sending only: a result backend here would keep a listener that cannot survive the
+    # restart; results are read with a fresh client afterwards.
+    client = Celery("other-service", broker=own_redis.url)
+    client.conf.update(task_serializer="json", accept_content=["json"],
+                       broker_connection_retry=True)
+    workers = [WorkerProcess(["fleet.dispatch"], "rr-dispatch", env, concurrency=8,
+                             run_id=RUN_ID),
+               WorkerProcess(["model.claude-haiku-4"], "rr-exec", env, concurrency=32,
+                             run_id=RUN_ID)]
+    accepted: list[str] = []
+    watched = f"rr-watched-{uuid.uuid4().hex[:6]}"
+    seen: list[int] = []
+
+    def send(task_id: str, tokens: int = 60) -> None:
+        body = {"id": task_id, "type": "quality-gate", "description": "Gate: PASS?",
+                "max_output_tokens": tokens, "preferred_model": "claude-haiku-4"}
+        for _ in range(60):  # a send that fails was not accepted: the caller tries again
+            try:
+                client.send_task("fleet.dispatch", queue="fleet.dispatch",
+                                 kwargs={"task": body}, retry=False)
+                accepted.append(task_id)
+                return
+            except Exception:
+                time.sleep(0.5)
+        raise AssertionError(f"could not send {task_id}")
+
+    def traffic() -> None:
+        for i in range(60):
+            send(f"rr-{i}-{uuid.uuid4().hex[:6]}")
+            time.sleep(0.05)
+
+    def watch() -> None:
+        subscriber = redis.Redis.from_url(own_redis.url, retry_on_error=[
+            redis.ConnectionError], retry=redis.retry.Retry(
+                redis.backoff.ExponentialBackoff(cap=1.0), 40))
+        seen.extend(e.seq for e in subscribe(watched, timeout=60, client=subscriber))
+
+    try:
+        watcher = threading.Thread(target=watch)
+        watcher.start()
+        time.sleep(0.3)
+        send(watched, tokens=300)  # three seconds of streaming, across the restart
+        sender = threading.Thread(target=traffic)
+        sender.start()
+        time.sleep(1.0)
+        own_redis.stop()
+        time.sleep(2.0)
+        own_redis.start()
+        sender.join(60)
+        watcher.join(90)
+        reader = Celery("reader", broker=own_redis.url, backend=own_redis.url)
+        reader.conf.update(accept_content=["json"])
+        results = {task_id: reader.AsyncResult(task_id).get(timeout=90)
+                   for task_id in accepted}
+    finally:
+        for w in workers:
+            w.stop()
+    assert len(accepted) == 61
+    assert all(r["status"] == "complete" for r in results.values())
+    assert seen and seen == list(range(len(seen)))  # the subscriber got every event, once
