@@ -195,6 +195,19 @@ def budget() -> None:
     click.echo(json.dumps(status, indent=2))
 
 
+@main.command()
+@click.argument("names", nargs=-1)
+def bench(names: tuple[str, ...]) -> None:
+    """Run the benchmarks in bench/ (from a source checkout) and print a markdown table."""
+    import subprocess
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    if not (root / "bench" / "__main__.py").exists():
+        raise click.ClickException("bench/ is not here: run from a source checkout")
+    sys.exit(subprocess.call([sys.executable, "-m", "bench", *names], cwd=root))
+
+
 def _register_subgroups() -> None:
     from fleet.cli_routing import flags, models, routing
 

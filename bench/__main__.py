@@ -1,0 +1,102 @@
+"""Run every benchmark and print one markdown table (``make bench`` / ``fleet bench``).
+
+Each row measures its baseline in the same run on the same machine where there is one.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import sys
+import time
+from collections.abc import Callable
+
+from bench import costs, dispatch, routing_latency, streaming
+
+Row = tuple[str, str, str, str, bool]
+
+
+def _routing() -> list[Row]:
+    r = routing_latency.run(2000)
+    small, large = list(r.values())
+    return [
+        ("routing decision, small task", f"p50 {small['p50_ms']:.3f} ms, p99 "
+         f"{small['p99_ms']:.3f} ms", "p99 ≤ 1 ms", "—", small["p99_ms"] <= 1),
+        ("routing decision, 8k-token code task", f"p50 {large['p50_ms']:.3f} ms, p99 "
+         f"{large['p99_ms']:.3f} ms", "p99 ≤ 1 ms", "—", large["p99_ms"] <= 1),
+    ]
+
+
+def _relay() -> list[Row]:
+    r = streaming.relay()
+    return [("chunk relay worker → subscriber", f"{r['chunks_per_s']:,.0f} chunks/s "
+             f"({r['bad_streams']} bad streams)", "≥ 20,000/s",
+             f"redis-benchmark PUBLISH {r['redis_benchmark_publish_per_s']:,.0f}/s "
+             f"(ratio {r['chunks_per_s'] / r['redis_benchmark_publish_per_s']:.2f})",
+             r["chunks_per_s"] >= 20_000 and r["bad_streams"] == 0)]
+
+
+def _ttfc() -> list[Row]:
+    r = streaming.ttfc()
+    return [("time-to-first-chunk overhead", f"p50 {r['p50_ms']:.2f} ms, p99 "
+             f"{r['p99_ms']:.2f} ms", "p99 ≤ 10 ms", "—",
+             r["p99_ms"] <= 10 and r["bad_streams"] == 0)]
+
+
+def _concurrent() -> list[Row]:
+    r = streaming.concurrent()
+    return [("concurrent streams, one worker process", f"{r['peak_concurrent']} at once, "
+             f"peak RSS {r['peak_rss_mb']:.0f} MB, {r['bad_streams']} bad streams",
+             "≥ 500, ≤ 300 MB", "—",
+             r["peak_concurrent"] >= 500 and r["peak_rss_mb"] <= 300
+             and r["bad_streams"] == 0)]
+
+
+def _costs() -> list[Row]:
+    i = costs.ingest()
+    a = costs.aggregate()
+    return [
+        ("cost rows recorded", f"{i['rows_per_s_one_per_call_16_threads']:,.0f}/s one per "
+         f"call (16 threads), {i['rows_per_s_one_per_call_64_threads']:,.0f}/s (64), "
+         f"{i['rows_per_s_batch_100']:,.0f}/s in batches", "≥ 5,000/s", "—",
+         max(i.values()) >= 5000),
+        ("aggregate 1,000,000 cost rows", f"{a['seconds']:.2f} s", "≤ 5 s", "—",
+         a["seconds"] <= 5),
+    ]
+
+
+def _dispatch() -> list[Row]:
+    r = dispatch.run(1000)
+    base = f"bare Celery no-op {r['bare_celery_per_s']:.0f} tasks/s"
+    return [
+        ("dispatch throughput, fleet.submit (1 hop)", f"{r['submit_per_s']:.0f} tasks/s",
+         "≥ 0.9 x bare", f"{base} (ratio {r['submit_ratio']:.2f})", r["submit_ratio"] >= 0.9),
+        ("dispatch throughput, fleet.dispatch (2 hops)", f"{r['dispatch_per_s']:.0f} tasks/s",
+         "≥ 0.45 x bare", f"{base} (ratio {r['dispatch_ratio']:.2f})",
+         r["dispatch_ratio"] >= 0.45),
+    ]
+
+
+BENCHES: dict[str, Callable[[], list[Row]]] = {
+    "routing": _routing, "relay": _relay, "ttfc": _ttfc, "concurrent": _concurrent,
+    "costs": _costs, "dispatch": _dispatch}
+
+
+def main(names: list[str]) -> int:
+    rows: list[Row] = []
+    for name in names or list(BENCHES):
+        started = time.monotonic()
+        rows += BENCHES[name]()
+        print(f"{name}: {time.monotonic() - started:.0f} s", file=sys.stderr, flush=True)
+    print(f"Machine: {platform.machine()}, {platform.system()} {platform.release()}, "
+          f"Python {platform.python_version()}; {time.strftime('%Y-%m-%d')}\n")
+    print("| benchmark | result | target | baseline, same run | met |")
+    print("|---|---|---|---|---|")
+    for name, result, target, baseline, met in rows:
+        print(f"| {name} | {result} | {target} | {baseline} | {'yes' if met else 'no'} |")
+    print(json.dumps({"unmet": [r[0] for r in rows if not r[4]]}), file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
