@@ -87,7 +87,7 @@ def record_costs(task: Task, qe: QETask, attempt: int, calls: list[Call]) -> lis
         TOKENS.labels(entry.model, "output").inc(entry.usage.output_tokens)
         tracked = cost_tracked_event(entry, status)
         publish_event("cost.tracked", tracked)
-        task.send_event("cost.tracked", **tracked)
+        task.send_event("cost.tracked", retry=False, **tracked)
     for alert in alerts:
         BUDGET_ALERTS.labels(alert.period, str(alert.threshold)).inc()
         log.warning("%s BudgetAlertTriggered: %s budget at %.0f%% (%s of %s USD)",
