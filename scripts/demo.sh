@@ -66,3 +66,6 @@ for id in "${ids[@]}"; do fleet watch "$id" --timeout 60 >/dev/null 2>&1; done
 echo
 echo "=== cost summary ==="
 fleet costs
+echo
+echo "=== savings vs running everything on the default model ==="
+fleet costs report --by model
