@@ -40,24 +40,23 @@ class FeatureFlagManager:
     def _flag(self, flag: Flag, agent_type: str | None, environment: str | None) -> bool:
         runtime = self._runtime.get_all()
         overrides = self.config.features.overrides
+        # (runtime field, configured values) from the most specific level to the global one.
+        levels: list[tuple[str, dict[str, bool]]] = []
         if environment:
-            value = runtime.get(runtime_field(flag, environment=environment))
-            if value is not None:
-                return value == "on"
-            env_cfg = overrides.environment.get(environment, {})
-            if flag in env_cfg:
-                return env_cfg[flag]
+            levels.append((runtime_field(flag, environment=environment),
+                           overrides.environment.get(environment, {})))
         if agent_type:
-            value = runtime.get(runtime_field(flag, agent_type=agent_type))
+            levels.append((runtime_field(flag, agent_type=agent_type),
+                           overrides.agent_type.get(agent_type, {})))
+        levels.append((runtime_field(flag),
+                       {flag: bool(getattr(self.config.features, _CONFIG_ATTR[flag]))}))
+        for field, configured in levels:
+            value = runtime.get(field)
             if value is not None:
                 return value == "on"
-            agent_cfg = overrides.agent_type.get(agent_type, {})
-            if flag in agent_cfg:
-                return agent_cfg[flag]
-        value = runtime.get(runtime_field(flag))
-        if value is not None:
-            return value == "on"
-        return bool(getattr(self.config.features, _CONFIG_ATTR[flag]))
+            if flag in configured:
+                return configured[flag]
+        return False
 
     def is_enabled(self, flag: Flag, agent_type: str | None = None,
                    environment: str | None = None) -> bool:

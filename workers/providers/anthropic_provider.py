@@ -18,11 +18,14 @@ from anthropic.types import TextDelta as TextDelta_
 from fleet.config import ModelConfig
 from fleet.models import TokenUsage
 from workers.providers.base import CompletionRequest, ProviderCallError, StreamItem, TextDelta
-from workers.providers.http_errors import classify
+from workers.providers.http_errors import SDKProvider
 
 
-class AnthropicProvider:
+class AnthropicProvider(SDKProvider):
     name = "anthropic"
+    status_error = anthropic.APIStatusError
+    timeout_error = anthropic.APITimeoutError
+    connection_error = anthropic.APIConnectionError
 
     def __init__(self, model: ModelConfig, api_key: str, endpoint: str | None,
                  timeout_s: float) -> None:
@@ -38,16 +41,6 @@ class AnthropicProvider:
             # (the API refuses trailing whitespace in a prefill).
             messages.append({"role": "assistant", "content": request.continuation.rstrip()})
         return messages
-
-    def stream(self, request: CompletionRequest) -> Iterator[StreamItem]:
-        try:
-            yield from (self._stream(request) if request.stream else self._complete(request))
-        except ProviderCallError:
-            raise
-        except Exception as exc:
-            raise classify(exc, status_error=anthropic.APIStatusError,
-                           timeout_error=anthropic.APITimeoutError,
-                           connection_error=anthropic.APIConnectionError) from None
 
     def _stream(self, request: CompletionRequest) -> Iterator[StreamItem]:
         usage: dict[str, int] = {}

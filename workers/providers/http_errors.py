@@ -1,12 +1,14 @@
-"""Classifying SDK and transport failures into ProviderCallError (shared by both SDKs)."""
+"""What the SDK-backed adapters share: classifying SDK and transport failures into
+ProviderCallError, and the streaming entry point that applies it."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterator
+from typing import Any, ClassVar
 
 import httpx
 
-from workers.providers.base import ProviderCallError
+from workers.providers.base import CompletionRequest, ProviderCallError, StreamItem
 
 RETRYABLE_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504, 529})
 
@@ -45,3 +47,28 @@ def classify(exc: BaseException, *, status_error: type[BaseException],
     if isinstance(exc, ValueError):  # a malformed event the SDK could not decode
         return ProviderCallError(f"malformed stream event: {exc}"[:300], retryable=True)
     return ProviderCallError(f"{type(exc).__name__}: {exc}"[:300], retryable=False)
+
+
+class SDKProvider:
+    """Base of the adapters built on an official SDK: ``stream`` runs the adapter's streaming
+    or one-shot call and turns whatever the SDK raises into a ProviderCallError."""
+
+    status_error: ClassVar[type[BaseException]]
+    timeout_error: ClassVar[type[BaseException]]
+    connection_error: ClassVar[type[BaseException]]
+
+    def stream(self, request: CompletionRequest) -> Iterator[StreamItem]:
+        try:
+            yield from (self._stream(request) if request.stream else self._complete(request))
+        except ProviderCallError:
+            raise
+        except Exception as exc:
+            raise classify(exc, status_error=self.status_error,
+                           timeout_error=self.timeout_error,
+                           connection_error=self.connection_error) from None
+
+    def _stream(self, request: CompletionRequest) -> Iterator[StreamItem]:
+        raise NotImplementedError
+
+    def _complete(self, request: CompletionRequest) -> Iterator[StreamItem]:
+        raise NotImplementedError

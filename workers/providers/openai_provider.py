@@ -18,12 +18,16 @@ from workers.providers.base import (
     StreamItem,
     TextDelta,
 )
-from workers.providers.http_errors import classify
+from workers.providers.http_errors import SDKProvider
 
 GEMINI_OPENAI_BASE_URL = "https://generativelanguage.googleapis.com/v1beta/openai/"
 
 
-class OpenAIChatProvider:
+class OpenAIChatProvider(SDKProvider):
+    status_error = openai.APIStatusError
+    timeout_error = openai.APITimeoutError
+    connection_error = openai.APIConnectionError
+
     def __init__(self, model: ModelConfig, api_key: str, endpoint: str | None,
                  timeout_s: float) -> None:
         self.name: str = model.provider
@@ -42,16 +46,6 @@ class OpenAIChatProvider:
             messages += [{"role": "assistant", "content": request.continuation},
                          {"role": "user", "content": CONTINUE_INSTRUCTION}]
         return messages
-
-    def stream(self, request: CompletionRequest) -> Iterator[StreamItem]:
-        try:
-            yield from (self._stream(request) if request.stream else self._complete(request))
-        except ProviderCallError:
-            raise
-        except Exception as exc:
-            raise classify(exc, status_error=openai.APIStatusError,
-                           timeout_error=openai.APITimeoutError,
-                           connection_error=openai.APIConnectionError) from None
 
     def _create(self, request: CompletionRequest, **extra: Any) -> Any:
         return self.client.chat.completions.create(  # type: ignore[call-overload]
