@@ -125,11 +125,15 @@ def models() -> None:
 
 @models.command("list")
 def models_list() -> None:
+    """Models with their state, provider, complexity range, prices and circuit breaker."""
+    from fleet.breaker import get_breaker
+
+    breaker = get_breaker()
     for m in ModelRegistry.from_config(get_config()).all():
         p = m.capabilities.cost_per_1k_tokens
         click.echo(f"{m.name:<24}{'enabled' if m.enabled else 'disabled':<10}{m.provider:<12}"
                    f"range {m.complexity_range.min}-{m.complexity_range.max}  "
-                   f"${p.input}/${p.output} per 1k")
+                   f"${p.input}/${p.output} per 1k  circuit {breaker.state(m)}")
 
 
 @models.command("register")

@@ -33,7 +33,7 @@ from fleet.dispatch import get_flags
 from fleet.errors import BudgetAlertTriggered, FleetError, ProviderError
 from fleet.events import publish_event
 from fleet.lease import LeaseKeeper
-from fleet.metrics import BUDGET_ALERTS, COST_USD, TOKENS
+from fleet.metrics import BUDGET_ALERTS, COST_USD, STREAMS, TOKENS
 from fleet.models import CostEntry, ModelSelection, QETask
 from fleet.prompts import build_prompt
 from fleet.redis_client import get_redis
@@ -158,6 +158,7 @@ def _execute(self: Task, qe: QETask, chosen: ModelSelection) -> dict[str, Any]:
                                    deadline=started + config.fleet.task_timeout,
                                    delivered=delivered if streaming else "")
     except RunFailed as failed:
+        STREAMS.labels(model.name, failed.error.code).inc()
         record_costs(self, qe, attempt, failed.calls)
         publisher.emit("error", failed.error.to_dict() | {"attempt": attempt})
         raise failed.error from None
@@ -165,6 +166,7 @@ def _execute(self: Task, qe: QETask, chosen: ModelSelection) -> dict[str, Any]:
         error = ProviderError(f"{type(exc).__name__}: {exc}")
         publisher.emit("error", error.to_dict() | {"attempt": attempt})
         raise error from exc
+    STREAMS.labels(outcome.model.name, "complete").inc()
     costs = record_costs(self, qe, attempt, outcome.calls)
     usage = outcome.calls[-1].usage
     result = {

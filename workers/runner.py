@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from fleet.breaker import CircuitBreaker
 from fleet.config import FleetConfig, ModelConfig
 from fleet.errors import FleetError, ProviderError, StreamTimeout, TaskTimedOut
+from fleet.metrics import FALLBACKS
 from fleet.models import ModelSelection, QETask, TokenUsage
 from fleet.registry import ModelRegistry
 from fleet.relay import StreamPublisher
@@ -103,6 +104,7 @@ class Runner:
                 last_error = f"{model.name}: circuit open"
                 continue
             if previous is not None:
+                FALLBACKS.labels(previous.name).inc()
                 publisher.emit("fallback", {"from": previous.name, "to": model.name,
                                             "reason": last_error,
                                             "continued_after_chars": len("".join(parts))})
