@@ -158,6 +158,10 @@ def route(task: QETask) -> ModelSelection:
             EXECUTE_TASK, task_id=task.id, queue=selection.queue, priority=task.priority,
             kwargs={"task": task.model_dump(mode="json"),
                     "selection": selection.model_dump(mode="json", by_alias=True)},
+            # What Flower and task events show: a short summary, not the task's code and
+            # context (and Celery need not build a repr of the whole payload per message).
+            argsrepr="()", kwargsrepr=repr({"task": task.id, "type": task.type.value,
+                                            "model": selection.model_name}),
         )
     except Exception:
         get_ledger().release(task.id)  # not enqueued: its reservation must not linger
