@@ -62,7 +62,8 @@ EXPERT = _lexicon(
     "symboliz*", "tautolog*", "syllogism*", "utilitarian*", "deontolog*", "epistemolog*",
 )
 SOFTWARE = _lexicon(
-    "function*", "class*", "method*", "algorithm*", "implement*", "refactor*", "compile*",
+    # Not "class" or "method": school classes and methods are everywhere in word problems.
+    "function*", "algorithm*", "implement*", "refactor*", "compile*",
     "runtime", "recursion", "recursive", "complexity", "big-o", "data structure*", "pointer*",
     "thread*", "async*", "await", "api", "database", "query", "sql", "regex*", "parse*",
     "python", "javascript", "typescript", "java", "golang", "rust", "c\\+\\+", "code", "bug*",
@@ -83,7 +84,8 @@ CREATIVE = _lexicon(
     "essay", "persuasive", "catchy", "fictional", "character*", "invent*",
 )
 SIMPLE = _lexicon(
-    "what is", "what are", "who is", "who was", "when did", "define", "definition", "list",
+    # Not "what is": word problems ask "what is the total …" (a look-up cue only when short).
+    "who is", "who was", "when did", "define", "definition", "list",
     "name the", "summarize", "summarise", "summary", "translate", "rephrase", "reformat",
     "convert", "extract", "spell", "capital of", "yes or no", "true or false", "pass or fail",
 )

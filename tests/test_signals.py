@@ -33,7 +33,7 @@ def test_stems_and_case_insensitivity() -> None:
 
 def test_creative_and_simple_cues() -> None:
     assert text_signals("Write a poem about unit tests").creative == 1
-    assert text_signals("What is a mock? Define it.").simple == 2
+    assert text_signals("Who is on call? Define a mock. List the fixtures.").simple == 3
 
 
 def test_token_estimate_is_close_to_bpe_rates() -> None:
