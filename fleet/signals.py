@@ -28,8 +28,8 @@ def _lexicon(*terms: str) -> re.Pattern[str]:
 QUANTITATIVE = _lexicon(
     "calculat*", "comput*", "solve", "equation*", "integral*", "derivative*", "probabilit*",
     "matrix", "matrices", "polynomial*", "theorem*", "prime", "divisible", "modulo", "integer*",
-    "fraction*", "percent*", "ratio", "proportion*", "average", "mean", "median", "variance",
-    "standard deviation", "interest", "profit", "discount", "per hour", "per day", "per week",
+    "fraction*", "percent*", "ratio", "proportion*", "average", "median", "variance",
+    "standard deviation", "profit", "discount", "per hour", "per day", "per week",
     "each", "twice", "half", "triple", "times as", "more than", "less than", "remaining",
     "rest of", "total", "altogether", "how many", "how much", "how long", "how far", "velocity",
     "acceleration", "momentum", "energy", "joule*", "newton*", "molar*", "mole*", "entropy",
