@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from fleet.breaker import CircuitBreaker
+from fleet.budget import BudgetLedger
 from fleet.buffer import BufferManager
 from fleet.complexity import ComplexityAnalyzer
 from fleet.config import FleetConfig, ModelConfig, Settings, get_config, load_config
@@ -21,6 +23,7 @@ from fleet.errors import (
     PayloadTooLarge,
     UnknownModel,
 )
+from fleet.flags import FeatureFlagManager
 from fleet.models import (
     ComplexityScore,
     CostEntry,
@@ -39,11 +42,38 @@ if TYPE_CHECKING:
     from fleet.dispatch import submit
 
 __all__ = [
-    "BudgetExceeded", "BufferManager", "ComplexityAnalyzer", "ComplexityScore", "ConfigError",
-    "CostEntry", "CostTracker", "FleetConfig", "FleetError", "InvalidTask", "ModelConfig",
-    "ModelRegistry", "ModelRouter", "ModelSelection", "ModelSelectionFailed", "PayloadTooLarge",
-    "QETask", "Settings", "StreamEvent", "StreamPublisher", "TaskType", "TokenUsage",
-    "UnknownModel", "asubscribe", "get_config", "load_config", "price", "submit", "subscribe",
+    "BudgetExceeded",
+    "BudgetLedger",
+    "BufferManager",
+    "CircuitBreaker",
+    "ComplexityAnalyzer",
+    "ComplexityScore",
+    "ConfigError",
+    "CostEntry",
+    "CostTracker",
+    "FeatureFlagManager",
+    "FleetConfig",
+    "FleetError",
+    "InvalidTask",
+    "ModelConfig",
+    "ModelRegistry",
+    "ModelRouter",
+    "ModelSelection",
+    "ModelSelectionFailed",
+    "PayloadTooLarge",
+    "QETask",
+    "Settings",
+    "StreamEvent",
+    "StreamPublisher",
+    "TaskType",
+    "TokenUsage",
+    "UnknownModel",
+    "asubscribe",
+    "get_config",
+    "load_config",
+    "price",
+    "submit",
+    "subscribe",
 ]
 
 

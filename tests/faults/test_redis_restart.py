@@ -3,6 +3,7 @@ stream relay and subscribers reconnect, and no accepted task is lost."""
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 import uuid
@@ -81,13 +82,25 @@ def test_workers_and_subscribers_survive_a_redis_restart(own_redis) -> None:
         own_redis.start()
         sender.join(60)
         watcher.join(90)
+        # Completion as the fleet records it: the stream's final event (and its result).
+        check = redis.Redis.from_url(own_redis.url)
+        deadline = time.monotonic() + 90
+        finals: dict[str, list[str]] = {}
+        while time.monotonic() < deadline:
+            finals = {task_id: [json.loads(f[b"e"])["type"] for _, f in
+                                check.xrange(f"fleet:log:{task_id}")] for task_id in accepted}
+            if all(types and types[-1] == "complete" for types in finals.values()):
+                break
+            time.sleep(1)
         reader = Celery("reader", broker=own_redis.url, backend=own_redis.url)
         reader.conf.update(accept_content=["json"])
-        results = {task_id: reader.AsyncResult(task_id).get(timeout=90)
+        results = {task_id: reader.AsyncResult(task_id).get(timeout=30)
                    for task_id in accepted}
     finally:
         for w in workers:
             w.stop()
     assert len(accepted) == 61
+    assert all(types.count("complete") == 1 and types[-1] == "complete"
+               for types in finals.values()), finals
     assert all(r["status"] == "complete" for r in results.values())
     assert seen and seen == list(range(len(seen)))  # the subscriber got every event, once
