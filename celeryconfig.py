@@ -44,7 +44,12 @@ broker_transport_options = {
     "unacked_restore_throttle": 1,
 }
 # Ride out a Redis restart (about half a minute, like the fleet's own Redis clients) instead
-# of losing a finished task's result.
+# of losing a finished task's result: retry every result-backend operation on connection
+# errors, not only the writes.
+result_backend_always_retry = True
+result_backend_max_retries = 30
+result_backend_base_sleep_between_retries_ms = 100
+result_backend_max_sleep_between_retries_ms = 2000
 result_backend_transport_options = {"retry_policy": {
     "max_retries": 30, "interval_start": 0, "interval_step": 0.5, "interval_max": 2}}
 
