@@ -1,7 +1,8 @@
 -- Execution leases: one live attempt per task, fleet-wide.
 -- KEYS[1] = fleet:lease:<task id>; ARGV[1] = "acquire" | "renew" | "release",
--- ARGV[2] = holder id, ARGV[3] = lease ms.
--- acquire: 1 when taken (free, or already ours), else the holder's remaining ms (negative).
+-- ARGV[2] = the attempt's token, ARGV[3] = lease ms.
+-- acquire: 1 when taken (free, or already this attempt's), else the holder's remaining ms
+-- (negative).
 -- renew / release: 1 when the lease was ours, 0 otherwise.
 local holder = redis.call('GET', KEYS[1])
 if ARGV[1] == 'acquire' then

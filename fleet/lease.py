@@ -34,43 +34,48 @@ class LeaseKeeper:
     def __init__(self, client: redis.Redis | None = None, lease_ms: int = LEASE_MS) -> None:
         self.client = client or get_redis()
         self.lease_ms = lease_ms
-        self.holder = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self._script = self.client.register_script(_LUA)
-        self._held: set[str] = set()
+        self._held: dict[str, str] = {}  # task id -> this attempt's token
         self._lock = threading.Lock()
         self._stop = threading.Event()
         threading.Thread(target=self._renew_forever, name="fleet-lease-keeper",
                          daemon=True).start()
 
     def acquire(self, task_id: str) -> int:
-        """1 when this process now holds the lease, else the ms until it may lapse."""
+        """1 when this attempt now holds the lease, else the ms until it may lapse.
+
+        The holder is the attempt, not the process: a duplicate delivery to the same worker
+        must wait like any other."""
+        token = f"{os.getpid()}-{uuid.uuid4().hex}"
         result = int(self._script(keys=[lease_key(task_id)],
-                                  args=["acquire", self.holder, self.lease_ms]))
+                                  args=["acquire", token, self.lease_ms]))
         if result == 1:
             with self._lock:
-                self._held.add(task_id)
+                self._held[task_id] = token
             return 1
         return -result
 
     def release(self, task_id: str) -> None:
         with self._lock:
-            self._held.discard(task_id)
+            token = self._held.pop(task_id, None)
+        if token is None:
+            return
         try:
-            self._script(keys=[lease_key(task_id)], args=["release", self.holder, 0])
+            self._script(keys=[lease_key(task_id)], args=["release", token, 0])
         except redis.RedisError as exc:  # it lapses by itself
             log.warning("could not release lease of %s: %s", task_id, exc)
 
     def _renew_forever(self) -> None:
         while not self._stop.wait(self.lease_ms / 3000):
             with self._lock:
-                held = list(self._held)
+                held = list(self._held.items())
             if not held:
                 continue
             try:
                 pipe = self.client.pipeline(transaction=False)
-                for task_id in held:
+                for task_id, token in held:
                     self._script(keys=[lease_key(task_id)],
-                                 args=["renew", self.holder, self.lease_ms], client=pipe)
+                                 args=["renew", token, self.lease_ms], client=pipe)
                 pipe.execute()
             except redis.RedisError as exc:
                 log.warning("lease renewal failed: %s", exc)

@@ -162,3 +162,15 @@ def test_a_stuck_path_raises_stream_001(redis_client) -> None:
         for i in range(50):
             pub.emit("chunk", {"text": str(i)})
     assert info.value.code == "STREAM_001"
+
+
+def test_a_second_attempt_in_the_same_process_must_wait_for_the_lease(redis_client) -> None:
+    from fleet.lease import LeaseKeeper
+
+    keeper = LeaseKeeper(redis_client, lease_ms=5000)
+    task_id = new_id()
+    assert keeper.acquire(task_id) == 1
+    assert 0 < keeper.acquire(task_id) <= 5000  # a duplicate delivery to this same worker
+    keeper.release(task_id)
+    assert keeper.acquire(task_id) == 1
+    keeper.release(task_id)
