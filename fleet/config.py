@@ -236,7 +236,6 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="", extra="ignore", case_sensitive=False)
 
-    fleet_config: Path | None = None
     fleet_broker_url: str = "redis://127.0.0.1:6379/0"
     fleet_redis_url: str = "redis://127.0.0.1:6379/0"
     fleet_result_backend: str | None = None

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import logging
-import threading
 from decimal import ROUND_HALF_EVEN, Decimal
+from functools import lru_cache
 from typing import Any, cast
 
 import psycopg
@@ -59,17 +59,10 @@ def _row(entry: CostEntry) -> dict[str, Any]:
             "created_at": entry.created_at}
 
 
-_writer: BatchWriter[CostEntry] | None = None
-_writer_lock = threading.Lock()
-
-
+@lru_cache(maxsize=1)
 def _group_commit() -> BatchWriter[CostEntry]:
     """Cost rows of all task threads of this process, committed together."""
-    global _writer
-    with _writer_lock:
-        if _writer is None:
-            _writer = BatchWriter("fleet-cost-writer", CostTracker._insert)
-        return _writer
+    return BatchWriter("fleet-cost-writer", CostTracker._insert)
 
 
 SPOOL_KEY = "fleet:costs:spool"

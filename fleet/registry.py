@@ -63,9 +63,6 @@ class ModelRegistry:
     def all(self) -> list[ModelConfig]:
         return list(self._models().values())
 
-    def enabled(self) -> list[ModelConfig]:
-        return [m for m in self._models().values() if m.enabled]
-
     # --- runtime changes, visible fleet-wide -------------------------------------------------
 
     def _require_runtime(self) -> RedisHashSnapshot:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
+from functools import lru_cache
 from typing import cast
 
 from psycopg.types.json import Jsonb
@@ -69,17 +69,9 @@ def _spool(records: list[Record], exc: BaseException | None = None) -> None:
         "selection": s.model_dump(mode="json", by_alias=True)}) for t, s in records))
 
 
-_writer_instance: BatchWriter[Record] | None = None
-_writer_lock = threading.Lock()
-
-
+@lru_cache(maxsize=1)
 def _writer() -> BatchWriter[Record]:
-    global _writer_instance
-    with _writer_lock:
-        if _writer_instance is None:
-            _writer_instance = BatchWriter("fleet-selection-writer", _write, max_items=500,
-                                           on_error=_spool)
-        return _writer_instance
+    return BatchWriter("fleet-selection-writer", _write, max_items=500, on_error=_spool)
 
 
 def drain_selections(batch: int = 500) -> int:

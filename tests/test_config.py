@@ -30,8 +30,8 @@ def test_shipped_config_has_the_seeds_three_models_and_prices() -> None:
     assert not cfg.router_active and not cfg.streaming_active  # v1.0.4 behaviour by default
 
 
-def test_no_file_defaults_to_single_default_model() -> None:
-    cfg = load_config(None, environ={}) if not os.environ.get("FLEET_CONFIG") else FleetConfig()
+def test_without_a_file_the_defaults_are_one_model_and_no_router() -> None:
+    cfg = FleetConfig()
     assert [m.name for m in cfg.routing.models] == ["claude-sonnet-4.5"]
     assert not cfg.router_active
 
