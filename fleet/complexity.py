@@ -45,6 +45,9 @@ DEMAND_WEIGHT = 0.45
 CONTENT_WEIGHT = 0.30
 DEMAND_CENTER = 4.5  # raw demand of a typical two-sentence request
 DEMAND_SCALE = 1.2
+NUMERIC_OPTIONS_WEIGHT = 5.0
+COMPARATIVE_WEIGHT = 1.0
+RECALL_WEIGHT = 1.5
 MAX_SCANNED_CONTEXT = 64 * 1024  # context beyond this only adds to the size signal
 
 
@@ -69,8 +72,11 @@ def text_demand(s: TextSignals, tokens: int) -> tuple[float, float, float]:
 
     kind = (1.5 * present(s.software) + 0.5 * present(s.logical) + 0.5 * present(s.hard_qe)
             - 1.5 * present(s.creative) - 1.0 * present(s.simple))
+    # Applied reasoning (computing an answer, reasoning about change) up; recall of facts down.
+    applied = (NUMERIC_OPTIONS_WEIGHT * s.numeric_options + COMPARATIVE_WEIGHT * log(s.comparative)
+               - RECALL_WEIGHT * log(s.recall))
     raw = (log(tokens) + 0.6 * log(s.quantitative) + 0.5 * log(s.clauses) + 0.3 * log(s.expert)
-           + 0.3 * log(s.quotes) + 0.3 * log(s.negation) + 0.3 * log(s.hard_qe) + kind)
+           + 0.3 * log(s.quotes) + 0.3 * log(s.negation) + 0.3 * log(s.hard_qe) + kind + applied)
     reasoning = saturate(0.6 * log(s.quantitative) + 0.5 * present(s.logical)
                          + 0.5 * present(s.hard_qe) + 0.5 * present(s.software), 1.0)
     demand = 1.0 / (1.0 + math.exp(-(raw - DEMAND_CENTER) / DEMAND_SCALE))

@@ -89,9 +89,31 @@ SIMPLE = _lexicon(
     "name the", "summarize", "summarise", "summary", "translate", "rephrase", "reformat",
     "convert", "extract", "spell", "capital of", "yes or no", "true or false", "pass or fail",
 )
+COMPARATIVE = _lexicon(
+    # Reasoning about change and comparison ("if supply falls, does the price rise?").
+    "increase*", "decrease*", "rise*", "rising", "fall*", "fell", "higher", "lower", "greater",
+    "smaller", "bigger", "larger", "more", "less", "fewer", "than", "shift*", "grow*", "shrink*",
+    "reduc*", "raise*", "drop*", "expand*",
+)
+RECALL = _lexicon(
+    # Factual-recall vocabulary (humanities, social and life science): questions over it are
+    # answered from memory, which cheap models share with strong ones.
+    "religio*", "buddh*", "christian*", "islam*", "muslim*", "hindu*", "jewish", "judaism",
+    "confucian*", "sikh*", "shinto", "sacred", "ritual*", "worship*", "god", "gods", "dynasty",
+    "empire", "emperor", "king", "kings", "kingdom", "queen", "century", "centuries", "ancient",
+    "medieval", "colonial*", "revolution*", "war", "treaty", "psycholog*", "theory of",
+    "theorist*", "according to", "refers to", "known as", "is called", "are called", "term",
+    "concept", "cell", "cells", "dna", "rna", "gene", "genes", "species", "organism*", "tissue*",
+    "organs", "hormone*", "neuron*", "culture*", "society", "social*", "identity", "nationalism",
+    "feminis*", "philosopher*",
+)
 NEGATION = _lexicon("not", "except", "least", "incorrect", "false", "never", "cannot", "neither",
                     "nor", "without")
 
+# Listed answer options ("A. 42", "(b) 3.5%"): options that are all numbers mean the answer
+# must be computed, not recognised.
+_OPTION = re.compile(r"^[ \t]*\(?[A-Ea-e][.)][ \t]+(.*?)[ \t]*$", re.MULTILINE)
+_NUMBER = re.compile(r"[-+$\d.,%/ ]*\d[-+$\d.,%/ ]*")
 _QUOTE = re.compile(r"[\"“”]")
 _CLAUSE = re.compile(r"[,;:]|\b(?:and|but|then|after|before|while|if|when|which|that|because)\b",
                      re.IGNORECASE)
@@ -109,6 +131,16 @@ class TextSignals:
     creative: int
     simple: int
     negation: int
+    comparative: int
+    recall: int
+    numeric_options: float  # share of listed answer options that are numbers, in [0, 1]
+
+
+def numeric_option_share(text: str) -> float:
+    options = _OPTION.findall(text)
+    if len(options) < 2:
+        return 0.0
+    return sum(1 for o in options if _NUMBER.fullmatch(o)) / len(options)
 
 
 def text_signals(text: str) -> TextSignals:
@@ -123,6 +155,9 @@ def text_signals(text: str) -> TextSignals:
         creative=len(CREATIVE.findall(text)),
         simple=len(SIMPLE.findall(text)),
         negation=len(NEGATION.findall(text)),
+        comparative=len(COMPARATIVE.findall(text)),
+        recall=len(RECALL.findall(text)),
+        numeric_options=numeric_option_share(text),
     )
 
 

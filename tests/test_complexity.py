@@ -85,6 +85,17 @@ def test_creative_writing_scores_below_equal_length_reasoning() -> None:
     assert creative < reasoning
 
 
+def test_computed_answers_score_above_recalled_ones() -> None:
+    options = "\nA. {}\nB. {}\nC. {}\nD. {}\nAnswer:"
+    computed = score(type="general", description="A queue drains 40 jobs per second and 55 "
+                     "arrive per second. How many are waiting after a minute?"
+                     + options.format(600, 900, 1500, 3300))
+    recalled = score(type="general", description="A queue drains jobs and more arrive. Which "
+                     "term names this, according to the theory of queues?"
+                     + options.format("backlog", "spool", "buffer", "ledger"))
+    assert computed > recalled
+
+
 def test_code_structure_raises_the_score() -> None:
     flat = "a = 1\nb = 2\nc = 3\nd = 4\ne = 5\nf = 6\ng = 7\nh = 8\ni = 9\n"
     assert score(code=SNIPPET) > score(code=flat)

@@ -36,6 +36,21 @@ def test_creative_and_simple_cues() -> None:
     assert text_signals("Who is on call? Define a mock. List the fixtures.").simple == 3
 
 
+def test_numeric_answer_options() -> None:
+    numeric = "Which load gives p99 under budget?\nA. 120\nB. 3.5%\nC. $1,200\nD. 1/4\nAnswer:"
+    assert text_signals(numeric).numeric_options == 1.0
+    mixed = "Pick one:\n(a) 12 workers\n(b) 8\n(c) none\n(d) 4"
+    assert text_signals(mixed).numeric_options == 0.5  # "8" and "4"
+    assert text_signals("A. single line that looks like an option 42").numeric_options == 0.0
+
+
+def test_comparative_and_recall_cues() -> None:
+    s = text_signals("If latency rises while throughput falls, is the queue larger than before?")
+    assert s.comparative == 4  # rises, falls, larger, than
+    recall = text_signals("Which dynasty built it, according to the ancient sources?")
+    assert recall.recall == 3  # dynasty, according to, ancient
+
+
 def test_token_estimate_is_close_to_bpe_rates() -> None:
     prose = "The quick brown fox jumps over the lazy dog. " * 20
     assert 180 <= estimate_tokens(prose) <= 240  # cl100k: 10 tokens per sentence
