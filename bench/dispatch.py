@@ -44,7 +44,7 @@ def noop_workers(env: dict[str, str]) -> list[subprocess.Popen[bytes]]:
         procs.append(subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "bench.noop_app", "worker", "-Q",
              "bench.noop", "-P", "threads", "-c", str(CONCURRENCY), "-n", f"noop{i}@%h",
-             "--without-mingle", "--without-gossip", "--loglevel=WARNING"],
+             "--without-mingle", "--without-gossip", "--loglevel=INFO"],
             cwd=ROOT, env={**os.environ, **env}, stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL))
     time.sleep(4)

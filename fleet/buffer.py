@@ -54,6 +54,11 @@ class BufferManager:
                 return self._take(now)
         return None
 
+    @property
+    def pending(self) -> bool:
+        """Whether text is buffered."""
+        return bool(self._parts)
+
     def due(self) -> str | None:
         """The buffered text if it has waited ``flush_ms``, else None."""
         with self._lock:

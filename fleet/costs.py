@@ -38,15 +38,16 @@ def price(usage: TokenUsage, model: ModelConfig) -> Decimal:
     return total.quantize(_QUANTUM, rounding=ROUND_HALF_EVEN)
 
 
-_INSERT = """
-INSERT INTO cost_entries (task_id, attempt, segment, model, provider, task_type, agent_id,
-    input_tokens, output_tokens, cached_tokens, cache_write_tokens, cost_usd, estimated,
-    created_at)
-VALUES (%(task_id)s, %(attempt)s, %(segment)s, %(model)s, %(provider)s, %(task_type)s, %(agent_id)s,
-    %(input_tokens)s, %(output_tokens)s, %(cached_tokens)s, %(cache_write_tokens)s,
-    %(cost_usd)s, %(estimated)s, %(created_at)s)
+_COLUMNS = """task_id, attempt, segment, model, provider, task_type, agent_id, input_tokens,
+    output_tokens, cached_tokens, cache_write_tokens, cost_usd, estimated, created_at"""
+_INSERT = f"""
+INSERT INTO cost_entries ({_COLUMNS})
+SELECT {_COLUMNS} FROM jsonb_to_recordset(%s::jsonb) AS r(task_id text, attempt integer,
+    segment smallint, model text, provider text, task_type text, agent_id text,
+    input_tokens integer, output_tokens integer, cached_tokens integer,
+    cache_write_tokens integer, cost_usd numeric, estimated boolean, created_at timestamptz)
 ON CONFLICT ON CONSTRAINT cost_entries_one_per_attempt DO NOTHING
-RETURNING segment
+RETURNING task_id, attempt, segment
 """
 
 
@@ -101,13 +102,15 @@ class CostTracker:
 
     @staticmethod
     def _insert(entries: list[CostEntry]) -> list[CostEntry]:
-        new: list[CostEntry] = []
         with db.connection() as conn, conn.cursor() as cur:
-            cur.executemany(_INSERT, [_row(e) for e in entries], returning=True)
-            for entry in entries:  # one result set per row, in order
-                if cur.fetchone() is not None:
-                    new.append(entry)
-                cur.nextset()
+            cur.execute(_INSERT, (db.json_rows([_row(e) for e in entries]),))
+            inserted = {cast(tuple[str, int, int], tuple(row)) for row in cur.fetchall()}
+        new: list[CostEntry] = []
+        for entry in entries:  # a key twice in one batch: only its first entry is new
+            key = (entry.task_id, entry.attempt, entry.segment)
+            if key in inserted:
+                inserted.discard(key)
+                new.append(entry)
         return new
 
     def drain(self, batch: int = 1000) -> int:

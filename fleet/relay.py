@@ -19,7 +19,6 @@ import json
 import logging
 import threading
 import time
-import weakref
 from collections import deque
 from pathlib import Path
 from typing import Any
@@ -50,13 +49,18 @@ class StreamRelay:
         self._sha = ""
         self._queue: deque[tuple[StreamPublisher, int, str]] = deque()
         self._cond = threading.Condition()
-        self._publishers: weakref.WeakSet[StreamPublisher] = weakref.WeakSet()
+        # Publishers with text waiting in their buffer: the only ones the relay must visit
+        # between batches (an insertion-ordered set).
+        self._holding: dict[StreamPublisher, None] = {}
         self._thread = threading.Thread(target=self._run, name="fleet-stream-relay", daemon=True)
         self._thread.start()
 
-    def register(self, publisher: StreamPublisher) -> None:
+    def hold(self, publisher: StreamPublisher) -> None:
+        """``publisher`` has buffered text: flush it when due."""
         with self._cond:
-            self._publishers.add(publisher)
+            if publisher not in self._holding:
+                self._holding[publisher] = None
+                self._cond.notify()
 
     def submit(self, publisher: StreamPublisher, seq: int, payload: str) -> None:
         with self._cond:
@@ -68,12 +72,17 @@ class StreamRelay:
         while True:
             with self._cond:
                 if not self._queue:
-                    self._cond.wait(timeout=0.005)
+                    # Idle: sleep until an event arrives, or poll buffers while text waits.
+                    self._cond.wait(timeout=0.005 if self._holding else None)
                 batch = [self._queue.popleft() for _ in range(min(len(self._queue),
                                                                   BATCH_EVENTS))]
-                publishers = list(self._publishers)
-            for publisher in publishers:
-                publisher.flush_due_text()
+                holding = list(self._holding)
+            if holding:
+                drained = [p for p in holding if not p.flush_due_text()]
+                with self._cond:
+                    for publisher in drained:
+                        if not publisher.buffer.pending:
+                            self._holding.pop(publisher, None)
             if not batch:
                 continue
             while True:
@@ -153,7 +162,6 @@ class StreamPublisher:
         self._cond = threading.Condition()
         self._text_lock = threading.RLock()
         self._relay = get_relay(self.client)
-        self._relay.register(self)
 
     # --- producer side -----------------------------------------------------------------------
 
@@ -180,19 +188,22 @@ class StreamPublisher:
         """A model's text delta; becomes a chunk event when the buffer says so."""
         with self._text_lock:  # taking text from the buffer and numbering it are one step
             self._send_text(self.buffer.add(delta), wait=True)
+            if self.buffer.pending:
+                self._relay.hold(self)
 
     def flush_text(self) -> None:
         with self._text_lock:
             self._send_text(self.buffer.flush(), wait=True)
 
-    def flush_due_text(self) -> None:
+    def flush_due_text(self) -> bool:
         """Called by the relay between batches, so text never waits in the buffer for long.
-        Never blocks: the relay must not wait on itself."""
+        Never blocks: the relay must not wait on itself. True while text is still buffered."""
         if not self._text_lock.acquire(blocking=False):
-            return
+            return True
         try:
             if len(self._pending) < self.high_water:
                 self._send_text(self.buffer.due(), wait=False)
+            return self.buffer.pending
         finally:
             self._text_lock.release()
 

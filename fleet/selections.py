@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 import logging
 from functools import lru_cache
-from typing import cast
+from typing import Any, cast
 
-from psycopg.types.json import Jsonb
+import psycopg
 
 from fleet import db
 from fleet.batching import BatchWriter
@@ -16,10 +16,14 @@ from fleet.redis_client import get_redis
 
 log = logging.getLogger("fleet.selections")
 
-_INSERT = """
-INSERT INTO routing_selections (task_id, model, task_type, agent_id, agent_type, complexity,
-    reason, fallback_models, error_code, latency_us, selection, created_at)
-VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+_COLUMNS = """task_id, model, task_type, agent_id, agent_type, complexity, reason,
+    fallback_models, error_code, latency_us, selection, created_at"""
+_INSERT = f"""
+INSERT INTO routing_selections ({_COLUMNS})
+SELECT {_COLUMNS} FROM jsonb_to_recordset(%s::jsonb) AS r(task_id text, model text,
+    task_type text, agent_id text, agent_type text, complexity double precision, reason text,
+    fallback_models jsonb, error_code text, latency_us integer, selection jsonb,
+    created_at timestamptz)
 ON CONFLICT (task_id) DO NOTHING
 """
 
@@ -27,11 +31,18 @@ ON CONFLICT (task_id) DO NOTHING
 SPOOL_KEY = "fleet:selections:spool"
 
 
-def _params(task: QETask, selection: ModelSelection) -> tuple[object, ...]:
-    return (task.id, selection.model_name, task.type.value, task.agent_id, task.agent_type,
-            selection.complexity.overall, selection.reason, Jsonb(selection.fallback_models),
-            selection.error_code, selection.latency_us,
-            Jsonb(selection.model_dump(mode="json", by_alias=True)), selection.timestamp)
+def _row(task: QETask, selection: ModelSelection) -> dict[str, Any]:
+    return {"task_id": task.id, "model": selection.model_name, "task_type": task.type.value,
+            "agent_id": task.agent_id, "agent_type": task.agent_type,
+            "complexity": selection.complexity.overall, "reason": selection.reason,
+            "fallback_models": selection.fallback_models, "error_code": selection.error_code,
+            "latency_us": selection.latency_us,
+            "selection": selection.model_dump(mode="json", by_alias=True),
+            "created_at": selection.timestamp}
+
+
+def _insert(records: list[Record], cur: psycopg.Cursor[Any]) -> None:
+    cur.execute(_INSERT, (db.json_rows([_row(t, s) for t, s in records]),))
 
 
 Record = tuple[QETask, ModelSelection]
@@ -56,7 +67,7 @@ def _write(records: list[Record]) -> list[Record]:
     with db.connection() as conn, conn.cursor() as cur:
         # A routing log, not money: no need to wait for the disk on every commit.
         cur.execute("SET LOCAL synchronous_commit TO OFF")
-        cur.executemany(_INSERT, [_params(t, s) for t, s in records])
+        _insert(records, cur)
     return records
 
 
@@ -80,9 +91,8 @@ def drain_selections(batch: int = 500) -> int:
     while raw := cast(list[bytes], client.lrange(SPOOL_KEY, 0, batch - 1)):
         records = [json.loads(r) for r in raw]
         with db.connection() as conn, conn.cursor() as cur:
-            cur.executemany(_INSERT, [
-                _params(QETask.model_validate(r["task"]),
-                        ModelSelection.model_validate(r["selection"])) for r in records])
+            _insert([(QETask.model_validate(r["task"]),
+                      ModelSelection.model_validate(r["selection"])) for r in records], cur)
         client.ltrim(SPOOL_KEY, len(raw), -1)
         moved += len(raw)
     return moved
