@@ -208,6 +208,18 @@ def bench(names: tuple[str, ...]) -> None:
     sys.exit(subprocess.call([sys.executable, "-m", "bench", *names], cwd=root))
 
 
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8080, show_default=True)
+def gateway(host: str, port: int) -> None:
+    """Serve the HTTP gateway (POST /v1/tasks, GET /v1/tasks/ID[/events], /healthz)."""
+    import uvicorn
+
+    from fleet.gateway import create_app
+
+    uvicorn.run(create_app(), host=host, port=port, log_level="info")
+
+
 def _register_subgroups() -> None:
     from fleet.cli_routing import flags, models, routing
 

@@ -244,6 +244,7 @@ class Settings(BaseSettings):
     anthropic_api_key: SecretStr | None = None
     openai_api_key: SecretStr | None = None
     google_api_key: SecretStr | None = None
+    fleet_gateway_token: SecretStr | None = None  # bearer token the HTTP gateway requires
 
     @property
     def result_backend(self) -> str:
