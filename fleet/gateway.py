@@ -49,10 +49,6 @@ _TASK_ID = re.compile(r"[A-Za-z0-9_.:-]{1,128}")
 SSE_HEARTBEAT_SECONDS = 15.0
 
 
-def error_response(exc: FleetError) -> JSONResponse:
-    return JSONResponse({"error": exc.to_dict()}, status_code=STATUS.get(type(exc), 500))
-
-
 def _task_id(request: Request) -> str:
     task_id = str(request.path_params["task_id"])
     if not _TASK_ID.fullmatch(task_id):
@@ -88,11 +84,9 @@ async def task_result(request: Request) -> Response:
 
 def _after_seq(request: Request) -> int:
     raw = request.headers.get("last-event-id") or request.query_params.get("after_seq") or "-1"
-    try:
-        return max(-1, int(raw))
-    except ValueError:
-        raise InvalidTask(f"Last-Event-ID / after_seq must be an integer, got {raw[:32]!r}")\
-            from None
+    if not re.fullmatch(r"-?\d{1,18}", raw):
+        raise InvalidTask(f"Last-Event-ID / after_seq must be an integer, got {raw[:32]!r}")
+    return max(-1, int(raw))
 
 
 async def sse_frames(task_id: str, after: int) -> AsyncIterator[str]:
@@ -139,7 +133,7 @@ class BearerToken(BaseHTTPMiddleware):
 
 async def _fleet_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, FleetError)
-    return error_response(exc)
+    return JSONResponse({"error": exc.to_dict()}, status_code=STATUS.get(type(exc), 500))
 
 
 def create_app() -> Starlette:

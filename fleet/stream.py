@@ -50,10 +50,24 @@ class _Follower:
     """The subscriber's state machine, shared by the sync and async clients: yields each seq
     once and in order, whether it comes from the log or the channel."""
 
-    def __init__(self, after_seq: int) -> None:
+    def __init__(self, task_id: str, after_seq: int, timeout: float | None) -> None:
+        self.task_id = task_id
         self.after_seq = after_seq
         self.last = after_seq
         self.done = False
+        self.timeout = timeout
+        self.quiet_since = time.monotonic()
+
+    def heard(self) -> None:
+        self.quiet_since = time.monotonic()
+
+    def quiet(self, caught_up: list[StreamEvent]) -> None:
+        """The channel was quiet and the log gave ``caught_up``: TimeoutError after
+        ``timeout`` seconds with neither."""
+        if caught_up:
+            self.heard()
+        elif self.timeout is not None and time.monotonic() - self.quiet_since > self.timeout:
+            raise TimeoutError(f"no event for task {self.task_id} in {self.timeout}s")
 
     def from_log(self, entries: LogEntries) -> list[StreamEvent]:
         out = []
@@ -94,7 +108,7 @@ def subscribe(task_id: str, after_seq: int = -1, *, timeout: float | None = None
     """Yield every event of ``task_id`` with seq > after_seq, in order, once each, ending after
     the final one. ``timeout`` bounds the silence between events (None waits forever)."""
     client = client or get_redis()
-    follower = _Follower(after_seq)
+    follower = _Follower(task_id, after_seq, timeout)
     pubsub = client.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
     pubsub.subscribe(channel_name(task_id))  # subscribe first, then read the log: no gap
 
@@ -107,18 +121,15 @@ def subscribe(task_id: str, after_seq: int = -1, *, timeout: float | None = None
         if follower.done or follower.ended_before(
                 cast(LogEntries, client.xrevrange(log_name(task_id), count=1))):
             return
-        quiet_since = time.monotonic()
+        follower.heard()
         while not follower.done:
             message = pubsub.get_message(timeout=1.0)
             if message is None:  # quiet: the log covers anything missed while reconnecting
                 caught = catch_up()
                 yield from caught
-                if caught:
-                    quiet_since = time.monotonic()
-                elif timeout is not None and time.monotonic() - quiet_since > timeout:
-                    raise TimeoutError(f"no event for task {task_id} in {timeout}s")
+                follower.quiet(caught)
                 continue
-            quiet_since = time.monotonic()
+            follower.heard()
             outcome = follower.from_message(message["data"])
             if outcome is True:
                 yield from catch_up()
@@ -134,7 +145,7 @@ async def asubscribe(task_id: str, after_seq: int = -1, *, timeout: float | None
     import redis.asyncio as aioredis
 
     client = aioredis.Redis.from_url(url or get_settings().fleet_redis_url)
-    follower = _Follower(after_seq)
+    follower = _Follower(task_id, after_seq, timeout)
     pubsub = client.pubsub(ignore_subscribe_messages=True)
     await pubsub.subscribe(channel_name(task_id))
 
@@ -148,19 +159,16 @@ async def asubscribe(task_id: str, after_seq: int = -1, *, timeout: float | None
         if follower.done or follower.ended_before(
                 await client.xrevrange(log_name(task_id), count=1)):
             return
-        quiet_since = time.monotonic()
+        follower.heard()
         while not follower.done:
             message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
             if message is None:
                 caught = await catch_up()
                 for event in caught:
                     yield event
-                if caught:
-                    quiet_since = time.monotonic()
-                elif timeout is not None and time.monotonic() - quiet_since > timeout:
-                    raise TimeoutError(f"no event for task {task_id} in {timeout}s")
+                follower.quiet(caught)
                 continue
-            quiet_since = time.monotonic()
+            follower.heard()
             outcome = follower.from_message(message["data"])
             if outcome is True:
                 for event in await catch_up():
