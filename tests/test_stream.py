@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import uuid
 
+import pytest
+
 from fleet.relay import StreamPublisher
-from fleet.stream import read_log, subscribe
+from fleet.stream import asubscribe, read_log, subscribe
 
 
 def new_id() -> str:
@@ -174,3 +177,16 @@ def test_a_second_attempt_in_the_same_process_must_wait_for_the_lease(redis_clie
     keeper.release(task_id)
     assert keeper.acquire(task_id) == 1
     keeper.release(task_id)
+
+
+def test_a_silent_stream_times_out_in_both_subscribers(redis_client) -> None:
+    task_id = f"silent-{uuid.uuid4().hex}"
+    with pytest.raises(TimeoutError, match=task_id):
+        list(subscribe(task_id, timeout=1.2, client=redis_client))
+
+    async def follow() -> None:
+        async for _ in asubscribe(task_id, timeout=1.2):
+            pass
+
+    with pytest.raises(TimeoutError, match=task_id):
+        asyncio.run(follow())
