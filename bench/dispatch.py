@@ -20,7 +20,7 @@ import uuid
 from typing import Any
 
 from bench.common import bench_env
-from fleet.testing import ROOT, WorkerProcess
+from fleet.testing import ROOT, WorkerProcess, wait_result
 
 PROCESSES = 2
 CONCURRENCY = 8
@@ -35,7 +35,7 @@ def task_body(i: int) -> dict[str, Any]:
 def wait_all(app: Any, ids: list[str], timeout: float = 600) -> None:
     deadline = time.monotonic() + timeout
     for task_id in ids:
-        app.AsyncResult(task_id).get(timeout=max(1.0, deadline - time.monotonic()))
+        wait_result(app.AsyncResult(task_id), max(1.0, deadline - time.monotonic()))
 
 
 def noop_workers(env: dict[str, str]) -> list[subprocess.Popen[bytes]]:

@@ -1,5 +1,6 @@
 """Helpers for tests and benchmarks that run the fleet for real: an isolated Redis logical
-database and PostgreSQL database, and ``celery worker`` subprocesses."""
+database and PostgreSQL database, ``celery worker`` subprocesses, and a result wait that
+cannot miss a result."""
 
 from __future__ import annotations
 
@@ -11,8 +12,11 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import redis
+from celery.exceptions import TimeoutError as ResultTimeout
+from celery.result import AsyncResult
 
 ROOT = Path(__file__).resolve().parent.parent
 CLAIM_KEY = "fleet:test:claimed"
@@ -25,6 +29,24 @@ def claim_redis_db(host: str = "127.0.0.1", port: int = 6379, owner: str | None 
         if redis.Redis(host=host, port=port, db=db).set(CLAIM_KEY, owner, nx=True, ex=3600):
             return db
     raise RuntimeError("no free Redis database (1-15)")
+
+
+def wait_result(result: AsyncResult, timeout: float = 30.0, propagate: bool = True) -> Any:
+    """``result.get()`` that looks at the stored result again every second.
+
+    Celery's Redis backend hears of a result by pub/sub: it sends SUBSCRIBE without waiting
+    for Redis to confirm it, then reads the stored result on another connection. Redis may
+    run that read first; a result stored and announced between the two is then never heard
+    of and ``get()`` waits for its whole timeout (seen as rare hangs of a benchmark run).
+    Each ``get()`` reads the stored result first, so repeating it bounds the delay."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return result.get(timeout=min(1.0, max(deadline - time.monotonic(), 0.01)),
+                              propagate=propagate)
+        except ResultTimeout:
+            if time.monotonic() >= deadline:
+                raise
 
 
 class WorkerProcess:

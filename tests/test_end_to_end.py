@@ -4,6 +4,8 @@ routes, executes and streams, Postgres gets the cost row, beat rolls it up."""
 from __future__ import annotations
 
 import json
+import socket
+import threading
 import time
 import uuid
 from decimal import Decimal
@@ -11,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from fleet.testing import wait_result
 from tests.fixtures import MODEL_QUEUES
 
 pytestmark = pytest.mark.integration
@@ -49,8 +52,8 @@ def test_send_task_by_name_streams_in_order_and_prices(worker, bare_client, redi
     pubsub = redis_client.pubsub()
     pubsub.subscribe(f"fleet:stream:{payload['id']}")
 
-    selection = bare_client.send_task("fleet.dispatch", kwargs={"task": payload},
-                                      queue="fleet.dispatch").get(timeout=30)
+    selection = wait_result(bare_client.send_task("fleet.dispatch", kwargs={"task": payload},
+                                                  queue="fleet.dispatch"), 30)
     events = collect(pubsub)
 
     assert [e["seq"] for e in events] == list(range(len(events)))
@@ -60,7 +63,7 @@ def test_send_task_by_name_streams_in_order_and_prices(worker, bare_client, redi
     assert len(chunks) > 3, "a stream is many chunk events, not one message"
     assert all(e["task_id"] == payload["id"] and e["model"] == selection["modelName"]
                for e in events)
-    result = bare_client.AsyncResult(payload["id"]).get(timeout=30)
+    result = wait_result(bare_client.AsyncResult(payload["id"]), 30)
     assert "".join(c["data"]["text"] for c in chunks) == result["text"]
     assert result["usage"]["output_tokens"] == 300
 
@@ -84,7 +87,7 @@ def test_send_task_by_name_streams_in_order_and_prices(worker, bare_client, redi
     wait_until(lambda: stored() is not None, "the selection is written")
     assert stored()[0] == selection["modelName"]
 
-    bare_client.send_task("fleet.beat.aggregate_costs", queue="fleet.beat").get(timeout=30)
+    wait_result(bare_client.send_task("fleet.beat.aggregate_costs", queue="fleet.beat"), 30)
     totals = pg.execute("SELECT sum(requests), sum(output_tokens), sum(cost_usd) "
                         "FROM daily_cost_summaries").fetchone()
     raw = pg.execute("SELECT count(*), sum(output_tokens), sum(cost_usd) "
@@ -97,7 +100,7 @@ def test_cost_tracked_event_has_the_seeds_shape(worker, bare_client, redis_clien
     events = redis_client.pubsub(ignore_subscribe_messages=True)
     events.subscribe("fleet:events")
     bare_client.send_task("fleet.dispatch", kwargs={"task": payload}, queue="fleet.dispatch")
-    bare_client.AsyncResult(payload["id"]).get(timeout=30)
+    wait_result(bare_client.AsyncResult(payload["id"]), 30)
     deadline = time.monotonic() + 10
     tracked = None
     while tracked is None and time.monotonic() < deadline:
@@ -115,6 +118,36 @@ def test_cost_tracked_event_has_the_seeds_shape(worker, bare_client, redis_clien
     assert daily["limit"] == 100.0 and daily["used"] > 0 and daily["percentUsed"] >= 0
 
 
+def test_cost_tracked_is_a_celery_event_for_flower(worker, bare_client) -> None:
+    """Flower and ``celery events`` receive cost.tracked; the worker batches it with its task
+    events, and receivers see single events."""
+    payload = task_payload()
+    received: list[dict[str, Any]] = []
+    ready = threading.Event()
+    with bare_client.connection_for_read() as conn:
+        receiver = bare_client.events.Receiver(conn, handlers={
+            "cost.tracked": received.append})
+        receiver.on_consume_ready = lambda *args, **kwargs: ready.set()
+        capture = threading.Thread(target=receiver.capture,
+                                   kwargs={"limit": None, "timeout": 30, "wakeup": False},
+                                   daemon=True)
+        capture.start()
+        assert ready.wait(10), "event receiver did not start"
+        bare_client.send_task("fleet.dispatch", kwargs={"task": payload},
+                              queue="fleet.dispatch")
+        wait_result(bare_client.AsyncResult(payload["id"]), 30)
+        wait_until(lambda: any(e.get("taskId") == payload["id"] for e in received),
+                   "the cost.tracked Celery event arrived")
+        receiver.should_stop = True
+        capture.join(5)
+    event = next(e for e in received if e["taskId"] == payload["id"])
+    assert event["type"] == "cost.tracked" and event["uuid"] == payload["id"]
+    assert event["hostname"] == f"{worker.name}@{socket.gethostname()}"
+    assert event["tokens"]["output"] == 300 and event["cost"] > 0
+    assert "budgetStatus" in event
+    assert isinstance(event["timestamp"], float) and event["recordedAt"].startswith("20")
+
+
 def test_non_streaming_task_publishes_only_start_and_complete(worker, bare_client,
                                                                redis_client):
     payload = task_payload(stream=False)
@@ -129,16 +162,16 @@ def test_non_streaming_task_publishes_only_start_and_complete(worker, bare_clien
 
 def test_duplicate_delivery_is_not_rerun(worker, bare_client, redis_client, pg):
     payload = task_payload()
-    selection = bare_client.send_task("fleet.dispatch", kwargs={"task": payload},
-                                      queue="fleet.dispatch").get(timeout=30)
-    bare_client.AsyncResult(payload["id"]).get(timeout=30)
+    selection = wait_result(bare_client.send_task("fleet.dispatch", kwargs={"task": payload},
+                                                  queue="fleet.dispatch"), 30)
+    wait_result(bare_client.AsyncResult(payload["id"]), 30)
     # The same execute message delivered again (as after a dispatch redelivery).
     bare_client.send_task("fleet.execute", task_id=payload["id"],
                           kwargs={"task": payload, "selection": selection},
                           queue=f"model.{selection['modelName']}")
     wait_until(lambda: f"task {payload['id']} already finished" in worker.log(),
                "the duplicate is seen", timeout=30)
-    assert bare_client.AsyncResult(payload["id"]).get(timeout=5)["status"] == "complete"
+    assert wait_result(bare_client.AsyncResult(payload["id"]), 5)["status"] == "complete"
     count = pg.execute("SELECT count(*) FROM cost_entries WHERE task_id = %s",
                        (payload["id"],)).fetchone()[0]
     assert count == 1
@@ -165,7 +198,7 @@ def test_bad_input_is_rejected_and_nothing_enqueued(worker, bare_client, redis_c
     before = {q: redis_client.llen(q) for q in MODEL_QUEUES}
     result = bare_client.send_task("fleet.dispatch", kwargs={"task": payload},
                                    queue="fleet.dispatch")
-    result.get(timeout=30, propagate=False)
+    wait_result(result, 30, propagate=False)
     assert result.state == "FAILURE"
     message = str(result.result)
     assert code in message and mentions in message
@@ -174,10 +207,10 @@ def test_bad_input_is_rejected_and_nothing_enqueued(worker, bare_client, redis_c
     assert worker.alive()
     good = task_payload(stream=False, max_output_tokens=5)
     ok = bare_client.send_task("fleet.dispatch", kwargs={"task": good}, queue="fleet.dispatch")
-    assert ok.get(timeout=30)["modelName"]
+    assert wait_result(ok, 30)["modelName"]
 
 
 def test_missing_kwarg_is_rejected(worker, bare_client):
     result = bare_client.send_task("fleet.dispatch", kwargs={"job": {}}, queue="fleet.dispatch")
-    result.get(timeout=30, propagate=False)
+    wait_result(result, 30, propagate=False)
     assert result.state == "FAILURE" and "TASK_001" in str(result.result)

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from fleet.testing import wait_result
 from tests.fixtures import MODEL_QUEUES, ROOT, WorkerProcess
 
 pytestmark = pytest.mark.integration
@@ -66,9 +67,9 @@ def test_difficulty_decides_the_model_queue(fleet_workers, bare_client, clean_fl
     results = {}
     for name, payload in (("easy", EASY), ("medium", MEDIUM), ("hard", HARD)):
         body = payload | {"id": f"r-{name}-{uuid.uuid4().hex[:8]}", "max_output_tokens": 20}
-        selection = bare_client.send_task("fleet.dispatch", kwargs={"task": body},
-                                          queue="fleet.dispatch").get(timeout=30)
-        result = bare_client.AsyncResult(body["id"]).get(timeout=30)
+        selection = wait_result(bare_client.send_task("fleet.dispatch", kwargs={"task": body},
+                                                      queue="fleet.dispatch"), 30)
+        result = wait_result(bare_client.AsyncResult(body["id"]), 30)
         results[name] = (selection["modelName"], result["worker"])
     assert results["easy"][0] == "claude-haiku-4"
     assert results["medium"][0] == "claude-sonnet-4.5"
@@ -105,7 +106,7 @@ def test_flags_off_under_live_traffic_loses_nothing(fleet_workers, bare_client, 
     before = [(tid, t) for tid, t in submitted if t < flipped_at - 0.1]
     assert after and before
     for task_id, _ in submitted:  # every accepted task completed exactly once
-        result = bare_client.AsyncResult(task_id).get(timeout=60)
+        result = wait_result(bare_client.AsyncResult(task_id), 60)
         assert result["status"] == "complete"
         log = [json.loads(f[b"e"]) for _, f in redis_client.xrange(f"fleet:log:{task_id}")]
         assert [e["seq"] for e in log] == list(range(len(log)))

@@ -40,6 +40,7 @@ from fleet.redis_client import get_redis
 from fleet.registry import ModelRegistry
 from fleet.relay import StreamPublisher
 from fleet.stream import log_name, read_log
+from workers.monitor import send_task_event
 from workers.providers import check_credentials
 from workers.runner import Call, RunFailed, Runner
 
@@ -87,7 +88,9 @@ def record_costs(task: Task, qe: QETask, attempt: int, calls: list[Call]) -> lis
         TOKENS.labels(entry.model, "output").inc(entry.usage.output_tokens)
         tracked = cost_tracked_event(entry, status)
         publish_event("cost.tracked", tracked)
-        task.send_event("cost.tracked", retry=False, **tracked)
+        # A Celery event's own ``timestamp`` is its send time in seconds.
+        celery_fields = {k: v for k, v in tracked.items() if k != "timestamp"}
+        send_task_event(task, "cost.tracked", recordedAt=tracked["timestamp"], **celery_fields)
     for alert in alerts:
         BUDGET_ALERTS.labels(alert.period, str(alert.threshold)).inc()
         log.warning("%s BudgetAlertTriggered: %s budget at %.0f%% (%s of %s USD)",

@@ -12,6 +12,7 @@ import pytest
 
 from fleet.budget import ledger_key
 from fleet.testing import WorkerProcess as _Worker
+from fleet.testing import wait_result
 from tests.conftest import RUN_ID
 
 pytestmark = pytest.mark.integration
@@ -49,14 +50,14 @@ def test_two_hundred_racing_tasks_overspend_by_at_most_one_reservation(
         "max_output_tokens": 100, "preferred_model": "claude-haiku-4"}}) for task_id in ids]
     accepted, refused = [], []
     for task_id, result in zip(ids, sent, strict=True):
-        result.get(timeout=60, propagate=False)
+        wait_result(result, 60, propagate=False)
         if result.state == "SUCCESS":
             accepted.append(task_id)
         else:
             assert "ROUTER_002" in str(result.result), result.result
             refused.append(task_id)
     for task_id in accepted:
-        assert bare_client.AsyncResult(task_id).get(timeout=60)["status"] == "complete"
+        assert wait_result(bare_client.AsyncResult(task_id), 60)["status"] == "complete"
     assert accepted and refused
     rows = pg.execute("SELECT count(*), sum(cost_usd), max(cost_usd) FROM cost_entries "
                       "WHERE task_id = ANY(%s)", (ids,)).fetchone()

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from fleet.errors import FleetError
 from fleet.models import QETask, TaskType
+from fleet.testing import wait_result
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=40),
@@ -109,7 +110,7 @@ def test_a_real_worker_survives_a_burst_of_generated_payloads(worker, bare_clien
                                   kwargs={"task": p}) for p in examples]
     outcomes = {"SUCCESS": 0, "FAILURE": 0}
     for result in sent:
-        result.get(timeout=60, propagate=False)
+        wait_result(result, 60, propagate=False)
         outcomes[result.state] += 1
         if result.state == "FAILURE":
             message = str(result.result)

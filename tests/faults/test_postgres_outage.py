@@ -12,7 +12,7 @@ import psycopg
 import pytest
 
 from fleet.migrate import migrate
-from fleet.testing import ThrowawayPostgres, WorkerProcess, free_port
+from fleet.testing import ThrowawayPostgres, WorkerProcess, free_port, wait_result
 from tests.conftest import RUN_ID
 
 pytestmark = pytest.mark.integration
@@ -52,7 +52,7 @@ def test_no_cost_row_is_lost_while_postgres_is_down(own_postgres, bare_client,
         own_postgres.start()
         thread.join()
         for task_id in ids:  # every task completed although PostgreSQL went away
-            assert bare_client.AsyncResult(task_id).get(timeout=90)["status"] == "complete"
+            assert wait_result(bare_client.AsyncResult(task_id), 90)["status"] == "complete"
         assert redis_client.llen("fleet:costs:spool") > 0, "the outage should have spooled rows"
         deadline = time.monotonic() + 60
         while redis_client.llen("fleet:costs:spool") or redis_client.llen(

@@ -18,6 +18,7 @@ import yaml
 
 from fleet.models import StreamEvent
 from fleet.stream import subscribe
+from fleet.testing import wait_result
 from tests.fake_provider import FakeProvider
 from tests.fixtures import ROOT, WorkerProcess
 
@@ -83,7 +84,7 @@ def run_task(bare_client: Any, faults: str = "", **fields: Any
     bare_client.send_task("fleet.dispatch", kwargs={"task": payload}, queue="fleet.dispatch")
     events = list(subscribe(task_id, timeout=30))
     result = bare_client.AsyncResult(task_id)
-    result.get(timeout=30, propagate=False)
+    wait_result(result, 30, propagate=False)
     return task_id, events, (result.result if isinstance(result.result, dict) else
                              {"error": str(result.result)})
 

@@ -14,7 +14,7 @@ import redis
 from celery import Celery
 
 from fleet.stream import subscribe
-from fleet.testing import ThrowawayRedis, WorkerProcess, free_port
+from fleet.testing import ThrowawayRedis, WorkerProcess, free_port, wait_result
 from tests.conftest import RUN_ID
 
 pytestmark = [
@@ -101,7 +101,7 @@ def test_workers_and_subscribers_survive_a_redis_restart(own_redis) -> None:
             time.sleep(1)
         reader = Celery("reader", broker=own_redis.url, backend=own_redis.url)
         reader.conf.update(accept_content=["json"])
-        results = {task_id: reader.AsyncResult(task_id).get(timeout=30)
+        results = {task_id: wait_result(reader.AsyncResult(task_id), 30)
                    for task_id in accepted}
     finally:
         for w in workers:

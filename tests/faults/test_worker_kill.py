@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from fleet.testing import WorkerProcess
+from fleet.testing import WorkerProcess, wait_result
 from tests.conftest import RUN_ID
 
 pytestmark = pytest.mark.integration
@@ -38,7 +38,7 @@ def test_kill_9_mid_stream_loses_and_doubles_nothing(bare_client, redis_client: 
                 "max_output_tokens": 120, "preferred_model": "claude-haiku-4"}})
         time.sleep(1.0)  # both workers are mid-stream now
         os.kill(victim.pid, signal.SIGKILL)
-        results = {task_id: bare_client.AsyncResult(task_id).get(timeout=120)
+        results = {task_id: wait_result(bare_client.AsyncResult(task_id), 120)
                    for task_id in ids}
     finally:
         for proc in (dispatcher, survivor):
