@@ -28,6 +28,9 @@ def get_redis(url: str | None = None) -> redis.Redis:
             client = redis.Redis.from_url(
                 url, health_check_interval=30, socket_keepalive=True, socket_connect_timeout=5,
                 retry=Retry(ExponentialBackoff(cap=2.0, base=0.05), RECONNECT_RETRIES),
-                retry_on_error=[redis.ConnectionError, redis.TimeoutError])
+                # OSError: a refused or reset connect. redis-py opens a fresh connection
+                # outside its command retry and, without this, fails at once while Redis
+                # is down instead of waiting for it.
+                retry_on_error=[redis.ConnectionError, redis.TimeoutError, OSError])
             _clients[url] = client
         return client

@@ -17,14 +17,9 @@ from fleet.stream import subscribe
 from fleet.testing import ThrowawayRedis, WorkerProcess, free_port, wait_result
 from tests.conftest import RUN_ID
 
-pytestmark = [
-    pytest.mark.integration,
-    # It failed intermittently: a message redelivered across the restart to the *same* worker
-    # ran alongside the first attempt (the lease was per process). Leases are per attempt now;
-    # kept non-strict for one more round of CI runs to confirm.
-    pytest.mark.xfail(strict=False, reason="was intermittent before per-attempt leases; "
-                                           "confirming the fix"),
-]
+pytestmark = pytest.mark.integration
+
+OUTAGE_SECONDS = 5.0
 
 
 @pytest.fixture
@@ -85,7 +80,7 @@ def test_workers_and_subscribers_survive_a_redis_restart(own_redis) -> None:
         sender.start()
         time.sleep(1.0)
         own_redis.stop()
-        time.sleep(2.0)
+        time.sleep(OUTAGE_SECONDS)
         own_redis.start()
         sender.join(60)
         watcher.join(90)
