@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
 from functools import lru_cache
@@ -29,6 +30,7 @@ ON CONFLICT (task_id) DO NOTHING
 
 
 SPOOL_KEY = "fleet:selections:spool"
+LINGER_SECONDS = 0.05
 
 
 def _row(task: QETask, selection: ModelSelection) -> dict[str, Any]:
@@ -82,7 +84,20 @@ def _spool(records: list[Record], exc: BaseException | None = None) -> None:
 
 @lru_cache(maxsize=1)
 def _writer() -> BatchWriter[Record]:
-    return BatchWriter("fleet-selection-writer", _write, max_items=500, on_error=_spool)
+    # Selections gather for up to LINGER_SECONDS: a steady stream of dispatches is logged in
+    # a few large transactions, not one per task. A process that exits (``fleet submit``)
+    # writes what it holds first.
+    writer = BatchWriter("fleet-selection-writer", _write, max_items=500, on_error=_spool,
+                         linger_s=LINGER_SECONDS)
+    atexit.register(_flush_at_exit, writer)
+    return writer
+
+
+def _flush_at_exit(writer: BatchWriter[Record]) -> None:
+    try:
+        writer.flush(timeout=10)
+    except Exception as exc:  # the failed batch went to the Redis spool (on_error)
+        log.warning("selections not flushed at exit: %s", exc)
 
 
 def drain_selections(batch: int = 500) -> int:
