@@ -82,9 +82,10 @@ class BatchWriter(Generic[T]):
     def _run(self) -> None:
         while True:
             batch = self._take()
+            flat = [item for items, _ in batch for item in items]
             try:
-                new = {id(item) for item in self.write_batch(
-                    [item for items, _ in batch for item in items])}
+                # A flush with nothing queued needs no round trip.
+                new = {id(item) for item in self.write_batch(flat)} if flat else set()
             except BaseException as exc:  # each caller decides (the cost path spools)
                 for items, future in batch:
                     if future is not None:

@@ -32,6 +32,13 @@ def test_each_caller_gets_its_own_new_items() -> None:
     assert writer.write([2, 3]) == [3]  # 2 was already written: not new
 
 
+def test_a_flush_with_nothing_queued_writes_nothing() -> None:
+    recorder = Recorder()
+    writer = BatchWriter("test-writer", recorder.write)
+    writer.flush(timeout=5)
+    assert recorder.batches == []
+
+
 def test_concurrent_callers_share_batches() -> None:
     gate = threading.Event()
     recorder = Recorder()
