@@ -104,7 +104,7 @@ def fleet_run(env: dict[str, str], n: int, via: str) -> float:
             w.stop()
 
 
-def run(n: int = 2000, rounds: int = 3) -> dict[str, float]:
+def run(n: int = 2000, rounds: int = 3) -> dict[str, Any]:
     """Medians over ``rounds`` rounds of bare → submit → dispatch: one run of bare Celery on
     this 2-core box varied from 373 to 531 tasks/s, so a single pair says little."""
     rates: dict[str, list[float]] = {"bare": [], "submit": [], "dispatch": []}
@@ -118,7 +118,7 @@ def run(n: int = 2000, rounds: int = 3) -> dict[str, float]:
     return {"tasks": n, "rounds": rounds, "bare_celery_per_s": bare,
             "submit_per_s": submit_rate, "submit_ratio": submit_rate / bare,
             "dispatch_per_s": dispatch_rate, "dispatch_ratio": dispatch_rate / bare,
-            **{f"{k}_range": f"{min(v):.0f}-{max(v):.0f}" for k, v in rates.items()}}
+            **{f"{k}_rounds": [round(x) for x in v] for k, v in rates.items()}}
 
 
 if __name__ == "__main__":
