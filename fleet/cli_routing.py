@@ -10,21 +10,46 @@ from typing import Any
 import click
 
 from fleet.config import ModelConfig, get_config
-from fleet.errors import FleetError, InvalidTask
+from fleet.errors import FleetError, InvalidTask, PayloadTooLarge
 from fleet.flags import FLAGS, FeatureFlagManager, Flag
-from fleet.models import QETask, TaskType
+from fleet.models import MAX_TEXT, QETask, TaskType
 from fleet.registry import ModelRegistry
 from fleet.router import ModelRouter
 
+# Keys that carry a bare prompt (not a QETask): one text, a list of turns, or chat messages.
+PROMPT_KEYS = ("prompt", "messages", "turns", "conversation")
+
+
+def prompt_text(value: Any) -> str:
+    """The text of a prompt given as a string, a list of turns (a multi-turn chat), or chat
+    messages (``{"role", "content"}``, content as a string or a list of ``{"text"}`` parts);
+    turns are joined with blank lines, so code and paragraphs keep their shape."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list):
+        return "\n\n".join(t for t in (prompt_text(v) for v in value) if t)
+    if isinstance(value, dict):
+        for key in ("content", "text", "prompt"):
+            if key in value:
+                return prompt_text(value[key])
+        return ""
+    return "" if value is None else str(value)
+
 
 def task_from_line(line: str) -> QETask:
-    """A QETask from a JSON line; ``{"prompt": "..."}`` is a general task with that text."""
+    """A QETask from a JSON line; a bare prompt (``{"prompt": ...}``, ``{"messages": ...}``…)
+    is a general task with that text."""
+    limit = get_config().fleet.max_payload_bytes
+    if len(line) > limit:
+        raise PayloadTooLarge(f"line is {len(line)} bytes, limit is {limit}")
     try:
         data = json.loads(line)
     except ValueError as exc:
         raise InvalidTask(f"malformed JSON: {exc}") from None
-    if isinstance(data, dict) and "prompt" in data and "type" not in data:
-        return QETask(type=TaskType.GENERAL, description=str(data["prompt"]) or " ")
+    key = next((k for k in PROMPT_KEYS if k in data), None) if isinstance(data, dict) else None
+    if key is not None and "type" not in data:
+        text = prompt_text(data[key])[:MAX_TEXT]
+        return QETask(type=TaskType.GENERAL, description=text if text.strip() else " ")
     from fleet.dispatch import parse_task
 
     return parse_task(data)

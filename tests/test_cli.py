@@ -29,6 +29,32 @@ def test_routing_score_prints_one_score_per_line() -> None:
     assert scores[1] > scores[0]
 
 
+def test_routing_score_reads_multi_turn_chats() -> None:
+    """A held-out chat benchmark may give turns or messages instead of one string: the turns
+    are scored as one text that keeps its lines (code stays code)."""
+    code = "def kth(xs, k):\n    for i in range(len(xs)):\n        if xs[i] > k:\n" \
+           "            return i\n"
+    turns = ["Write a travel blog post about a beach holiday.", "Now make it shorter."]
+    chat = [{"role": "user", "content": f"Find the bug:\n{code}"},
+            {"role": "assistant", "content": "The loop ignores k."},
+            {"role": "user", "content": [{"type": "text", "text": "Fix it and prove O(n)."}]}]
+    joined = f"Find the bug:\n{code}\n\nThe loop ignores k.\n\nFix it and prove O(n)."
+    lines = [json.dumps({"prompt": turns}), json.dumps({"messages": chat}),
+             json.dumps({"prompt": chat}), json.dumps({"prompt": joined}),
+             json.dumps({"turns": [None, ""]})]
+    out = fleet("routing", "score", stdin="\n".join(lines) + "\n")
+    assert out.returncode == 0, out.stderr
+    writing, messages, listed, text, empty = (float(x) for x in out.stdout.split())
+    assert messages == listed == text  # every shape of the same chat scores the same
+    assert messages > writing  # fixing and proving code outranks a travel post
+    assert 0 <= empty <= 1
+
+
+def test_routing_score_refuses_an_oversized_line() -> None:
+    out = fleet("routing", "score", stdin=json.dumps({"prompt": "x" * 3_000_000}) + "\n")
+    assert out.returncode == 2 and "line 1" in out.stderr and "TASK_002" in out.stderr
+
+
 def test_routing_score_rejects_bad_lines_with_the_line_number() -> None:
     out = fleet("routing", "score", stdin='{"prompt": "ok"}\n{oops\n')
     assert out.returncode == 2
