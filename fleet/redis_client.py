@@ -1,8 +1,9 @@
 """Redis clients: one thread-safe connection pool per URL per process.
 
 Every command is retried on connection errors with exponential backoff for about half a
-minute, so a Redis restart (or failover) pauses the fleet instead of failing its tasks; pub/sub
-subscriptions are re-established by the same mechanism.
+minute (``FLEET_REDIS_RETRIES``), so a Redis restart (or failover) pauses the fleet instead of
+failing its tasks; pub/sub subscriptions are re-established by the same mechanism. A command
+that still fails raises one of ``TRANSIENT_ERRORS``, on which tasks are requeued.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from redis.retry import Retry
 
 from fleet.config import get_settings
 
-RECONNECT_RETRIES = 20  # ~30 s of backoff capped at 2 s
+TRANSIENT_ERRORS = (redis.ConnectionError, redis.TimeoutError)
 _lock = threading.Lock()
 _clients: dict[str, redis.Redis] = {}
 
@@ -25,9 +26,10 @@ def get_redis(url: str | None = None) -> redis.Redis:
     with _lock:
         client = _clients.get(url)
         if client is None:
+            retries = get_settings().fleet_redis_retries
             client = redis.Redis.from_url(
                 url, health_check_interval=30, socket_keepalive=True, socket_connect_timeout=5,
-                retry=Retry(ExponentialBackoff(cap=2.0, base=0.05), RECONNECT_RETRIES),
+                retry=Retry(ExponentialBackoff(cap=2.0, base=0.05), retries),
                 # OSError: a refused or reset connect. redis-py opens a fresh connection
                 # outside its command retry and, without this, fails at once while Redis
                 # is down instead of waiting for it.

@@ -119,8 +119,8 @@ def test_cost_tracked_event_has_the_seeds_shape(worker, bare_client, redis_clien
 
 
 def test_cost_tracked_is_a_celery_event_for_flower(worker, bare_client) -> None:
-    """Flower and ``celery events`` receive cost.tracked; the worker batches it with its task
-    events, and receivers see single events."""
+    """Flower and ``celery events`` receive cost.tracked, sent on the worker's own event
+    dispatcher."""
     payload = task_payload()
     received: list[dict[str, Any]] = []
     ready = threading.Event()

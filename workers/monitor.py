@@ -1,11 +1,13 @@
 """Fleet events as Celery events (what Flower and ``celery events`` show), sent cheaply.
 
-``Task.send_event`` opens a dispatcher and publishes one message per call: about a millisecond
-of worker CPU per task. In a worker whose tasks run in its own process (threads, solo, gevent,
-eventlet pools) the consumer's dispatcher is at hand instead: events given to it join the
-worker's own task events in a buffer that its event loop publishes as one batch message
-(``<group>.multi``), which event receivers unpack into single events. A prefork child has no
-consumer and falls back to ``Task.send_event``.
+``Task.send_event`` opens a dispatcher (and acquires a producer) for every call: about a
+millisecond of worker CPU per task. In a worker whose tasks run in its own process (threads,
+solo, gevent, eventlet pools) the consumer's own dispatcher is at hand instead; its unbuffered
+``send`` publishes under the dispatcher's lock on the connection Celery keeps (and replaces
+after a broker reconnection). Its buffered groups are not used: ``flush`` iterates the group
+buffers in the event loop without that lock, and a group first added from a task thread
+changed the dict under it ("dictionary changed size during iteration" stopped the consumer).
+A prefork child has no consumer and falls back to ``Task.send_event``.
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ from __future__ import annotations
 from typing import Any
 
 from celery import Task
-from celery.events.event import group_from
 from celery.signals import worker_ready
 
 
@@ -44,8 +45,4 @@ def send_task_event(task: Task, type_: str, **fields: Any) -> None:
     if dispatcher is None or not dispatcher.enabled:
         task.send_event(type_, retry=False, **fields)
         return
-    group = group_from(type_)
-    if group not in dispatcher.buffer_group:
-        # The consumer builds a new dispatcher after a broker reconnection: extend each one.
-        dispatcher.buffer_group = frozenset(dispatcher.buffer_group) | {group}
     dispatcher.send(type_, uuid=task.request.id, **fields)
