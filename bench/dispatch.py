@@ -105,19 +105,23 @@ def fleet_run(env: dict[str, str], n: int, via: str) -> float:
 
 
 def run(n: int = 2000, rounds: int = 3) -> dict[str, Any]:
-    """Medians over ``rounds`` rounds of bare → submit → dispatch: one run of bare Celery on
-    this 2-core box varied from 373 to 531 tasks/s, so a single pair says little."""
+    """Medians over ``rounds`` rounds of bare → submit → dispatch, the ratios taken per round:
+    bare Celery alone on this 2-core box measured anything from 329 to 574 tasks/s in one
+    afternoon, so a single pair says little."""
     rates: dict[str, list[float]] = {"bare": [], "submit": [], "dispatch": []}
     with bench_env({"routing.costTracking.budgetLimits.daily": 1_000_000}) as env:
         for _ in range(rounds):
             rates["bare"].append(baseline(env, n))
             rates["submit"].append(fleet_run(env, n, "submit"))
             rates["dispatch"].append(fleet_run(env, n, "dispatch"))
-    bare, submit_rate, dispatch_rate = (statistics.median(rates[k])
-                                        for k in ("bare", "submit", "dispatch"))
-    return {"tasks": n, "rounds": rounds, "bare_celery_per_s": bare,
-            "submit_per_s": submit_rate, "submit_ratio": submit_rate / bare,
-            "dispatch_per_s": dispatch_rate, "dispatch_ratio": dispatch_rate / bare,
+    def ratio(path: str) -> float:
+        # Per round: the box's speed drifts between rounds more than within one.
+        return statistics.median(f / b for f, b in zip(rates[path], rates["bare"], strict=True))
+
+    median = {k: statistics.median(v) for k, v in rates.items()}
+    return {"tasks": n, "rounds": rounds, "bare_celery_per_s": median["bare"],
+            "submit_per_s": median["submit"], "submit_ratio": ratio("submit"),
+            "dispatch_per_s": median["dispatch"], "dispatch_ratio": ratio("dispatch"),
             **{f"{k}_rounds": [round(x) for x in v] for k, v in rates.items()}}
 
 
