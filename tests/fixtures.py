@@ -1,9 +1,18 @@
-"""Fixtures: the migrated test database, a clean Redis db, and real worker processes."""
+"""Fixtures: the migrated test database, a clean Redis db, real worker processes, a Redis of
+a test's own, and HTTP servers (gateway, Flower) as processes."""
 
 from __future__ import annotations
 
+import contextlib
+import os
+import subprocess
+import sys
+import tempfile
+import time
 from collections.abc import Iterator
+from pathlib import Path
 
+import httpx
 import pytest
 import redis
 
@@ -65,3 +74,43 @@ def bare_client() -> object:
     client.conf.update(task_serializer="json", accept_content=["json"],
                        result_accept_content=["json"])
     return client
+
+
+@pytest.fixture
+def own_redis() -> Iterator[testing.ThrowawayRedis]:
+    """A redis-server of the test's own (append-only file), to stop and start."""
+    server = testing.ThrowawayRedis(testing.free_port())
+    server.start()
+    yield server
+    server.destroy()
+
+
+@contextlib.contextmanager
+def http_process(args: list[str], name: str, health: str, env: dict[str, str] | None = None,
+                 headers: dict[str, str] | None = None
+                 ) -> Iterator[tuple[httpx.Client, Path]]:
+    """``python -m <args> --port P`` on a free port, once ``health`` answers 200; yields a
+    client for it and its log."""
+    port = testing.free_port()
+    log_path = Path(tempfile.gettempdir()) / f"fleet-{name}-{port}.log"
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen([sys.executable, "-m", *args, f"--port={port}"], cwd=ROOT,
+                                env={**os.environ, **(env or {})}, stdout=log,
+                                stderr=subprocess.STDOUT)
+    client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30, headers=headers)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            assert proc.poll() is None, log_path.read_text(errors="replace")[-3000:]
+            try:
+                if client.get(health).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, f"{name} did not start"
+            time.sleep(0.1)
+        yield client, log_path
+    finally:
+        client.close()
+        proc.terminate()
+        proc.wait(10)

@@ -4,10 +4,6 @@ events, which once carried a timestamp that broke Celery's event receiver."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,7 +12,8 @@ from typing import Any
 import httpx
 import pytest
 
-from fleet.testing import ROOT, free_port, wait_result
+from fleet.testing import wait_result
+from tests.fixtures import http_process
 from tests.test_end_to_end import task_payload
 
 pytestmark = pytest.mark.integration
@@ -24,31 +21,10 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture(scope="module")
 def flower() -> Iterator[tuple[httpx.Client, Path]]:
-    port = free_port()
-    log_path = Path(tempfile.gettempdir()) / f"fleet-flower-{port}.log"
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "fleet.app", "flower",
-             "--address=127.0.0.1", f"--port={port}"], cwd=ROOT,
-            env={**os.environ, "FLOWER_UNAUTHENTICATED_API": "true"}, stdout=log,
-            stderr=subprocess.STDOUT)
-    client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10)
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            assert proc.poll() is None, log_path.read_text(errors="replace")[-3000:]
-            try:
-                if client.get("/healthcheck").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "flower did not start"
-            time.sleep(0.2)
-        yield client, log_path
-    finally:
-        client.close()
-        proc.terminate()
-        proc.wait(10)
+    with http_process(["celery", "-A", "fleet.app", "flower", "--address=127.0.0.1"],
+                      "flower", "/healthcheck",
+                      env={"FLOWER_UNAUTHENTICATED_API": "true"}) as server:
+        yield server
 
 
 def task_info(client: httpx.Client, task_id: str) -> dict[str, Any]:

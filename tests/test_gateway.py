@@ -5,10 +5,6 @@ and the bearer token is enforced and never logged."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from fleet.testing import ROOT, free_port
+from tests.fixtures import http_process
 from tests.test_end_to_end import task_payload
 
 pytestmark = pytest.mark.integration
@@ -27,31 +23,10 @@ TOKEN = "gw-test-token-5f1c"
 
 @pytest.fixture(scope="module")
 def gateway() -> Iterator[tuple[httpx.Client, Path]]:
-    port = free_port()
-    log_path = Path(tempfile.gettempdir()) / f"fleet-gateway-{port}.log"
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "fleet.cli", "gateway", "--port", str(port)], cwd=ROOT,
-            env={**os.environ, "FLEET_GATEWAY_TOKEN": TOKEN}, stdout=log,
-            stderr=subprocess.STDOUT)
-    client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30,
-                          headers={"Authorization": f"Bearer {TOKEN}"})
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            assert proc.poll() is None, log_path.read_text()
-            try:
-                if client.get("/healthz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "gateway did not start"
-            time.sleep(0.1)
-        yield client, log_path
-    finally:
-        client.close()
-        proc.terminate()
-        proc.wait(10)
+    with http_process(["fleet.cli", "gateway"], "gateway", "/healthz",
+                      env={"FLEET_GATEWAY_TOKEN": TOKEN},
+                      headers={"Authorization": f"Bearer {TOKEN}"}) as server:
+        yield server
 
 
 def read_sse(client: httpx.Client, task_id: str, last_event_id: int | None = None

@@ -4,22 +4,12 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 
 import pytest
 
 from fleet.redis_client import get_redis
-from fleet.testing import ThrowawayRedis, free_port
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def own_redis() -> Iterator[ThrowawayRedis]:
-    server = ThrowawayRedis(free_port())
-    server.start()
-    yield server
-    server.destroy()
 
 
 def test_a_command_sent_while_redis_is_down_runs_when_it_is_back(own_redis) -> None:

@@ -7,27 +7,18 @@ import json
 import threading
 import time
 import uuid
-from collections.abc import Iterator
 
 import pytest
 import redis
 from celery import Celery
 
 from fleet.stream import subscribe
-from fleet.testing import ThrowawayRedis, WorkerProcess, free_port, wait_result
+from fleet.testing import WorkerProcess, wait_result
 from tests.conftest import RUN_ID
 
 pytestmark = pytest.mark.integration
 
 OUTAGE_SECONDS = 5.0
-
-
-@pytest.fixture
-def own_redis() -> Iterator[ThrowawayRedis]:
-    server = ThrowawayRedis(free_port())
-    server.start()
-    yield server
-    server.destroy()
 
 
 @pytest.mark.parametrize("redis_retries", [
