@@ -4,9 +4,10 @@
 millisecond of worker CPU per task. In a worker whose tasks run in its own process (threads,
 solo, gevent, eventlet pools) the consumer's own dispatcher is at hand instead; its unbuffered
 ``send`` publishes under the dispatcher's lock on the connection Celery keeps (and replaces
-after a broker reconnection). Its buffered groups are not used: ``flush`` iterates the group
-buffers in the event loop without that lock, and a group first added from a task thread
-changed the dict under it ("dictionary changed size during iteration" stopped the consumer).
+after a broker reconnection). Its buffered groups are not used: a buffered ``send`` adds the
+group's list to a dict without the lock that the event loop's ``flush`` holds while iterating
+it, and a group first added from a task thread stopped the consumer ("dictionary changed size
+during iteration").
 A prefork child has no consumer and falls back to ``Task.send_event``.
 """
 
