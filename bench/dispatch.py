@@ -18,13 +18,40 @@ import subprocess
 import sys
 import time
 import uuid
+from pathlib import Path
 from typing import Any
+
+import redis
 
 from bench.common import bench_env
 from fleet.testing import ROOT, WorkerProcess, wait_result
 
 PROCESSES = 2
 CONCURRENCY = 8
+
+
+class CpuMeter:
+    """CPU seconds spent during a run by this process (the client, all its threads), the
+    worker processes and the Redis server, from ``/proc/<pid>/stat`` and Redis ``INFO cpu``."""
+
+    def __init__(self, worker_pids: list[int], redis_url: str) -> None:
+        self.worker_pids = worker_pids
+        self.redis = redis.Redis.from_url(redis_url)
+        self.start = self._read()
+
+    def _read(self) -> dict[str, float]:
+        ticks = os.sysconf("SC_CLK_TCK")
+        workers = 0.0
+        for pid in self.worker_pids:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            workers += (int(fields[11]) + int(fields[12])) / ticks  # utime + stime
+        info = self.redis.info("cpu")
+        return {"client": time.process_time(), "workers": workers,
+                "redis": float(info["used_cpu_sys"]) + float(info["used_cpu_user"])}
+
+    def per_task_ms(self, n: int) -> dict[str, float]:
+        end = self._read()
+        return {k: (end[k] - self.start[k]) * 1000 / n for k in end}
 
 
 def task_body(i: int) -> dict[str, Any]:
@@ -52,7 +79,8 @@ def noop_workers(env: dict[str, str]) -> list[subprocess.Popen[bytes]]:
     return procs
 
 
-def baseline(env: dict[str, str], n: int) -> float:
+def baseline(env: dict[str, str], n: int) -> tuple[float, dict[str, float]]:
+    """(tasks/s, CPU ms per task by process kind)."""
     from bench.noop_app import app
 
     procs = noop_workers(env)
@@ -60,19 +88,21 @@ def baseline(env: dict[str, str], n: int) -> float:
         ids = [f"noop-{uuid.uuid4().hex[:12]}" for _ in range(n)]
         warm = [app.send_task("bench.noop", queue="bench.noop").id for _ in range(50)]
         wait_all(app, warm)
+        cpu = CpuMeter([p.pid for p in procs], env["FLEET_REDIS_URL"])
         started = time.perf_counter()
         for task_id, i in zip(ids, range(n), strict=True):
             app.send_task("bench.noop", task_id=task_id, queue="bench.noop",
                           kwargs={"task": task_body(i)})
         wait_all(app, ids)
-        return n / (time.perf_counter() - started)
+        return n / (time.perf_counter() - started), cpu.per_task_ms(n)
     finally:
         for p in procs:
             p.terminate()
             p.wait()
 
 
-def fleet_run(env: dict[str, str], n: int, via: str) -> float:
+def fleet_run(env: dict[str, str], n: int, via: str) -> tuple[float, dict[str, float]]:
+    """(tasks/s, CPU ms per task by process kind)."""
     from celery import Celery
 
     from fleet.dispatch import submit
@@ -90,6 +120,7 @@ def fleet_run(env: dict[str, str], n: int, via: str) -> float:
             submit(body)
         wait_all(client, [b["id"] for b in bodies[:50]])
         bodies = bodies[50:]
+        cpu = CpuMeter([w.pid for w in workers], env["FLEET_REDIS_URL"])
         started = time.perf_counter()
         for body in bodies:
             if via == "submit":
@@ -98,7 +129,7 @@ def fleet_run(env: dict[str, str], n: int, via: str) -> float:
                 client.send_task("fleet.dispatch", queue="fleet.dispatch",
                                  kwargs={"task": body})
         wait_all(client, [b["id"] for b in bodies])
-        return n / (time.perf_counter() - started)
+        return n / (time.perf_counter() - started), cpu.per_task_ms(n)
     finally:
         for w in workers:
             w.stop()
@@ -109,11 +140,14 @@ def run(n: int = 2000, rounds: int = 3) -> dict[str, Any]:
     bare Celery alone on this 2-core box measured anything from 329 to 574 tasks/s in one
     afternoon, so a single pair says little."""
     rates: dict[str, list[float]] = {"bare": [], "submit": [], "dispatch": []}
+    cpu: dict[str, list[dict[str, float]]] = {"bare": [], "submit": [], "dispatch": []}
     with bench_env({"routing.costTracking.budgetLimits.daily": 1_000_000}) as env:
         for _ in range(rounds):
-            rates["bare"].append(baseline(env, n))
-            rates["submit"].append(fleet_run(env, n, "submit"))
-            rates["dispatch"].append(fleet_run(env, n, "dispatch"))
+            for path in rates:
+                rate, used = baseline(env, n) if path == "bare" else fleet_run(env, n, path)
+                rates[path].append(rate)
+                cpu[path].append(used)
+
     def ratio(path: str) -> float:
         # Per round: the box's speed drifts between rounds more than within one.
         return statistics.median(f / b for f, b in zip(rates[path], rates["bare"], strict=True))
@@ -122,7 +156,11 @@ def run(n: int = 2000, rounds: int = 3) -> dict[str, Any]:
     return {"tasks": n, "rounds": rounds, "bare_celery_per_s": median["bare"],
             "submit_per_s": median["submit"], "submit_ratio": ratio("submit"),
             "dispatch_per_s": median["dispatch"], "dispatch_ratio": ratio("dispatch"),
-            **{f"{k}_rounds": [round(x) for x in v] for k, v in rates.items()}}
+            **{f"{k}_rounds": [round(x) for x in v] for k, v in rates.items()},
+            # CPU ms per task (medians over the rounds): the runs are CPU-bound, so this is
+            # where the throughput goes.
+            **{f"{k}_cpu_ms_per_task": {part: round(statistics.median(u[part] for u in v), 2)
+                                        for part in v[0]} for k, v in cpu.items()}}
 
 
 if __name__ == "__main__":
