@@ -239,7 +239,7 @@ class Settings(BaseSettings):
     fleet_broker_url: str = "redis://127.0.0.1:6379/0"
     fleet_redis_url: str = "redis://127.0.0.1:6379/0"
     # How often a Redis command is retried through a reconnect (backoff capped at 2 s; 20 is
-    # about half a minute). A command that still fails requeues its task.
+    # about half a minute): how long a Redis outage may last before tasks fail.
     fleet_redis_retries: int = Field(default=20, ge=0, le=1000)
     fleet_result_backend: str | None = None
     fleet_database_url: SecretStr = SecretStr("postgresql://127.0.0.1:5432/fleet")

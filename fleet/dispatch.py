@@ -14,8 +14,6 @@ from functools import lru_cache
 from typing import Any
 
 from celery import Task
-from celery.exceptions import Reject
-from kombu.exceptions import OperationalError
 from pydantic import ValidationError
 
 from fleet.app import app
@@ -33,7 +31,6 @@ from fleet.flags import FeatureFlagManager
 from fleet.metrics import BUDGET_REJECTIONS, SELECTION_SECONDS, SELECTIONS
 from fleet.models import ModelSelection, QETask
 from fleet.prompts import build_prompt
-from fleet.redis_client import TRANSIENT_ERRORS
 from fleet.router import ModelRouter, estimated_cost
 from fleet.selections import store_selection
 from fleet.tokens import estimate_tokens
@@ -189,13 +186,6 @@ def dispatch(self: Task, task: Any = None, **unexpected: Any) -> dict[str, Any]:
     except FleetError as exc:
         log.warning("rejected dispatch %s: %s", self.request.id, exc)
         raise
-    except (*TRANSIENT_ERRORS, OperationalError) as exc:
-        # Redis or the broker stayed down longer than the retries: failing would acknowledge
-        # the message and lose the task. Routing again is safe (the reservation, the stored
-        # selection and the execute message are all keyed by the task id).
-        log.warning("dispatch %s: Redis or broker unavailable (%s); requeued",
-                    self.request.id, exc)
-        raise Reject(f"unavailable: {exc}", requeue=True) from None
 
 
 def submit(task: QETask | dict[str, Any]) -> ModelSelection:

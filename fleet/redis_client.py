@@ -2,8 +2,7 @@
 
 Every command is retried on connection errors with exponential backoff for about half a
 minute (``FLEET_REDIS_RETRIES``), so a Redis restart (or failover) pauses the fleet instead of
-failing its tasks; pub/sub subscriptions are re-established by the same mechanism. A command
-that still fails raises one of ``TRANSIENT_ERRORS``, on which tasks are requeued.
+failing its tasks; pub/sub subscriptions are re-established by the same mechanism.
 """
 
 from __future__ import annotations
@@ -16,7 +15,6 @@ from redis.retry import Retry
 
 from fleet.config import get_settings
 
-TRANSIENT_ERRORS = (redis.ConnectionError, redis.TimeoutError)
 _lock = threading.Lock()
 _clients: dict[str, redis.Redis] = {}
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import prometheus_client
 from celery import Task
-from celery.exceptions import Ignore, Reject
+from celery.exceptions import Ignore
 from celery.signals import worker_init, worker_ready
 
 from fleet.app import app
@@ -36,7 +36,7 @@ from fleet.lease import LeaseKeeper
 from fleet.metrics import BUDGET_ALERTS, COST_USD, STREAMS, TOKENS
 from fleet.models import CostEntry, ModelSelection, QETask
 from fleet.prompts import build_prompt
-from fleet.redis_client import TRANSIENT_ERRORS, get_redis
+from fleet.redis_client import get_redis
 from fleet.registry import ModelRegistry
 from fleet.relay import StreamPublisher
 from fleet.stream import log_name, read_log
@@ -128,21 +128,14 @@ def delivered_text(task_id: str) -> str:
 def execute(self: Task, task: dict[str, Any], selection: dict[str, Any]) -> dict[str, Any]:
     qe = QETask.model_validate(task)
     keeper = get_lease_keeper()
+    waited = keeper.acquire(qe.id)
+    if waited != 1:  # another attempt is alive: look again once its lease could have lapsed
+        log.info("task %s is running elsewhere; checking again in %d ms", qe.id, waited)
+        raise self.retry(countdown=waited / 1000 + 0.5, max_retries=None)
     try:
-        waited = keeper.acquire(qe.id)
-        if waited != 1:  # another attempt is alive: look again once its lease could lapse
-            log.info("task %s is running elsewhere; checking again in %d ms", qe.id, waited)
-            raise self.retry(countdown=waited / 1000 + 0.5, max_retries=None)
-        try:
-            return _execute(self, qe, ModelSelection.model_validate(selection))
-        finally:
-            keeper.release(qe.id)
-    except TRANSIENT_ERRORS as exc:
-        # Redis stayed down longer than the client's retries: failing would acknowledge the
-        # message and lose the task. Requeue it (or, with the broker down too, leave it
-        # unacknowledged for redelivery); the next attempt continues the stream.
-        log.warning("task %s: Redis unavailable (%s); requeued", qe.id, exc)
-        raise Reject(f"Redis unavailable: {exc}", requeue=True) from None
+        return _execute(self, qe, ModelSelection.model_validate(selection))
+    finally:
+        keeper.release(qe.id)
 
 
 def _execute(self: Task, qe: QETask, chosen: ModelSelection) -> dict[str, Any]:
@@ -172,8 +165,6 @@ def _execute(self: Task, qe: QETask, chosen: ModelSelection) -> dict[str, Any]:
         record_costs(self, qe, attempt, failed.calls)
         publisher.emit("error", failed.error.to_dict() | {"attempt": attempt})
         raise failed.error from None
-    except TRANSIENT_ERRORS:
-        raise  # not the task's fault: it is requeued, its stream continues in the next attempt
     except Exception as exc:  # a bug must end the stream with an error, not leave it hanging
         error = ProviderError(f"{type(exc).__name__}: {exc}")
         publisher.emit("error", error.to_dict() | {"attempt": attempt})

@@ -2,13 +2,15 @@
 
 ``Task.send_event`` opens a dispatcher (and acquires a producer) for every call: about a
 millisecond of worker CPU per task. In a worker whose tasks run in its own process (threads,
-solo, gevent, eventlet pools) the consumer's own dispatcher is at hand instead; its unbuffered
-``send`` publishes under the dispatcher's lock on the connection Celery keeps (and replaces
-after a broker reconnection). Its buffered groups are not used: a buffered ``send`` adds the
-group's list to a dict without the lock that the event loop's ``flush`` holds while iterating
-it, and a group first added from a task thread stopped the consumer ("dictionary changed size
-during iteration").
-A prefork child has no consumer and falls back to ``Task.send_event``.
+solo, gevent, eventlet pools) the consumer's own dispatcher is at hand instead: events given to
+it join the worker's task events in a buffer that its event loop publishes as one batch message
+(``<group>.multi``; event receivers unpack it into single events). A prefork child has no
+consumer and falls back to ``Task.send_event``.
+
+The event's group gets its buffer under the dispatcher's lock: ``flush`` iterates the group
+buffers holding that lock, and a group first created from a task thread without it changed
+the dict during that iteration ("dictionary changed size during iteration" stopped the
+consumer).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 from celery import Task
+from celery.events.event import group_from
 from celery.signals import worker_ready
 
 
@@ -46,4 +49,10 @@ def send_task_event(task: Task, type_: str, **fields: Any) -> None:
     if dispatcher is None or not dispatcher.enabled:
         task.send_event(type_, retry=False, **fields)
         return
+    group = group_from(type_)
+    if group not in dispatcher.buffer_group:
+        # Once per dispatcher: the consumer builds a new one after a broker reconnection.
+        with dispatcher.mutex:
+            dispatcher._group_buffer[group]  # a defaultdict: creates the group's buffer
+            dispatcher.buffer_group = frozenset(dispatcher.buffer_group) | {group}
     dispatcher.send(type_, uuid=task.request.id, **fields)
