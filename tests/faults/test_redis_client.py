@@ -6,6 +6,7 @@ import threading
 import time
 
 import pytest
+import redis
 
 from fleet.redis_client import get_redis
 
@@ -27,3 +28,22 @@ def test_a_command_sent_while_redis_is_down_runs_when_it_is_back(own_redis) -> N
         restart.join()
     assert client.get("kept") == b"1"  # the append-only file kept it across the restart
     assert time.monotonic() - started >= 2.5  # it waited for the restart, not failed early
+
+
+def test_the_retry_budget_is_a_setting(own_redis, monkeypatch) -> None:
+    """``FLEET_REDIS_RETRIES`` bounds how long a command waits for Redis before it fails."""
+    from fleet import redis_client
+    from fleet.config import get_settings
+
+    monkeypatch.setenv("FLEET_REDIS_RETRIES", "0")
+    get_settings.cache_clear()
+    try:
+        # A URL of its own: clients are cached per URL, with the settings of their creation.
+        client = redis_client.get_redis(own_redis.url + "?client_name=no-retries")
+        own_redis.stop()
+        started = time.monotonic()
+        with pytest.raises(redis.ConnectionError):
+            client.get("anything")
+        assert time.monotonic() - started < 2  # no backoff: the first refusal is the answer
+    finally:
+        get_settings.cache_clear()
