@@ -9,7 +9,11 @@ ensure_venv() {
   if [ ! -x "$VENV/bin/python" ]; then
     python3 -m venv "$VENV"
   fi
-  local stamp="$VENV/.installed-$(cat "$ROOT/pyproject.toml" | sha1sum | cut -c1-12)$extra"
+  local base="$VENV/.installed-$(sha1sum < "$ROOT/pyproject.toml" | cut -c1-12)"
+  local stamp="$base$extra"
+  if [ -z "$extra" ] && compgen -G "$base*" >/dev/null; then
+    stamp="$(compgen -G "$base*" | head -n1)"  # an install with extras ([dev]) will do
+  fi
   if [ ! -f "$stamp" ]; then
     "$VENV/bin/python" -m pip install --quiet --upgrade pip
     "$VENV/bin/python" -m pip install --quiet -e "$ROOT$extra"

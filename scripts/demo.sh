@@ -47,7 +47,7 @@ start beat celery -A fleet.app beat --schedule "$RUN/celerybeat-schedule" --logl
 start flower celery -A fleet.app flower --address=127.0.0.1 --port=5555
 
 for _ in $(seq 1 60); do
-  ready=$(grep -l " ready." "$RUN"/*.log 2>/dev/null | wc -l)
+  ready=$(grep -l " ready." "$RUN"/*.log 2>/dev/null | wc -l || true)  # none ready yet: grep fails
   [ "$ready" -ge 4 ] && break
   sleep 0.5
 done
