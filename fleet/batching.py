@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from typing import Generic, TypeVar
@@ -31,7 +32,7 @@ class BatchWriter(Generic[T]):
         self.max_items = max_items
         self.on_error = on_error
         self.linger_s = linger_s
-        self._pending: list[tuple[list[T], Future[list[T]] | None]] = []
+        self._pending: deque[tuple[list[T], Future[list[T]] | None]] = deque()
         self._queued = 0  # items in _pending
         self._waiting = 0  # requests in _pending with a caller waiting
         self._cond = threading.Condition()
@@ -72,7 +73,7 @@ class BatchWriter(Generic[T]):
             size = 0
             while self._pending and (not batch or size + len(self._pending[0][0])
                                      <= self.max_items):
-                request = self._pending.pop(0)
+                request = self._pending.popleft()
                 batch.append(request)
                 size += len(request[0])
                 self._queued -= len(request[0])

@@ -37,6 +37,7 @@ from fleet.errors import (
     PayloadTooLarge,
     UnknownModel,
 )
+from fleet.models import MAX_TASK_ID, TASK_ID_PATTERN
 from fleet.redis_client import get_redis
 from fleet.stream import asubscribe
 
@@ -45,14 +46,15 @@ STATUS: dict[type[FleetError], int] = {
     InvalidTask: 422, UnknownModel: 422, PayloadTooLarge: 413, BudgetExceeded: 429,
     NoAffordableModel: 429,
 }
-_TASK_ID = re.compile(r"[A-Za-z0-9_.:-]{1,128}")
+_TASK_ID = re.compile(TASK_ID_PATTERN)
 SSE_HEARTBEAT_SECONDS = 15.0
 
 
 def _task_id(request: Request) -> str:
     task_id = str(request.path_params["task_id"])
-    if not _TASK_ID.fullmatch(task_id):
-        raise InvalidTask("task id must be 1-128 letters, digits or _.:-")
+    if len(task_id) > MAX_TASK_ID or not _TASK_ID.fullmatch(task_id):
+        raise InvalidTask(f"task id must be 1-{MAX_TASK_ID} letters, digits or .:-, starting "
+                          "with a letter or digit")
     return task_id
 
 

@@ -22,6 +22,8 @@ __all__ = [
     "ModelSelection", "QETask", "SourceFile", "StreamEvent", "TaskType", "TokenUsage",
 ]
 
+TASK_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]*$"
+MAX_TASK_ID = 128
 MAX_TEXT = 1 << 20  # per-field ceiling; the payload as a whole is bounded by maxPayloadBytes
 
 
@@ -52,8 +54,8 @@ class QETask(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
 
-    id: str = Field(default_factory=lambda: uuid.uuid4().hex, min_length=1, max_length=128,
-                    pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]*$")
+    id: str = Field(default_factory=lambda: uuid.uuid4().hex, min_length=1,
+                    max_length=MAX_TASK_ID, pattern=TASK_ID_PATTERN)
     type: TaskType
     description: str = Field(min_length=1, max_length=MAX_TEXT)
     code: str | None = Field(default=None, max_length=MAX_TEXT)
