@@ -9,11 +9,19 @@ cd "$ROOT"
 RUN="$ROOT/.run"
 mkdir -p "$RUN"
 
-stop_fleet() {
+stop_fleet() {  # and wait until it has stopped: nothing of it may still write afterwards
+  local pids=() pid
   for pidfile in "$RUN"/*.pid; do
     [ -f "$pidfile" ] || continue
-    kill "$(cat "$pidfile")" 2>/dev/null || true
+    pids+=("$(cat "$pidfile")")
     rm -f "$pidfile"
+  done
+  [ "${#pids[@]}" -gt 0 ] || return 0
+  kill "${pids[@]}" 2>/dev/null || true
+  wait "${pids[@]}" 2>/dev/null || true  # our own children (the EXIT trap): reap them
+  for pid in "${pids[@]}"; do  # started by an earlier run (`demo.sh stop`): poll, up to 30 s
+    for _ in $(seq 1 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+    kill -9 "$pid" 2>/dev/null || true
   done
 }
 
