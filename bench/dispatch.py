@@ -6,6 +6,10 @@ fleet through ``fleet.submit`` (routing in the caller, one broker hop), and thro
 ``fleet.dispatch`` (two hops). The simulated provider has zero latency, so the numbers measure
 the fleet's own overhead: routing, the stream events, the cost row, the budget.
 
+A fourth run, the *ceiling*, sends the same ``fleet.submit`` messages to workers whose
+``fleet.execute`` does nothing (:mod:`bench.stub_app`): the most a one-hop fleet task could
+reach if its own work cost nothing.
+
 Run: python -m bench.dispatch [tasks [rounds]]
 """
 
@@ -66,12 +70,13 @@ def wait_all(app: Any, ids: list[str], timeout: float = 600) -> None:
         wait_result(app.AsyncResult(task_id), max(1.0, deadline - time.monotonic()))
 
 
-def noop_workers(env: dict[str, str]) -> list[subprocess.Popen[bytes]]:
+def plain_workers(env: dict[str, str], app: str, queue: str) -> list[subprocess.Popen[bytes]]:
+    """Workers of a bench app (``bench.noop_app``, ``bench.stub_app``) with the fleet's pool."""
     procs = []
     for i in range(PROCESSES):
         procs.append(subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "bench.noop_app", "worker", "-Q",
-             "bench.noop", "-P", "threads", "-c", str(CONCURRENCY), "-n", f"noop{i}@%h",
+            [sys.executable, "-m", "celery", "-A", app, "worker", "-Q", queue,
+             "-P", "threads", "-c", str(CONCURRENCY), "-n", f"{app}{i}@%h",
              "--without-mingle", "--without-gossip", "--loglevel=INFO"],
             cwd=ROOT, env={**os.environ, **env}, stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL))
@@ -83,7 +88,7 @@ def baseline(env: dict[str, str], n: int) -> tuple[float, dict[str, float]]:
     """(tasks/s, CPU ms per task by process kind)."""
     from bench.noop_app import app
 
-    procs = noop_workers(env)
+    procs = plain_workers(env, "bench.noop_app", "bench.noop")
     try:
         ids = [f"noop-{uuid.uuid4().hex[:12]}" for _ in range(n)]
         warm = [app.send_task("bench.noop", queue="bench.noop").id for _ in range(50)]
@@ -96,9 +101,13 @@ def baseline(env: dict[str, str], n: int) -> tuple[float, dict[str, float]]:
         wait_all(app, ids)
         return n / (time.perf_counter() - started), cpu.per_task_ms(n)
     finally:
-        for p in procs:
-            p.terminate()
-            p.wait()
+        _stop(procs)
+
+
+def _stop(procs: list[subprocess.Popen[bytes]]) -> None:
+    for p in procs:
+        p.terminate()
+        p.wait()
 
 
 def fleet_run(env: dict[str, str], n: int, via: str) -> tuple[float, dict[str, float]]:
@@ -110,8 +119,14 @@ def fleet_run(env: dict[str, str], n: int, via: str) -> tuple[float, dict[str, f
     worker_env = env | {"FLEET_SIM_TTFT_MS": "0", "FLEET_SIM_TOKENS_PER_SECOND": "0",
                         "FLEET_SIM_OUTPUT_TOKENS": "16"}
     queues = ["model.claude-haiku-4"] + (["fleet.dispatch"] if via == "dispatch" else [])
-    workers = [WorkerProcess(queues, f"tp-{via}-{i}", worker_env, concurrency=CONCURRENCY)
-               for i in range(PROCESSES)]
+    workers: list[WorkerProcess] = []
+    stubs: list[subprocess.Popen[bytes]] = []
+    if via == "ceiling":
+        stubs = plain_workers(worker_env, "bench.stub_app", queues[0])
+    else:
+        workers = [WorkerProcess(queues, f"tp-{via}-{i}", worker_env, concurrency=CONCURRENCY)
+                   for i in range(PROCESSES)]
+    pids = [p.pid for p in stubs] + [w.pid for w in workers]
     client = Celery("bench", broker=env["FLEET_BROKER_URL"], backend=env["FLEET_REDIS_URL"])
     client.conf.update(task_serializer="json", accept_content=["json"])
     try:
@@ -120,10 +135,10 @@ def fleet_run(env: dict[str, str], n: int, via: str) -> tuple[float, dict[str, f
             submit(body)
         wait_all(client, [b["id"] for b in bodies[:50]])
         bodies = bodies[50:]
-        cpu = CpuMeter([w.pid for w in workers], env["FLEET_REDIS_URL"])
+        cpu = CpuMeter(pids, env["FLEET_REDIS_URL"])
         started = time.perf_counter()
         for body in bodies:
-            if via == "submit":
+            if via != "dispatch":
                 submit(body)
             else:
                 client.send_task("fleet.dispatch", queue="fleet.dispatch",
@@ -131,16 +146,18 @@ def fleet_run(env: dict[str, str], n: int, via: str) -> tuple[float, dict[str, f
         wait_all(client, [b["id"] for b in bodies])
         return n / (time.perf_counter() - started), cpu.per_task_ms(n)
     finally:
+        _stop(stubs)
         for w in workers:
             w.stop()
 
 
 def run(n: int = 2000, rounds: int = 3) -> dict[str, Any]:
-    """Medians over ``rounds`` rounds of bare → submit → dispatch, the ratios taken per round:
-    bare Celery alone on this 2-core box measured anything from 329 to 574 tasks/s in one
-    afternoon, so a single pair says little."""
-    rates: dict[str, list[float]] = {"bare": [], "submit": [], "dispatch": []}
-    cpu: dict[str, list[dict[str, float]]] = {"bare": [], "submit": [], "dispatch": []}
+    """Medians over ``rounds`` rounds of bare → ceiling → submit → dispatch, the ratios taken
+    per round: bare Celery alone on this 2-core box measured anything from 329 to 574 tasks/s
+    in one afternoon, so a single pair says little."""
+    paths = ("bare", "ceiling", "submit", "dispatch")
+    rates: dict[str, list[float]] = {path: [] for path in paths}
+    cpu: dict[str, list[dict[str, float]]] = {path: [] for path in paths}
     with bench_env({"routing.costTracking.budgetLimits.daily": 1_000_000}) as env:
         for _ in range(rounds):
             for path in rates:
@@ -155,6 +172,9 @@ def run(n: int = 2000, rounds: int = 3) -> dict[str, Any]:
     median = {k: statistics.median(v) for k, v in rates.items()}
     return {"tasks": n, "rounds": rounds, "bare_celery_per_s": median["bare"],
             "submit_per_s": median["submit"], "submit_ratio": ratio("submit"),
+            # fleet.submit into a fleet.execute that does nothing: what Celery's handling of
+            # the fleet's messages leaves for the task's own work.
+            "ceiling_per_s": median["ceiling"], "ceiling_ratio": ratio("ceiling"),
             "dispatch_per_s": median["dispatch"], "dispatch_ratio": ratio("dispatch"),
             **{f"{k}_rounds": [round(x) for x in v] for k, v in rates.items()},
             # CPU ms per task (medians over the rounds): the runs are CPU-bound, so this is
