@@ -85,6 +85,17 @@ def test_creative_writing_scores_below_equal_length_reasoning() -> None:
     assert creative < reasoning
 
 
+def test_a_puzzle_framed_as_a_story_is_still_a_puzzle() -> None:
+    puzzle = ("a bus leaves at 9:10 and covers 84 km at 56 km/h, then waits 15 minutes. How "
+              "many minutes after 9:10 does it arrive? Explain your reasoning.")
+    framed = score(type="general", description="Imagine you are a passenger: " + puzzle)
+    plain = score(type="general", description="A passenger notes that " + puzzle)
+    story = score(type="general", description="Imagine you are a passenger on a long bus ride "
+                  "through the hills and write a story about the people you meet on board.")
+    assert story < 0.4 <= framed
+    assert abs(framed - plain) < 0.1
+
+
 def test_computed_answers_score_above_recalled_ones() -> None:
     options = "\nA. {}\nB. {}\nC. {}\nD. {}\nAnswer:"
     computed = score(type="general", description="A queue drains 40 jobs per second and 55 "
