@@ -88,11 +88,16 @@ class BatchWriter(Generic[T]):
                 # A flush with nothing queued needs no round trip.
                 new = {id(item) for item in self.write_batch(flat)} if flat else set()
             except BaseException as exc:  # each caller decides (the cost path spools)
+                unclaimed: list[T] = []
                 for items, future in batch:
                     if future is not None:
                         future.set_exception(exc)
-                    elif self.on_error is not None:
-                        self.on_error(items, exc)
+                    else:
+                        unclaimed += items
+                if unclaimed and self.on_error is not None:
+                    # One call for the whole batch: one spool write and one warning, not one
+                    # per request, while PostgreSQL is down under load.
+                    self.on_error(unclaimed, exc)
                 continue
             for items, future in batch:
                 if future is not None:

@@ -100,3 +100,14 @@ def test_a_failed_batch_reaches_waiters_and_the_error_handler() -> None:
     with pytest.raises(ConnectionError):
         writer.write([9], timeout=5)
     assert spooled == [7, 8]
+
+
+def test_a_failed_batch_goes_to_the_error_handler_in_one_call() -> None:
+    calls: list[list[int]] = []
+    writer = BatchWriter("test-writer", Recorder(fail=True).write,
+                         on_error=lambda items, exc: calls.append(list(items)), linger_s=30)
+    for i in range(5):
+        writer.write_later([i])
+    with pytest.raises(ConnectionError):
+        writer.flush(timeout=5)
+    assert calls == [[0, 1, 2, 3, 4]]
