@@ -27,7 +27,10 @@ accept_content = ["json"]
 result_accept_content = ["json"]
 event_serializer = "json"
 result_expires = 24 * 3600
-result_extended = True
+# Results carry the outcome only: an extended result would store each task's whole payload
+# (code and context, up to fleet.maxPayloadBytes) a second time for a day. Flower and the
+# gateway take names, arguments and workers from task events and the stream.
+result_extended = False
 
 task_acks_late = True
 task_reject_on_worker_lost = True

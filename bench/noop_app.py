@@ -11,7 +11,7 @@ app = Celery("noop", broker=os.environ["FLEET_BROKER_URL"], backend=os.environ["
 app.conf.update(task_serializer="json", result_serializer="json", accept_content=["json"],
                 task_acks_late=True, task_reject_on_worker_lost=True,
                 worker_prefetch_multiplier=1, worker_send_task_events=True,
-                task_send_sent_event=True, result_extended=True,
+                task_send_sent_event=True, result_extended=False,
                 task_default_queue="bench.noop", worker_hijack_root_logger=False)
 
 
