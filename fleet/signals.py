@@ -68,6 +68,11 @@ SOFTWARE = _lexicon(
     "thread*", "async*", "await", "api", "database", "query", "sql", "regex*", "parse*",
     "python", "javascript", "typescript", "java", "golang", "rust", "c\\+\\+", "code", "bug*",
     "debug*", "stack trace", "exception*", "unit test*", "integration test*", "mock*",
+    # "program" alone is also a policy or a broadcast: only in phrases that mean software.
+    "programming", "programmer*", "program that", "program to", "program which",
+    "program in", "script that", "script to", "shell script*", "html", "css",
+    "array*", "linked list*", "hash map*", "hash table*", "binary tree*",
+    "binary search", "command line", "command-line", "linux", "unix", "git", "docker",
 )
 HARD_QE = _lexicon(
     "race condition*", "deadlock*", "livelock*", "concurren*", "thread-safe*", "thread safety",

@@ -96,6 +96,17 @@ def test_a_puzzle_framed_as_a_story_is_still_a_puzzle() -> None:
     assert abs(framed - plain) < 0.1
 
 
+def test_programming_requests_are_recognised_without_the_word_code() -> None:
+    programs = [score(type="general", description=d) for d in (
+        "Write a program that reads a log file and prints the ten most frequent IP addresses.",
+        "Write a shell script that rotates the logs in a directory and keeps the last five.",
+        "Build a page in HTML and CSS with a sticky header and a two-column layout.")]
+    prose = [score(type="general", description=d) for d in (
+        "Write a persuasive letter asking the council to plant more trees along the river.",
+        "Draft a polite note to a neighbour about parking in front of the garage.")]
+    assert min(programs) > 0.4 > max(prose)
+
+
 def test_computed_answers_score_above_recalled_ones() -> None:
     options = "\nA. {}\nB. {}\nC. {}\nD. {}\nAnswer:"
     computed = score(type="general", description="A queue drains 40 jobs per second and 55 "
