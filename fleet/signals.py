@@ -35,6 +35,9 @@ QUANTITATIVE = _lexicon(
     "acceleration", "momentum", "energy", "joule*", "newton*", "molar*", "mole*", "entropy",
     "enthalpy", "kinetic", "potential", "vector*", "eigen*", "logarithm*", "exponent*",
     "factorial", "permutation*", "combination*", "expected value", "distribution",
+    "area", "perimeter", "volume", "triangle*", "circle*", "radius", "diameter", "angle*",
+    "inequalit*", "remainder", "divided by", "multipl*", "sum of", "product of",
+    "square root", "digit*", "decimal*", "slope", "intercept", "coordinate*",
 )
 LOGICAL = _lexicon(
     "why", "explain", "prove", "proof", "derive", "justify", "deduce", "infer*", "implies",

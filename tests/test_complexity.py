@@ -107,6 +107,14 @@ def test_programming_requests_are_recognised_without_the_word_code() -> None:
     assert min(programs) > 0.4 > max(prose)
 
 
+def test_geometry_and_arithmetic_read_as_quantitative() -> None:
+    math = score(type="general", description="What is the area of a triangle with vertices "
+                 "(0, 0), (6, 1) and (2, 7), and what is the remainder of it divided by 4?")
+    plain = score(type="general", description="What is the colour of a house with windows "
+                  "facing the sea, a red door and a garden full of roses in early June?")
+    assert math >= 0.55 and plain < 0.4  # well past the cheapest model's range (up to 0.4)
+
+
 def test_computed_answers_score_above_recalled_ones() -> None:
     options = "\nA. {}\nB. {}\nC. {}\nD. {}\nAnswer:"
     computed = score(type="general", description="A queue drains 40 jobs per second and 55 "
