@@ -7,7 +7,8 @@ A thin ASGI app (Starlette) over the same paths Python callers use: ``POST /v1/t
 without a gap or a repeat). Errors are JSON bodies carrying the fleet's error codes.
 
 With ``FLEET_GATEWAY_TOKEN`` set every route but ``/healthz`` needs
-``Authorization: Bearer <token>``. Run with ``fleet gateway`` (uvicorn).
+``Authorization: Bearer <token>``. ``GET /metrics`` serves the Prometheus metrics of the
+routing done here. Run with ``fleet gateway`` (uvicorn).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import re
 from collections.abc import AsyncIterator
 from typing import Any
 
+import prometheus_client
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
@@ -120,6 +122,12 @@ async def health(request: Request) -> Response:
     return JSONResponse({"status": "ok"})
 
 
+async def metrics(request: Request) -> Response:
+    """Prometheus metrics of this process: the routing done in the gateway is counted here."""
+    return Response(prometheus_client.generate_latest(),
+                    media_type=prometheus_client.CONTENT_TYPE_LATEST)
+
+
 class BearerToken(BaseHTTPMiddleware):
     async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
         token = get_settings().fleet_gateway_token
@@ -143,6 +151,7 @@ def create_app() -> Starlette:
         routes=[Route("/v1/tasks", submit_task, methods=["POST"]),
                 Route("/v1/tasks/{task_id}", task_result, methods=["GET"]),
                 Route("/v1/tasks/{task_id}/events", task_events, methods=["GET"]),
-                Route("/healthz", health, methods=["GET"])],
+                Route("/healthz", health, methods=["GET"]),
+                Route("/metrics", metrics, methods=["GET"])],
         middleware=[Middleware(BearerToken)],
         exception_handlers={FleetError: _fleet_error})

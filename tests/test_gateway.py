@@ -78,6 +78,13 @@ def test_submit_stream_resume_and_result(worker, gateway) -> None:
     streamed = "".join(f["data"]["data"]["text"] for f in frames if f["event"] == "chunk")
     assert result["result"]["text"] == streamed
 
+    # The routing done in the gateway shows in its metrics (behind the token too).
+    metrics = client.get("/metrics")
+    assert metrics.status_code == 200
+    model = body["selection"]["modelName"]
+    assert f'fleet_selections_total{{degraded="False",model="{model}"}}' in metrics.text
+    assert httpx.get(f"{client.base_url}/metrics").status_code == 401
+
 
 def test_errors_carry_codes_and_the_token_is_required(gateway) -> None:
     client, log_path = gateway
