@@ -48,7 +48,7 @@ DEMAND_SCALE = 1.2
 NUMERIC_OPTIONS_WEIGHT = 5.0
 COMPARATIVE_WEIGHT = 1.0
 RECALL_WEIGHT = 1.5
-CREATIVE_FADE = 2.0  # reasoning of 0.5 (e.g. a quantity and a logical cue) ends the discount
+DISCOUNT_FADE = 2.0  # reasoning of 0.5 (e.g. a quantity and a logical cue) ends a discount
 MAX_SCANNED_CONTEXT = 64 * 1024  # context beyond this only adds to the size signal
 
 
@@ -73,11 +73,12 @@ def text_demand(s: TextSignals, tokens: int) -> tuple[float, float, float]:
 
     reasoning = saturate(0.6 * log(s.quantitative) + 0.5 * present(s.logical)
                          + 0.5 * present(s.hard_qe) + 0.5 * present(s.software), 1.0)
-    # A puzzle or a word problem framed as a story ("imagine you are…") is still a puzzle: the
-    # creative discount fades with the reasoning the text asks for.
-    creative = present(s.creative) * max(0.0, 1.0 - CREATIVE_FADE * reasoning)
+    # A puzzle framed as a story ("imagine you are…") is still a puzzle, and "describe the race
+    # condition" is not a look-up: the discounts for creative and simple requests fade with
+    # the reasoning the text asks for.
+    fade = max(0.0, 1.0 - DISCOUNT_FADE * reasoning)
     kind = (1.5 * present(s.software) + 0.5 * present(s.logical) + 0.5 * present(s.hard_qe)
-            - 1.5 * creative - 1.0 * present(s.simple))
+            - (1.5 * present(s.creative) + 1.0 * present(s.simple)) * fade)
     # Applied reasoning (computing an answer, reasoning about change) up; recall of facts down.
     applied = (NUMERIC_OPTIONS_WEIGHT * s.numeric_options + COMPARATIVE_WEIGHT * log(s.comparative)
                - RECALL_WEIGHT * log(s.recall))

@@ -96,6 +96,9 @@ SIMPLE = _lexicon(
     "who is", "who was", "when did", "define", "definition", "list",
     "name the", "summarize", "summarise", "summary", "translate", "rephrase", "reformat",
     "convert", "extract", "spell", "capital of", "yes or no", "true or false", "pass or fail",
+    # Open-ended advice and description: any fluent model answers these well.
+    "tips", "advice", "suggest*", "recommend*", "describe", "discuss", "pros and cons",
+    "ideas for",
 )
 COMPARATIVE = _lexicon(
     # Reasoning about change and comparison ("if supply falls, does the price rise?").

@@ -115,6 +115,17 @@ def test_geometry_and_arithmetic_read_as_quantitative() -> None:
     assert math >= 0.55 and plain < 0.4  # well past the cheapest model's range (up to 0.4)
 
 
+def test_open_ended_advice_is_cheap_but_a_described_race_is_not() -> None:
+    advice = score(type="general", description="Suggest some tips for keeping a tidy desk and "
+                   "describe a good morning routine for a busy week at the office.")
+    assert advice < 0.2
+    described = score(type="code-review", code=SNIPPET,
+                      description="Describe the race condition in this code and how to fix it.")
+    explained = score(type="code-review", code=SNIPPET,
+                      description="Explain the race condition in this code and how to fix it.")
+    assert abs(described - explained) < 0.1
+
+
 def test_computed_answers_score_above_recalled_ones() -> None:
     options = "\nA. {}\nB. {}\nC. {}\nD. {}\nAnswer:"
     computed = score(type="general", description="A queue drains 40 jobs per second and 55 "
