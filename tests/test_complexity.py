@@ -126,6 +126,18 @@ def test_open_ended_advice_is_cheap_but_a_described_race_is_not() -> None:
     assert abs(described - explained) < 0.1
 
 
+def test_a_long_text_to_summarise_is_not_a_hard_task() -> None:
+    notes = ("The club met on Monday to plan the spring picnic. Ana will bring sandwiches, while "
+             "Ben sets up games for the children. Everyone agreed on the park by the river. ") * 25
+    summary = score(type="general", description="Summarize these notes in three sentences:\n"
+                    + notes)
+    translation = score(type="general", description="Translate these notes into French:\n"
+                        + notes)
+    reasoning = score(type="general", description="Find the logical inconsistency in these "
+                      "notes and explain step by step why it is one:\n" + notes)
+    assert max(summary, translation) < 0.6 < 0.7 < reasoning  # not the strongest model's range
+
+
 def test_computed_answers_score_above_recalled_ones() -> None:
     options = "\nA. {}\nB. {}\nC. {}\nD. {}\nAnswer:"
     computed = score(type="general", description="A queue drains 40 jobs per second and 55 "
