@@ -64,7 +64,9 @@ class QETask(BaseModel):
     context: dict[str, Any] = Field(default_factory=dict)
     agent_id: str | None = Field(default=None, max_length=256)
     agent_type: str | None = Field(default=None, max_length=128)
-    priority: int = Field(default=5, ge=0, le=9)
+    # On the Redis broker 0 is served first and 9 last (Celery's Redis convention).
+    priority: int = Field(default=5, ge=0, le=9,
+                          description="0 (most urgent, served first) to 9 (least)")
     stream: bool = True
     preferred_model: str | None = Field(default=None, max_length=100)
     max_output_tokens: int = Field(default=2048, gt=0, le=200_000)
