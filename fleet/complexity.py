@@ -48,7 +48,7 @@ DEMAND_SCALE = 1.2
 NUMERIC_OPTIONS_WEIGHT = 5.0
 COMPARATIVE_WEIGHT = 1.0
 RECALL_WEIGHT = 1.5
-LENGTH_DAMPING = 0.5  # share of the length term a simple request (summarise, translate…) loses
+LENGTH_DAMPING = 0.5  # share of the size terms a simple request (summarise, translate…) loses
 DISCOUNT_FADE = 2.0  # reasoning of 0.5 (e.g. a quantity and a logical cue) ends a discount
 MAX_SCANNED_CONTEXT = 64 * 1024  # context beyond this only adds to the size signal
 
@@ -83,11 +83,11 @@ def text_demand(s: TextSignals, tokens: int) -> tuple[float, float, float]:
     # Applied reasoning (computing an answer, reasoning about change) up; recall of facts down.
     applied = (NUMERIC_OPTIONS_WEIGHT * s.numeric_options + COMPARATIVE_WEIGHT * log(s.comparative)
                - RECALL_WEIGHT * log(s.recall))
-    # Length means more steps when reasoning, but summarising or translating a long text is
-    # about as easy as a short one: a simple request keeps only part of the length term.
-    length = log(tokens) * (1.0 - LENGTH_DAMPING * present(s.simple) * fade)
-    raw = (length + 0.6 * log(s.quantitative) + 0.5 * log(s.clauses) + 0.3 * log(s.expert)
-           + 0.3 * log(s.quotes) + 0.3 * log(s.negation) + 0.3 * log(s.hard_qe) + kind + applied)
+    # Length and clause count mean more steps when reasoning, but summarising or translating a
+    # long text is about as easy as a short one: a simple request keeps only part of them.
+    size = (log(tokens) + 0.5 * log(s.clauses)) * (1.0 - LENGTH_DAMPING * present(s.simple) * fade)
+    raw = (size + 0.6 * log(s.quantitative) + 0.3 * log(s.expert) + 0.3 * log(s.quotes)
+           + 0.3 * log(s.negation) + 0.3 * log(s.hard_qe) + kind + applied)
     demand = 1.0 / (1.0 + math.exp(-(raw - DEMAND_CENTER) / DEMAND_SCALE))
     return demand, reasoning, saturate(s.creative, 1.5)
 

@@ -189,6 +189,9 @@ EASY_PROMPTS = [
     "release and agreed to ship on Friday after the final review.",
     "Draft a friendly email to my manager asking for a day off next Friday.",
     "Rewrite this sentence to sound more formal: hey guys, the meeting got moved to 3.",
+    "Suggest some tips for staying focused when working from home, and describe a good routine.",
+    "Summarize these notes in two sentences:\n" + "The club met on Monday to plan the spring "
+    "picnic; Ana brings sandwiches and Ben sets up games by the river. " * 30,
 ]
 HARD_PROMPTS = [
     "Write a Python function that returns the k-th smallest element of the union of two sorted "
@@ -201,6 +204,9 @@ HARD_PROMPTS = [
     "and analyze its complexity.",
     "Find the bug in this function that should return the longest common subsequence of two "
     "strings, and fix it.",
+    "Write a program that reads a CSV file and prints the median of its third column.",
+    "Imagine you are a passenger: a bus covers 84 km at 56 km/h and then waits 15 minutes. How "
+    "many minutes after leaving does it arrive? Explain your reasoning.",
 ]
 
 
