@@ -58,8 +58,13 @@ def saturate(value: float, half: float) -> float:
     return value / (value + half) if value > 0 else 0.0
 
 
-def text_demand(s: TextSignals, tokens: int) -> tuple[float, float, float]:
+def text_demand(s: TextSignals, tokens: int, asked: TextSignals | None = None
+                ) -> tuple[float, float, float]:
     """(demand, reasoning, creativity) of a text, each in [0, 1].
+
+    ``asked``: the signals of the instruction alone when the text is an instruction followed
+    by material ("Summarize this report:\n…"); the discounts for simple and creative requests
+    are read from it, so the material's words can raise the demand but not cancel a discount.
 
     Length carries most weight within a kind of request (longer asks need more steps), with
     quantitative relations and clause count (multi-step problems), expert-domain vocabulary,
@@ -72,20 +77,25 @@ def text_demand(s: TextSignals, tokens: int) -> tuple[float, float, float]:
     def present(count: int) -> float:
         return 1.0 if count else 0.0
 
-    reasoning = saturate(0.6 * log(s.quantitative) + 0.5 * present(s.logical)
-                         + 0.5 * present(s.hard_qe) + 0.5 * present(s.software), 1.0)
+    def reasoning_of(t: TextSignals) -> float:
+        return saturate(0.6 * log(t.quantitative) + 0.5 * present(t.logical)
+                        + 0.5 * present(t.hard_qe) + 0.5 * present(t.software), 1.0)
+
+    reasoning = reasoning_of(s)
+    request = asked or s
     # A puzzle framed as a story ("imagine you are…") is still a puzzle, and "describe the race
     # condition" is not a look-up: the discounts for creative and simple requests fade with
-    # the reasoning the text asks for.
-    fade = max(0.0, 1.0 - DISCOUNT_FADE * reasoning)
+    # the reasoning the request asks for.
+    fade = max(0.0, 1.0 - DISCOUNT_FADE * reasoning_of(request))
+    simple, creative = present(request.simple), present(request.creative)
     kind = (1.5 * present(s.software) + 0.5 * present(s.logical) + 0.5 * present(s.hard_qe)
-            - (1.5 * present(s.creative) + 1.0 * present(s.simple)) * fade)
+            - (1.5 * creative + 1.0 * simple) * fade)
     # Applied reasoning (computing an answer, reasoning about change) up; recall of facts down.
     applied = (NUMERIC_OPTIONS_WEIGHT * s.numeric_options + COMPARATIVE_WEIGHT * log(s.comparative)
                - RECALL_WEIGHT * log(s.recall))
     # Length and clause count mean more steps when reasoning, but summarising or translating a
     # long text is about as easy as a short one: a simple request keeps only part of them.
-    size = (log(tokens) + 0.5 * log(s.clauses)) * (1.0 - LENGTH_DAMPING * present(s.simple) * fade)
+    size = (log(tokens) + 0.5 * log(s.clauses)) * (1.0 - LENGTH_DAMPING * simple * fade)
     raw = (size + 0.6 * log(s.quantitative) + 0.3 * log(s.expert) + 0.3 * log(s.quotes)
            + 0.3 * log(s.negation) + 0.3 * log(s.hard_qe) + kind + applied)
     demand = 1.0 / (1.0 + math.exp(-(raw - DEMAND_CENTER) / DEMAND_SCALE))
@@ -115,6 +125,15 @@ def stretch(blend: float) -> float:
     return 1.0 / (1.0 + math.exp(-STRETCH_SLOPE * (blend - STRETCH_CENTER)))
 
 
+def instruction(text: str) -> str | None:
+    """The request of a text laid out as an instruction line and material ("Summarize this
+    report:\n<report>"), else None."""
+    end = text.find("\n")
+    if end <= 0 or not text[:end].rstrip().endswith(":") or len(text) - end <= 4 * end:
+        return None
+    return text[:end]
+
+
 class ComplexityAnalyzer:
     def __init__(self, weights: ComplexityWeights | None = None) -> None:
         self.weights = weights or ComplexityWeights()
@@ -125,6 +144,8 @@ class ComplexityAnalyzer:
         if context_text:
             text = f"{text}\n{context_text[:MAX_SCANNED_CONTEXT]}"
         ts = text_signals(text)
+        head = instruction(task.description)
+        asked = text_signals(head) if head is not None else None
         code = task.all_code()
         cs = [code_signals(src) for _, src in code]
         code_tokens = sum(c.tokens for c in cs)
@@ -132,7 +153,7 @@ class ComplexityAnalyzer:
         context_tokens = estimate_tokens(context_text)
         tokens = text_tokens + code_tokens + context_tokens
 
-        demand, reasoning, creativity = text_demand(ts, text_tokens)
+        demand, reasoning, creativity = text_demand(ts, text_tokens, asked)
         size = saturate(math.log1p(tokens), math.log1p(1500))
         structure = code_structure(cs)
         context = saturate(len(task.files) + len(task.context) + context_tokens / 500, 6)

@@ -138,6 +138,16 @@ def test_a_long_text_to_summarise_is_not_a_hard_task() -> None:
     assert max(summary, translation) < 0.6 < 0.7 < reasoning  # not the strongest model's range
 
 
+def test_words_in_the_material_do_not_cancel_what_is_asked() -> None:
+    report = ("test_pool_race_condition is flaky under concurrency; the deadlock in "
+              "test_transfer reproduces one run in five; a regression in the retry path. ") * 8
+    summary = score(type="general",
+                    description="Summarize this test report in two sentences:\n" + report)
+    root_cause = score(type="general", description="Find the root cause of these failures and "
+                       "explain step by step:\n" + report)
+    assert summary <= 0.4 < 0.7 < root_cause
+
+
 def test_computed_answers_score_above_recalled_ones() -> None:
     options = "\nA. {}\nB. {}\nC. {}\nD. {}\nAnswer:"
     computed = score(type="general", description="A queue drains 40 jobs per second and 55 "
