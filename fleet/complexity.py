@@ -144,7 +144,11 @@ class ComplexityAnalyzer:
         if context_text:
             text = f"{text}\n{context_text[:MAX_SCANNED_CONTEXT]}"
         ts = text_signals(text)
+        # What is asked: the instruction line of "<request>:\n<material>", or the whole
+        # description when the material comes as context.
         head = instruction(task.description)
+        if head is None and context_text:
+            head = task.description
         asked = text_signals(head) if head is not None else None
         code = task.all_code()
         cs = [code_signals(src) for _, src in code]

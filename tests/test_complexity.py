@@ -146,6 +146,10 @@ def test_words_in_the_material_do_not_cancel_what_is_asked() -> None:
     root_cause = score(type="general", description="Find the root cause of these failures and "
                        "explain step by step:\n" + report)
     assert summary <= 0.4 < 0.7 < root_cause
+    # The same with the material as the task's context: the description is what is asked.
+    gate = score(type="quality-gate", context={"failures": report.split("; ")},
+                 description="Summarize the results in two sentences and say PASS or FAIL.")
+    assert gate <= 0.4
 
 
 def test_computed_answers_score_above_recalled_ones() -> None:
