@@ -63,7 +63,7 @@ def text_demand(s: TextSignals, tokens: int, asked: TextSignals | None = None
     """(demand, reasoning, creativity) of a text, each in [0, 1].
 
     ``asked``: the signals of the instruction alone when the text is an instruction followed
-    by material ("Summarize this report:\n…"); the discounts for simple and creative requests
+    by material ("Summarize this report:\\n…"); the discounts for simple and creative requests
     are read from it, so the material's words can raise the demand but not cancel a discount.
 
     Length carries most weight within a kind of request (longer asks need more steps), with
@@ -127,7 +127,7 @@ def stretch(blend: float) -> float:
 
 def instruction(text: str) -> str | None:
     """The request of a text laid out as an instruction line and material ("Summarize this
-    report:\n<report>"), else None."""
+    report:\\n<report>"), else None."""
     end = text.find("\n")
     if end <= 0 or not text[:end].rstrip().endswith(":") or len(text) - end <= 4 * end:
         return None
