@@ -86,7 +86,7 @@ def text_demand(s: TextSignals, tokens: int, asked: TextSignals | None = None
     # A puzzle framed as a story ("imagine you are…") is still a puzzle, and "describe the race
     # condition" is not a look-up: the discounts for creative and simple requests fade with
     # the reasoning the request asks for.
-    fade = max(0.0, 1.0 - DISCOUNT_FADE * reasoning_of(request))
+    fade = max(0.0, 1.0 - DISCOUNT_FADE * (reasoning if asked is None else reasoning_of(asked)))
     simple, creative = present(request.simple), present(request.creative)
     kind = (1.5 * present(s.software) + 0.5 * present(s.logical) + 0.5 * present(s.hard_qe)
             - (1.5 * creative + 1.0 * simple) * fade)
@@ -140,16 +140,13 @@ class ComplexityAnalyzer:
 
     def analyze(self, task: QETask) -> ComplexityScore:
         context_text = json.dumps(task.context, default=str) if task.context else ""
-        text = task.description
-        if context_text:
-            text = f"{text}\n{context_text[:MAX_SCANNED_CONTEXT]}"
-        ts = text_signals(text)
+        described = text_signals(task.description)
         # What is asked: the instruction line of "<request>:\n<material>", or the whole
         # description when the material comes as context.
         head = instruction(task.description)
-        if head is None and context_text:
-            head = task.description
-        asked = text_signals(head) if head is not None else None
+        asked = text_signals(head) if head is not None else described if context_text else None
+        ts = (described.plus(text_signals(context_text[:MAX_SCANNED_CONTEXT])) if context_text
+              else described)
         code = task.all_code()
         cs = [code_signals(src) for _, src in code]
         code_tokens = sum(c.tokens for c in cs)

@@ -146,6 +146,13 @@ class TextSignals:
     recall: int
     numeric_options: float  # share of listed answer options that are numbers, in [0, 1]
 
+    def plus(self, other: TextSignals) -> TextSignals:
+        """The signals of this text followed by ``other`` (material such as a task's context):
+        counts add up; listed answer options belong to this text."""
+        counts = {f: getattr(self, f) + getattr(other, f) for f in self.__slots__
+                  if f != "numeric_options"}
+        return TextSignals(**counts, numeric_options=self.numeric_options)
+
 
 def numeric_option_share(text: str) -> float:
     options = _OPTION.findall(text)
