@@ -48,6 +48,7 @@ DEMAND_SCALE = 1.2
 NUMERIC_OPTIONS_WEIGHT = 5.0
 COMPARATIVE_WEIGHT = 1.0
 RECALL_WEIGHT = 1.5
+RELATIONAL_WEIGHT = 1.0
 LENGTH_DAMPING = 0.5  # share of the size terms a simple request (summarise, translate…) loses
 DISCOUNT_FADE = 2.0  # reasoning of 0.5 (e.g. a quantity and a logical cue) ends a discount
 MAX_SCANNED_CONTEXT = 64 * 1024  # context beyond this only adds to the size signal
@@ -67,7 +68,8 @@ def text_demand(s: TextSignals, tokens: int, asked: TextSignals | None = None
     are read from it, so the material's words can raise the demand but not cancel a discount.
 
     Length carries most weight within a kind of request (longer asks need more steps), with
-    quantitative relations and clause count (multi-step problems), expert-domain vocabulary,
+    quantitative vocabulary and clause count (multi-step problems), quantities stated as
+    relations to others ("twice as many as", "a third of the rest"), expert-domain vocabulary,
     quoted narrative and negations (careful reading). The *kind* of request moves the score as
     a whole: programming and logical or hard-QE cues up, creative writing and simple look-ups
     down, since cheap models do those well.
@@ -96,8 +98,9 @@ def text_demand(s: TextSignals, tokens: int, asked: TextSignals | None = None
     # Length and clause count mean more steps when reasoning, but summarising or translating a
     # long text is about as easy as a short one: a simple request keeps only part of them.
     size = (log(tokens) + 0.5 * log(s.clauses)) * (1.0 - LENGTH_DAMPING * simple * fade)
-    raw = (size + 0.6 * log(s.quantitative) + 0.3 * log(s.expert) + 0.3 * log(s.quotes)
-           + 0.3 * log(s.negation) + 0.3 * log(s.hard_qe) + kind + applied)
+    raw = (size + 0.6 * log(s.quantitative) + RELATIONAL_WEIGHT * log(s.relational)
+           + 0.3 * log(s.expert) + 0.3 * log(s.quotes) + 0.3 * log(s.negation)
+           + 0.3 * log(s.hard_qe) + kind + applied)
     demand = 1.0 / (1.0 + math.exp(-(raw - DEMAND_CENTER) / DEMAND_SCALE))
     return demand, reasoning, saturate(s.creative, 1.5)
 

@@ -118,6 +118,16 @@ RECALL = _lexicon(
     "organs", "hormone*", "neuron*", "culture*", "society", "social*", "identity", "nationalism",
     "feminis*", "philosopher*",
 )
+RELATIONAL = _lexicon(
+    # Quantities stated as relations to other quantities ("twice as many as", "a third of the
+    # rest"): the classic stumbling block of word problems, since each must be turned into an
+    # operation in the right direction before anything can be computed.
+    # One relation, one match: "twice as many" is a phrase, not "twice" and "as many".
+    "twice as many", "twice as much", "half as many", "half as much", "times as many",
+    "times as much", "half", "halves", "third", "thirds", "quarter", "quarters", "twice",
+    "thrice", "double", "doubled", "doubles", "triple", "tripled", "triples", "times as",
+    "times more", "as many", "as much", "more than", "less than", "fewer than",
+)
 NEGATION = _lexicon("not", "except", "least", "incorrect", "false", "never", "cannot", "neither",
                     "nor", "without")
 
@@ -125,6 +135,7 @@ NEGATION = _lexicon("not", "except", "least", "incorrect", "false", "never", "ca
 # must be computed, not recognised.
 _OPTION = re.compile(r"^[ \t]*\(?[A-Ea-e][.)][ \t]+(.*?)[ \t]*$", re.MULTILINE)
 _NUMBER = re.compile(r"[-+$\d.,%/ ]*\d[-+$\d.,%/ ]*")
+_FRACTION = re.compile(r"\b\d+/\d+\b")
 _QUOTE = re.compile(r"[\"“”]")
 _CLAUSE = re.compile(r"[,;:]|\b(?:and|but|then|after|before|while|if|when|which|that|because)\b",
                      re.IGNORECASE)
@@ -144,6 +155,7 @@ class TextSignals:
     negation: int
     comparative: int
     recall: int
+    relational: int
     numeric_options: float  # share of listed answer options that are numbers, in [0, 1]
 
     def plus(self, other: TextSignals) -> TextSignals:
@@ -175,6 +187,7 @@ def text_signals(text: str) -> TextSignals:
         negation=len(NEGATION.findall(text)),
         comparative=len(COMPARATIVE.findall(text)),
         recall=len(RECALL.findall(text)),
+        relational=len(RELATIONAL.findall(text)) + len(_FRACTION.findall(text)),
         numeric_options=numeric_option_share(text),
     )
 

@@ -115,6 +115,18 @@ def test_geometry_and_arithmetic_read_as_quantitative() -> None:
     assert math >= 0.55 and plain < 0.4  # well past the cheapest model's range (up to 0.4)
 
 
+def test_quantities_stated_as_relations_need_more_than_quantities_stated_outright() -> None:
+    # The same question over the same numbers, equally long: relations must first be turned
+    # into operations in the right direction, where cheap models slip.
+    related = score(type="general", description="Ana has twice as many stickers as Ben, and "
+                    "Ben has a third of the 36 stickers Carl has. How many stickers do the "
+                    "three of them have together?")
+    stated = score(type="general", description="Ana has 24 stickers, Ben has 12 stickers and "
+                   "Carl has 36 stickers in his album at home. How many stickers do the three "
+                   "of them have together?")
+    assert related > stated + 0.15
+
+
 def test_open_ended_advice_is_cheap_but_a_described_race_is_not() -> None:
     advice = score(type="general", description="Suggest some tips for keeping a tidy desk and "
                    "describe a good morning routine for a busy week at the office.")

@@ -51,6 +51,11 @@ def test_comparative_and_recall_cues() -> None:
     assert recall.recall == 3  # dynasty, according to, ancient
 
 
+def test_quantities_stated_as_relations() -> None:
+    s = text_signals("Ana has twice as many as Ben, who has 3/4 of the rest and 5 more than Cy.")
+    assert s.relational == 3  # twice as many, 3/4, more than
+
+
 def test_token_estimate_is_close_to_bpe_rates() -> None:
     prose = "The quick brown fox jumps over the lazy dog. " * 20
     assert 180 <= estimate_tokens(prose) <= 240  # cl100k: 10 tokens per sentence
