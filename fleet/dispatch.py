@@ -97,7 +97,9 @@ def parse_task(payload: Any, max_bytes: int | None = None) -> QETask:
             raise InvalidTask(f"malformed JSON: {exc}") from None
     if not isinstance(payload, dict):
         raise InvalidTask(f"task must be a JSON object, got {type(payload).__name__}")
-    size = len(json.dumps(payload, separators=(",", ":")).encode())
+    # UTF-8 bytes of the compact JSON: escaping non-ASCII (json's default) would count a
+    # Japanese character as six bytes instead of three.
+    size = len(json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode())
     if size > limit:
         raise PayloadTooLarge(f"payload is {size} bytes, limit is {limit}")
     try:

@@ -39,6 +39,13 @@ def test_parse_rejects_with_code_and_field(payload: object, error: type, text: s
     assert str(info.value).startswith(info.value.code)
 
 
+def test_payload_size_is_counted_in_utf8_bytes() -> None:
+    text = "日本語" * 100  # 300 characters, 900 bytes in UTF-8, 1,800 as \\u escapes
+    assert parse_task({"type": "general", "description": text}, max_bytes=1000).description
+    with pytest.raises(PayloadTooLarge):
+        parse_task({"type": "general", "description": text * 2}, max_bytes=1000)
+
+
 def test_errors_round_trip_through_their_message() -> None:
     for cls in ALL_ERRORS:
         err = cls("something broke")
