@@ -135,6 +135,8 @@ NEGATION = _lexicon("not", "except", "least", "incorrect", "false", "never", "ca
 # must be computed, not recognised.
 _OPTION = re.compile(r"^[ \t]*\(?[A-Ea-e][.)][ \t]+(.*?)[ \t]*$", re.MULTILINE)
 _NUMBER = re.compile(r"[-+$\d.,%/ ]*\d[-+$\d.,%/ ]*")
+_QUANTITY = re.compile(r"\d|\b(?:two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|"
+                       r"twenty|thirty|forty|fifty|hundred|thousand|dozen)s?\b", re.IGNORECASE)
 _FRACTION = re.compile(r"\b\d+/\d+\b")
 _QUOTE = re.compile(r"[\"“”]")
 _CLAUSE = re.compile(r"[,;:]|\b(?:and|but|then|after|before|while|if|when|which|that|because)\b",
@@ -173,6 +175,14 @@ def numeric_option_share(text: str) -> float:
     return sum(1 for o in options if _NUMBER.fullmatch(o)) / len(options)
 
 
+def relations(text: str) -> int:
+    """Quantities stated as relations to others, counted only where the text states a quantity
+    (a digit or a number word): "as much as possible" in plain prose relates nothing."""
+    if not _QUANTITY.search(text):
+        return 0
+    return len(RELATIONAL.findall(text)) + len(_FRACTION.findall(text))
+
+
 def text_signals(text: str) -> TextSignals:
     return TextSignals(
         clauses=len(_CLAUSE.findall(text)),
@@ -187,7 +197,7 @@ def text_signals(text: str) -> TextSignals:
         negation=len(NEGATION.findall(text)),
         comparative=len(COMPARATIVE.findall(text)),
         recall=len(RECALL.findall(text)),
-        relational=len(RELATIONAL.findall(text)) + len(_FRACTION.findall(text)),
+        relational=relations(text),
         numeric_options=numeric_option_share(text),
     )
 

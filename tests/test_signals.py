@@ -54,6 +54,8 @@ def test_comparative_and_recall_cues() -> None:
 def test_quantities_stated_as_relations() -> None:
     s = text_signals("Ana has twice as many as Ben, who has 3/4 of the rest and 5 more than Cy.")
     assert s.relational == 3  # twice as many, 3/4, more than
+    assert text_signals("Half of the seven jars hold more than the rest.").relational == 2
+    assert text_signals("Speak like him as much as possible, more than ever.").relational == 0
 
 
 def test_token_estimate_is_close_to_bpe_rates() -> None:
