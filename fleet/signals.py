@@ -104,7 +104,8 @@ COMPARATIVE = _lexicon(
     # Reasoning about change and comparison ("if supply falls, does the price rise?").
     "increase*", "decrease*", "rise*", "rising", "fall*", "fell", "higher", "lower", "greater",
     "smaller", "bigger", "larger", "more", "less", "fewer", "than", "shift*", "grow*", "shrink*",
-    "reduc*", "raise*", "drop*", "expand*",
+    "reduc*", "raise*", "drop*", "expand*", "taller", "shorter", "older", "younger", "faster",
+    "slower", "heavier", "lighter", "cheaper", "earlier",
 )
 RECALL = _lexicon(
     # Factual-recall vocabulary (humanities, social and life science): questions over it are

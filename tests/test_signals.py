@@ -47,6 +47,7 @@ def test_numeric_answer_options() -> None:
 def test_comparative_and_recall_cues() -> None:
     s = text_signals("If latency rises while throughput falls, is the queue larger than before?")
     assert s.comparative == 4  # rises, falls, larger, than
+    assert text_signals("Tom is taller than Sara but younger.").comparative == 3
     recall = text_signals("Which dynasty built it, according to the ancient sources?")
     assert recall.recall == 3  # dynasty, according to, ancient
 
