@@ -76,6 +76,11 @@ SOFTWARE = _lexicon(
     "program in", "script that", "script to", "shell script*", "html", "css",
     "array*", "linked list*", "hash map*", "hash table*", "binary tree*",
     "binary search", "command line", "command-line", "linux", "unix", "git", "docker",
+    # Systems and machine learning as software topics; not "protocol", "schema" or "endpoint"
+    # (medicine and psychology use them) nor "http" (every URL has it).
+    "kubernetes", "microservice*", "tcp", "grpc", "websocket*", "encrypt*", "machine learning",
+    "neural network*", "deep learning", "gradient descent", "backpropagation", "compiler*",
+    "operating system*", "caching",
 )
 HARD_QE = _lexicon(
     "race condition*", "deadlock*", "livelock*", "concurren*", "thread-safe*", "thread safety",

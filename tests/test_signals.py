@@ -31,6 +31,12 @@ def test_stems_and_case_insensitivity() -> None:
     assert s.hard_qe == 3  # concurrency, vulnerability, authentication
 
 
+def test_systems_and_machine_learning_are_software_but_a_clinical_protocol_is_not() -> None:
+    s = text_signals("Serve a neural network trained by gradient descent from a gRPC microservice")
+    assert s.software == 4
+    assert text_signals("Follow the trial protocol; the schema lists each endpoint").software == 0
+
+
 def test_creative_and_simple_cues() -> None:
     assert text_signals("Write a poem about unit tests").creative == 1
     assert text_signals("Who is on call? Define a mock. List the fixtures.").simple == 3
