@@ -59,6 +59,9 @@ def bench_env(config_overrides: dict[str, object] | None = None,
     try:
         yield env
     finally:
+        from fleet.selections import flush_selections
+
+        flush_selections()  # the last selections go to this database, not to the spool
         fleet_db.close_pools()
         fleet_db.drop_database(database_url)
         client.flushdb()
