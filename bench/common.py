@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import statistics
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -26,7 +26,7 @@ def median(samples: list[float]) -> float:
 
 
 @contextmanager
-def bench_env(config_overrides: dict[str, object] | None = None,
+def bench_env(config_overrides: Mapping[str, object] | None = None,
               pg_base: str = "postgresql://127.0.0.1:5432") -> Iterator[dict[str, str]]:
     """Environment (also applied to this process) for an isolated fleet; cleaned up after."""
     run_id = uuid.uuid4().hex[:8]

@@ -13,6 +13,7 @@ import json
 import sys
 import threading
 import time
+from collections.abc import Callable
 
 from bench.common import bench_env
 
@@ -80,7 +81,7 @@ def aggregate(rows: int = 1_000_000) -> dict[str, float]:
         return {"rows": rows, "seconds": elapsed, "groups": groups}
 
 
-BENCHES = {"ingest": ingest, "aggregate": aggregate}
+BENCHES: dict[str, Callable[[], dict[str, float]]] = {"ingest": ingest, "aggregate": aggregate}
 
 if __name__ == "__main__":
     for name in sys.argv[1:] or list(BENCHES):

@@ -49,7 +49,7 @@ class CpuMeter:
         for pid in self.worker_pids:
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
             workers += (int(fields[11]) + int(fields[12])) / ticks  # utime + stime
-        info = self.redis.info("cpu")
+        info: dict[str, Any] = self.redis.info("cpu")  # type: ignore[assignment]
         return {"client": time.process_time(), "workers": workers,
                 "redis": float(info["used_cpu_sys"]) + float(info["used_cpu_user"])}
 

@@ -43,7 +43,7 @@ class PatternSubscriber(threading.Thread):
     def __init__(self, url: str, expected_finals: int) -> None:
         super().__init__(daemon=True)
         self.client = redis.Redis.from_url(url)
-        self.pubsub = self.client.pubsub(ignore_subscribe_messages=True)
+        self.pubsub = self.client.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
         self.pubsub.psubscribe("fleet:stream:*")
         self.expected = expected_finals
         self.events: list[tuple[float, dict[str, Any]]] = []
