@@ -31,6 +31,7 @@ from fleet.flags import FeatureFlagManager
 from fleet.metrics import BUDGET_REJECTIONS, SELECTION_SECONDS, SELECTIONS
 from fleet.models import ModelSelection, QETask
 from fleet.prompts import build_prompt
+from fleet.redis_client import REDIS_DOWN, wait_for_redis
 from fleet.router import ModelRouter, estimated_cost
 from fleet.selections import store_selection
 from fleet.tokens import estimate_tokens
@@ -176,7 +177,9 @@ def route(task: QETask) -> ModelSelection:
 @app.task(name="fleet.dispatch", bind=True, throws=(FleetError,), acks_late=True)
 def dispatch(self: Task, task: Any = None, **unexpected: Any) -> dict[str, Any]:
     """Route one QE task; returns the ModelSelection as JSON. Bad input raises a FleetError
-    (logged, acknowledged, nothing enqueued)."""
+    (logged, acknowledged, nothing enqueued); losing Redis retries the task once it is back
+    (routing it again is idempotent: the reservation, the selection row and the execute
+    message are keyed by the task id)."""
     try:
         if unexpected:
             raise InvalidTask(
@@ -187,6 +190,12 @@ def dispatch(self: Task, task: Any = None, **unexpected: Any) -> dict[str, Any]:
         return route(qe_task).model_dump(mode="json", by_alias=True)
     except FleetError as exc:
         log.warning("rejected dispatch %s: %s", self.request.id, exc)
+        raise
+    except REDIS_DOWN as exc:  # away for longer than the client's retries: not the task's fault
+        log.warning("dispatch %s lost Redis (%s); it is retried once Redis is back",
+                    self.request.id, exc)
+        if wait_for_redis(time.monotonic() + get_config().fleet.task_timeout):
+            raise self.retry(countdown=0, max_retries=None) from exc
         raise
 
 

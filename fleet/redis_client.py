@@ -2,18 +2,23 @@
 
 Every command is retried on connection errors with exponential backoff for about half a
 minute (``FLEET_REDIS_RETRIES``), so a Redis restart (or failover) pauses the fleet instead of
-failing its tasks; pub/sub subscriptions are re-established by the same mechanism.
+failing its tasks; pub/sub subscriptions are re-established by the same mechanism. A task
+that loses Redis for longer than that waits for it with :func:`wait_for_redis` and is retried.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 
 import redis
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
 from fleet.config import get_settings
+
+# What a command raises once Redis has been unreachable for longer than the client retries.
+REDIS_DOWN: tuple[type[Exception], ...] = (redis.ConnectionError, redis.TimeoutError)
 
 _lock = threading.Lock()
 _clients: dict[str, redis.Redis] = {}
@@ -34,3 +39,16 @@ def get_redis(url: str | None = None) -> redis.Redis:
                 retry_on_error=[redis.ConnectionError, redis.TimeoutError, OSError])
             _clients[url] = client
         return client
+
+
+def wait_for_redis(deadline: float, client: redis.Redis | None = None) -> bool:
+    """Block until Redis answers (True) or ``time.monotonic()`` passes ``deadline`` (False)."""
+    client = client or get_redis()
+    while True:
+        try:
+            client.ping()  # itself retried for the client's whole retry window
+            return True
+        except REDIS_DOWN:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(min(1.0, max(0.0, deadline - time.monotonic())))

@@ -48,10 +48,13 @@ class StreamRelay:
         self.client = client
         self._sha = ""
         self._queue: deque[tuple[StreamPublisher, int, str]] = deque()
-        self._cond = threading.Condition()
+        lock = threading.RLock()
+        self._cond = threading.Condition(lock)  # the relay thread waits on it for work
+        self._idle = threading.Condition(lock)  # drain() waits on it for the queue to empty
         # Publishers with text waiting in their buffer: the only ones the relay must visit
         # between batches (an insertion-ordered set).
         self._holding: dict[StreamPublisher, None] = {}
+        self._in_flight = 0  # events taken from the queue and not yet written
         self._thread = threading.Thread(target=self._run, name="fleet-stream-relay", daemon=True)
         self._thread.start()
 
@@ -76,6 +79,7 @@ class StreamRelay:
                     self._cond.wait(timeout=0.005 if self._holding else None)
                 batch = [self._queue.popleft() for _ in range(min(len(self._queue),
                                                                   BATCH_EVENTS))]
+                self._in_flight = len(batch)
                 holding = list(self._holding)
             if holding:
                 drained = [p for p in holding if not p.flush_due_text()]
@@ -96,6 +100,22 @@ class StreamRelay:
                     backoff = min(backoff * 2, 2.0)
             for publisher, seq, _ in batch:
                 publisher.written(seq)
+            with self._cond:
+                self._in_flight = 0
+                self._idle.notify_all()
+
+    def drain(self, timeout: float) -> bool:
+        """Wait until every event handed to the relay is in Redis (True) or ``timeout``
+        seconds pass (False). A task retried after a Redis outage calls it first, so the
+        events of its interrupted attempt cannot land after the next attempt's."""
+        deadline = time.monotonic() + timeout
+        with self._idle:
+            while self._queue or self._in_flight:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._idle.wait(remaining)
+        return True
 
     def _write(self, batch: list[tuple[StreamPublisher, int, str]]) -> None:
         if not self._sha:

@@ -164,14 +164,20 @@ def test_duplicate_delivery_is_not_rerun(worker, bare_client, redis_client, pg):
     payload = task_payload()
     selection = wait_result(bare_client.send_task("fleet.dispatch", kwargs={"task": payload},
                                                   queue="fleet.dispatch"), 30)
-    wait_result(bare_client.AsyncResult(payload["id"]), 30)
+    first = wait_result(bare_client.AsyncResult(payload["id"]), 30)
+    # As if the finished attempt had lost Redis before storing its result.
+    meta = f"celery-task-meta-{payload['id']}"
+    redis_client.delete(meta)
     # The same execute message delivered again (as after a dispatch redelivery).
     bare_client.send_task("fleet.execute", task_id=payload["id"],
                           kwargs={"task": payload, "selection": selection},
                           queue=f"model.{selection['modelName']}")
     wait_until(lambda: f"task {payload['id']} already finished" in worker.log(),
                "the duplicate is seen", timeout=30)
-    assert wait_result(bare_client.AsyncResult(payload["id"]), 5)["status"] == "complete"
+    # The result comes back from the stream, the same as the first attempt's.
+    wait_until(lambda: redis_client.exists(meta), "the result is stored again", timeout=10)
+    stored = json.loads(redis_client.get(meta))
+    assert stored["status"] == "SUCCESS" and stored["result"] == first
     count = pg.execute("SELECT count(*) FROM cost_entries WHERE task_id = %s",
                        (payload["id"],)).fetchone()[0]
     assert count == 1

@@ -167,6 +167,20 @@ def test_a_stuck_path_raises_stream_001(redis_client) -> None:
     assert info.value.code == "STREAM_001"
 
 
+def test_drain_waits_until_every_handed_event_is_in_redis(redis_client) -> None:
+    from fleet.relay import get_relay
+
+    relay = get_relay(redis_client)
+    task_id = new_id()
+    pub = StreamPublisher(task_id, "m", redis_client)
+    with SlowRelay(relay, 0.5):
+        for i in range(3):
+            pub.emit("chunk", {"text": str(i)})
+        assert not relay.drain(0.1)  # still being written
+        assert relay.drain(5.0)
+        assert [e["seq"] for e in read_log(redis_client, task_id)] == [0, 1, 2]
+
+
 def test_a_second_attempt_in_the_same_process_must_wait_for_the_lease(redis_client) -> None:
     from fleet.lease import LeaseKeeper
 

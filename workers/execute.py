@@ -3,11 +3,14 @@
 Runs on ``model.<name>`` queues. Each delivery is one *attempt* (numbered in Redis); it
 publishes start → chunk… / progress… (→ fallback → chunk…) → complete, or error, with gap-free
 seq, and records one cost row per provider call of the attempt. A redelivered task whose stream
-already ended is acknowledged without running again.
+already ended is acknowledged without running again (returning the result its stream holds).
+An attempt that loses Redis for longer than the client's retries is not failed: it waits for
+Redis, lets its written events land, and the task is retried, continuing the same stream.
 """
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import json
 import logging
@@ -30,15 +33,15 @@ from fleet.buffer import BufferManager
 from fleet.config import get_config
 from fleet.costs import CostTracker
 from fleet.dispatch import get_flags
-from fleet.errors import BudgetAlertTriggered, FleetError, ProviderError
+from fleet.errors import BudgetAlertTriggered, BufferOverflow, FleetError, ProviderError
 from fleet.events import publish_event
 from fleet.lease import LeaseKeeper
 from fleet.metrics import BUDGET_ALERTS, COST_USD, STREAMS, TOKENS
 from fleet.models import CostEntry, ModelSelection, QETask
 from fleet.prompts import build_prompt
-from fleet.redis_client import get_redis
+from fleet.redis_client import REDIS_DOWN, get_redis, wait_for_redis
 from fleet.registry import ModelRegistry
-from fleet.relay import StreamPublisher
+from fleet.relay import StreamPublisher, get_relay
 from fleet.stream import log_name, read_log
 from workers.monitor import send_task_event
 from workers.providers import check_credentials
@@ -47,6 +50,9 @@ from workers.runner import Call, RunFailed, Runner
 log = logging.getLogger("fleet.execute")
 
 ATTEMPT_TTL_SECONDS = 24 * 3600
+# Redis away for longer than the client's retries; STREAM_001 in a worker means the relay could
+# not write the stream's events, which is the same outage.
+REDIS_LOST: tuple[type[Exception], ...] = (*REDIS_DOWN, BufferOverflow)
 _costs = CostTracker()
 
 
@@ -56,9 +62,10 @@ def get_runner() -> Runner:
     return Runner(config, ModelRegistry.from_config(config), get_breaker())
 
 
-def begin_attempt(task_id: str, model: str) -> tuple[StreamPublisher, int]:
-    """The task's publisher (continuing its stream's numbering) and this delivery's attempt
-    number, in one round trip to Redis."""
+def begin_attempt(task_id: str, model: str
+                  ) -> tuple[StreamPublisher, int, dict[str, Any] | None]:
+    """The task's publisher (continuing its stream's numbering), this delivery's attempt
+    number and the stream's last event so far, in one round trip to Redis."""
     key = f"fleet:attempt:{task_id}"
     pipe = get_redis().pipeline(transaction=False)
     pipe.xrevrange(log_name(task_id), count=1)
@@ -66,12 +73,12 @@ def begin_attempt(task_id: str, model: str) -> tuple[StreamPublisher, int]:
     pipe.expire(key, ATTEMPT_TTL_SECONDS)
     tail, attempt, _ = pipe.execute()
     settings = get_config().streaming
+    last_event = json.loads(tail[0][1][b"e"]) if tail else None
     publisher = StreamPublisher(
         task_id, model, buffer=BufferManager(settings.flush_chars, settings.flush_ms),
         buffer_size=settings.buffer_size, backpressure_threshold=settings.backpressure_threshold,
-        timeout_s=settings.timeout_ms / 1000,
-        last_event=json.loads(tail[0][1][b"e"]) if tail else None, log_read=True)
-    return publisher, int(attempt)
+        timeout_s=settings.timeout_ms / 1000, last_event=last_event, log_read=True)
+    return publisher, int(attempt), last_event
 
 
 def record_costs(task: Task, qe: QETask, attempt: int, calls: list[Call]) -> list[Decimal]:
@@ -127,24 +134,35 @@ def delivered_text(task_id: str) -> str:
 @app.task(name="fleet.execute", bind=True, acks_late=True, throws=(FleetError,))
 def execute(self: Task, task: dict[str, Any], selection: dict[str, Any]) -> dict[str, Any]:
     qe = QETask.model_validate(task)
-    keeper = get_lease_keeper()
-    waited = keeper.acquire(qe.id)
-    if waited != 1:  # another attempt is alive: look again once its lease could have lapsed
-        log.info("task %s is running elsewhere; checking again in %d ms", qe.id, waited)
-        raise self.retry(countdown=waited / 1000 + 0.5, max_retries=None)
+    deadline = time.monotonic() + get_config().fleet.task_timeout
     try:
-        return _execute(self, qe, ModelSelection.model_validate(selection))
-    finally:
-        keeper.release(qe.id)
+        keeper = get_lease_keeper()
+        waited = keeper.acquire(qe.id)
+        if waited != 1:  # another attempt is alive: look again once its lease could have lapsed
+            log.info("task %s is running elsewhere; checking again in %d ms", qe.id, waited)
+            raise self.retry(countdown=waited / 1000 + 0.5, max_retries=None)
+        try:
+            return _execute(self, qe, ModelSelection.model_validate(selection), deadline)
+        finally:
+            keeper.release(qe.id)
+    except REDIS_LOST as exc:
+        log.warning("task %s lost Redis (%s); it is retried once Redis is back", qe.id, exc)
+        if wait_for_redis(deadline) and get_relay().drain(deadline - time.monotonic()):
+            raise self.retry(countdown=0, max_retries=None) from exc
+        raise
 
 
-def _execute(self: Task, qe: QETask, chosen: ModelSelection) -> dict[str, Any]:
-    config = get_config()
-    publisher, attempt = begin_attempt(qe.id, chosen.model_name)
+def _execute(self: Task, qe: QETask, chosen: ModelSelection, deadline: float
+             ) -> dict[str, Any]:
+    publisher, attempt, last_event = begin_attempt(qe.id, chosen.model_name)
     if publisher.finished:
-        # Ignore leaves the first attempt's stored result in place for AsyncResult(task.id).
         log.info("task %s already finished; duplicate delivery acknowledged", qe.id)
-        raise Ignore()
+        if last_event is not None and last_event["type"] == "complete":
+            # The same result again: the finished attempt may not have stored it (Redis went
+            # away between its last event and its result).
+            data: dict[str, Any] = last_event["data"]
+            return data if "text" in data else data | {"text": delivered_text(qe.id)}
+        raise Ignore()  # keeps the failed attempt's stored error
     # A redelivered task (its worker died mid-stream) continues the text already streamed.
     delivered = delivered_text(qe.id) if publisher.next_seq else ""
     model = chosen.model_config_
@@ -158,13 +176,18 @@ def _execute(self: Task, qe: QETask, chosen: ModelSelection) -> dict[str, Any]:
     started = time.monotonic()
     try:
         outcome = get_runner().run(qe, chosen, system, prompt, publisher, streaming,
-                                   deadline=started + config.fleet.task_timeout,
-                                   delivered=delivered if streaming else "")
+                                   deadline=deadline, delivered=delivered if streaming else "")
     except RunFailed as failed:
+        if isinstance(failed.error, BufferOverflow):  # Redis is away: no error event, a retry
+            with contextlib.suppress(*REDIS_DOWN):
+                record_costs(self, qe, attempt, failed.calls)
+            raise failed.error from None
         STREAMS.labels(model.name, failed.error.code).inc()
         record_costs(self, qe, attempt, failed.calls)
         publisher.emit("error", failed.error.to_dict() | {"attempt": attempt})
         raise failed.error from None
+    except REDIS_DOWN:
+        raise
     except Exception as exc:  # a bug must end the stream with an error, not leave it hanging
         error = ProviderError(f"{type(exc).__name__}: {exc}")
         publisher.emit("error", error.to_dict() | {"attempt": attempt})
