@@ -49,6 +49,7 @@ NUMERIC_OPTIONS_WEIGHT = 5.0
 COMPARATIVE_WEIGHT = 1.0
 RECALL_WEIGHT = 1.5
 RELATIONAL_WEIGHT = 1.0
+LOGIC_SYMBOL_WEIGHT = 0.6
 LENGTH_DAMPING = 0.5  # share of the size terms a simple request (summarise, translate…) loses
 DISCOUNT_FADE = 2.0  # reasoning of 0.5 (e.g. a quantity and a logical cue) ends a discount
 MAX_SCANNED_CONTEXT = 64 * 1024  # context beyond this only adds to the size signal
@@ -69,10 +70,10 @@ def text_demand(s: TextSignals, tokens: int, asked: TextSignals | None = None
 
     Length carries most weight within a kind of request (longer asks need more steps), with
     quantitative vocabulary and clause count (multi-step problems), quantities stated as
-    relations to others ("twice as many as", "a third of the rest"), expert-domain vocabulary,
-    quoted narrative and negations (careful reading). The *kind* of request moves the score as
-    a whole: programming and logical or hard-QE cues up, creative writing and simple look-ups
-    down, since cheap models do those well.
+    relations to others ("twice as many as", "a third of the rest"), formal-logic notation,
+    expert-domain vocabulary, quoted narrative and negations (careful reading). The *kind* of
+    request moves the score as a whole: programming and logical or hard-QE cues up, creative
+    writing and simple look-ups down, since cheap models do those well.
     """
     log = math.log1p
 
@@ -99,6 +100,7 @@ def text_demand(s: TextSignals, tokens: int, asked: TextSignals | None = None
     # long text is about as easy as a short one: a simple request keeps only part of them.
     size = (log(tokens) + 0.5 * log(s.clauses)) * (1.0 - LENGTH_DAMPING * simple * fade)
     raw = (size + 0.6 * log(s.quantitative) + RELATIONAL_WEIGHT * log(s.relational)
+           + LOGIC_SYMBOL_WEIGHT * log(s.logic_symbols)
            + 0.3 * log(s.expert) + 0.3 * log(s.quotes) + 0.3 * log(s.negation)
            + 0.3 * log(s.hard_qe) + kind + applied)
     demand = 1.0 / (1.0 + math.exp(-(raw - DEMAND_CENTER) / DEMAND_SCALE))

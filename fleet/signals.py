@@ -144,6 +144,9 @@ _NUMBER = re.compile(r"[-+$\d.,%/ ]*\d[-+$\d.,%/ ]*")
 _QUANTITY = re.compile(r"\d|\b(?:two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|"
                        r"twenty|thirty|forty|fifty|hundred|thousand|dozen)s?\b", re.IGNORECASE)
 _FRACTION = re.compile(r"\b\d+/\d+\b")
+# Connectives of formal logic (⊃ implies, ≡ iff, \u2228 or, ∧ or · and, ¬ or ~ before a
+# letter: not, quantifiers); "~5 ms" is an approximation, not a negation.
+_LOGIC_SYMBOL = re.compile("[⊃≡\u2228∧·¬→↔∀∃]|~(?=[A-Za-z(])")
 _QUOTE = re.compile(r"[\"“”]")
 _CLAUSE = re.compile(r"[,;:]|\b(?:and|but|then|after|before|while|if|when|which|that|because)\b",
                      re.IGNORECASE)
@@ -164,6 +167,7 @@ class TextSignals:
     comparative: int
     recall: int
     relational: int
+    logic_symbols: int
     numeric_options: float  # share of listed answer options that are numbers, in [0, 1]
 
     def plus(self, other: TextSignals) -> TextSignals:
@@ -204,6 +208,7 @@ def text_signals(text: str) -> TextSignals:
         comparative=len(COMPARATIVE.findall(text)),
         recall=len(RECALL.findall(text)),
         relational=relations(text),
+        logic_symbols=len(_LOGIC_SYMBOL.findall(text)),
         numeric_options=numeric_option_share(text),
     )
 

@@ -127,6 +127,14 @@ def test_quantities_stated_as_relations_need_more_than_quantities_stated_outrigh
     assert related > stated + 0.15
 
 
+def test_formal_logic_notation_raises_the_score() -> None:
+    symbolic = score(type="general", description="Is the set {(A ⊃ B) · ~C, C \u2228 ~B, A ≡ C} "
+                     "consistent? Give one valuation if it is.")
+    plain = score(type="general", description="Is the set {(A, B), C, C, B, A, C} sorted? "
+                  "Give one example if it is not, please.")
+    assert symbolic > plain + 0.15
+
+
 def test_open_ended_advice_is_cheap_but_a_described_race_is_not() -> None:
     advice = score(type="general", description="Suggest some tips for keeping a tidy desk and "
                    "describe a good morning routine for a busy week at the office.")

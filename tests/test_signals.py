@@ -37,6 +37,11 @@ def test_systems_and_machine_learning_are_software_but_a_clinical_protocol_is_no
     assert text_signals("Follow the trial protocol; the schema lists each endpoint").software == 0
 
 
+def test_logic_connectives_but_not_approximations() -> None:
+    assert text_signals("(P ⊃ Q) · ~R ≡ ¬S \u2228 T").logic_symbols == 6
+    assert text_signals("latency ~5 ms, ~ 200 requests").logic_symbols == 0
+
+
 def test_creative_and_simple_cues() -> None:
     assert text_signals("Write a poem about unit tests").creative == 1
     assert text_signals("Who is on call? Define a mock. List the fixtures.").simple == 3
