@@ -53,6 +53,9 @@ ATTEMPT_TTL_SECONDS = 24 * 3600
 # Redis away for longer than the client's retries; STREAM_001 in a worker means the relay could
 # not write the stream's events, which is the same outage.
 REDIS_LOST: tuple[type[Exception], ...] = (*REDIS_DOWN, BufferOverflow)
+# Each retry after an outage may call the provider again: a Redis that keeps failing ends the
+# task with its error instead of paying for it without end.
+MAX_RETRIES = 10
 _costs = CostTracker()
 
 
@@ -147,7 +150,8 @@ def execute(self: Task, task: dict[str, Any], selection: dict[str, Any]) -> dict
             keeper.release(qe.id)
     except REDIS_LOST as exc:
         log.warning("task %s lost Redis (%s); it is retried once Redis is back", qe.id, exc)
-        if wait_for_redis(deadline) and get_relay().drain(deadline - time.monotonic()):
+        if (self.request.retries < MAX_RETRIES and wait_for_redis(deadline)
+                and get_relay().drain(deadline - time.monotonic())):
             raise self.retry(countdown=0, max_retries=None) from exc
         raise
 
