@@ -26,18 +26,18 @@ def _lexicon(*terms: str) -> re.Pattern[str]:
 
 
 QUANTITATIVE = _lexicon(
+    # Relations ("twice", "half", "more than"…) are RELATIONAL's, counted once, there.
     "calculat*", "comput*", "solve", "equation*", "integral*", "derivative*", "probabilit*",
     "matrix", "matrices", "polynomial*", "theorem*", "prime", "divisible", "modulo", "integer*",
     "fraction*", "percent*", "ratio", "proportion*", "average", "median", "variance",
-    "standard deviation", "profit", "discount", "per hour", "per day", "per week",
-    "each", "twice", "half", "triple", "times as", "more than", "less than", "remaining",
-    "rest of", "total", "altogether", "how many", "how much", "how long", "how far", "velocity",
-    "acceleration", "momentum", "energy", "joule*", "newton*", "molar*", "mole*", "entropy",
-    "enthalpy", "kinetic", "potential", "vector*", "eigen*", "logarithm*", "exponent*",
-    "factorial", "permutation*", "combination*", "expected value", "distribution",
-    "area", "perimeter", "volume", "triangle*", "circle*", "radius", "diameter", "angle*",
-    "inequalit*", "remainder", "divided by", "multipl*", "sum of", "product of",
-    "square root", "digit*", "decimal*", "slope", "intercept", "coordinate*",
+    "standard deviation", "profit", "discount", "per hour", "per day", "per week", "each",
+    "remaining", "rest of", "total", "altogether", "how many", "how much", "how long", "how far",
+    "velocity", "acceleration", "momentum", "energy", "joule*", "newton*", "molar*", "mole*",
+    "entropy", "enthalpy", "kinetic", "potential", "vector*", "eigen*", "logarithm*", "exponent*",
+    "factorial", "permutation*", "combination*", "expected value", "distribution", "area",
+    "perimeter", "volume", "triangle*", "circle*", "radius", "diameter", "angle*", "inequalit*",
+    "remainder", "divided by", "multipl*", "sum of", "product of", "square root", "digit*",
+    "decimal*", "slope", "intercept", "coordinate*",
 )
 LOGICAL = _lexicon(
     "why", "explain", "prove", "proof", "derive", "justify", "deduce", "infer*", "implies",
