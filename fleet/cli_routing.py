@@ -40,8 +40,9 @@ def task_from_line(line: str) -> QETask:
     """A QETask from a JSON line; a bare prompt (``{"prompt": ...}``, ``{"messages": ...}``…)
     is a general task with that text."""
     limit = get_config().fleet.max_payload_bytes
-    if len(line) > limit:
-        raise PayloadTooLarge(f"line is {len(line)} bytes, limit is {limit}")
+    size = len(line.encode())
+    if size > limit:
+        raise PayloadTooLarge(f"line is {size} bytes, limit is {limit}")
     try:
         data = json.loads(line)
     except ValueError as exc:

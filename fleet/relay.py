@@ -74,6 +74,9 @@ class StreamRelay:
         backoff = 0.05
         while True:
             with self._cond:
+                if self._in_flight:  # the last batch is written (one lock round per batch)
+                    self._in_flight = 0
+                    self._idle.notify_all()
                 if not self._queue:
                     # Idle: sleep until an event arrives, or poll buffers while text waits.
                     self._cond.wait(timeout=0.005 if self._holding else None)
@@ -100,9 +103,6 @@ class StreamRelay:
                     backoff = min(backoff * 2, 2.0)
             for publisher, seq, _ in batch:
                 publisher.written(seq)
-            with self._cond:
-                self._in_flight = 0
-                self._idle.notify_all()
 
     def drain(self, timeout: float) -> bool:
         """Wait until every event handed to the relay is in Redis (True) or ``timeout``

@@ -8,7 +8,7 @@ import time
 import pytest
 import redis
 
-from fleet.redis_client import get_redis
+from fleet.redis_client import get_redis, wait_for_redis
 
 pytestmark = pytest.mark.integration
 
@@ -47,3 +47,18 @@ def test_the_retry_budget_is_a_setting(own_redis, monkeypatch) -> None:
         assert time.monotonic() - started < 2  # no backoff: the first refusal is the answer
     finally:
         get_settings.cache_clear()
+
+
+def test_wait_for_redis_returns_when_it_is_back_or_at_the_deadline(own_redis) -> None:
+    client = redis.Redis.from_url(own_redis.url)  # no retries of its own: each ping fails fast
+    own_redis.stop()
+    started = time.monotonic()
+    assert not wait_for_redis(started + 1.5, client)
+    assert 1.5 <= time.monotonic() - started < 3.0
+    restart = threading.Timer(2.0, own_redis.start)
+    restart.start()
+    try:
+        assert wait_for_redis(time.monotonic() + 30, client)
+    finally:
+        restart.join()
+    assert client.ping()
