@@ -46,7 +46,21 @@ LOGICAL = _lexicon(
     "contradict*", "step by step", "reason*", "analy*", "evaluate", "compare", "contrast",
     "trade-off*", "tradeoff*", "which of the following", "most likely", "best explains",
     "strongest", "weakest", "would most", "unless", "whereas", "despite",
+    # The classic verbal-reasoning puzzles: family relations, direction sense, seating and
+    # ordering, race positions, truth-tellers and liars, verdicts on a claim.
+    "father of", "mother of", "son of", "daughter of", "brother of", "sister of", "uncle of",
+    "aunt of", "grandfather of", "grandmother of", "grandson of", "granddaughter of",
+    "cousin of", "nephew of", "niece of", "to the left of", "to the right of", "north of",
+    "south of", "east of", "west of", "clockwise", "anticlockwise", "counterclockwise",
+    "which direction", "turns left", "turns right", "turned left", "turned right", "in front of",
+    "next to", "sits between", "sitting between", "in a row", "in a circle", "second place",
+    "third place", "last place", "overtake*", "what position", "always lies",
+    "always tells the truth", "liar*", "truth-teller*", "uncertain", "must be true",
+    "cannot be determined", "does not belong", "odd one out", "riddle*", "brain teaser*",
+    "trick question",
 )
+# Categorical statements, the premises of a syllogism ("all bloops are razzies").
+_CATEGORICAL = re.compile(r"\b(?:all|no|some)\s+\w+\s+are\b", re.IGNORECASE)
 EXPERT = _lexicon(
     # law
     "plaintiff", "defendant", "statute*", "constitutional*", "tort*", "negligen*", "liab*",
@@ -98,7 +112,7 @@ CREATIVE = _lexicon(
 )
 SIMPLE = _lexicon(
     # Not "what is": word problems ask "what is the total …" (a look-up cue only when short).
-    "who is", "who was", "when did", "define", "definition", "list",
+    "define", "definition", "list",
     "name the", "summarize", "summarise", "summary", "translate", "rephrase", "reformat",
     "convert", "extract", "spell", "capital of", "yes or no", "true or false", "pass or fail",
     # Open-ended advice and description: any fluent model answers these well.
@@ -134,6 +148,10 @@ RELATIONAL = _lexicon(
     "thrice", "double", "doubled", "doubles", "triple", "tripled", "triples", "times as",
     "times more", "as many", "as much", "more than", "less than", "fewer than",
 )
+# Look-up questions open a sentence ("Who was…?"); mid-sentence "who is" starts a relative
+# clause ("the runner who is in second place"), which asks for nothing.
+_LOOKUP_QUESTION = re.compile(r"(?:^|[.?!:]\s+)(?:who (?:is|was)|when did)\b",
+                              re.IGNORECASE)
 NEGATION = _lexicon("not", "except", "least", "incorrect", "false", "never", "cannot", "neither",
                     "nor", "without")
 
@@ -198,12 +216,12 @@ def text_signals(text: str) -> TextSignals:
         clauses=len(_CLAUSE.findall(text)),
         quotes=len(_QUOTE.findall(text)) // 2,
         quantitative=len(QUANTITATIVE.findall(text)),
-        logical=len(LOGICAL.findall(text)),
+        logical=len(LOGICAL.findall(text)) + len(_CATEGORICAL.findall(text)),
         expert=len(EXPERT.findall(text)),
         software=len(SOFTWARE.findall(text)),
         hard_qe=len(HARD_QE.findall(text)),
         creative=len(CREATIVE.findall(text)),
-        simple=len(SIMPLE.findall(text)),
+        simple=len(SIMPLE.findall(text)) + len(_LOOKUP_QUESTION.findall(text)),
         negation=len(NEGATION.findall(text)),
         comparative=len(COMPARATIVE.findall(text)),
         recall=len(RECALL.findall(text)),

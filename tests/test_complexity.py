@@ -135,6 +135,18 @@ def test_formal_logic_notation_raises_the_score() -> None:
     assert symbolic > plain + 0.15
 
 
+def test_verbal_reasoning_puzzles_outrank_chat_of_the_same_length() -> None:
+    # Puzzles with no numbers and no "why" or "prove" still need careful reasoning, where
+    # cheap models slip; a friendly request of the same length does not.
+    race = score(type="general", description="In a race you pass the runner who is in second "
+                 "place. What position are you in now, and where is the runner you passed?")
+    family = score(type="general", description="Ann is the mother of Bob, and Bob is the "
+                   "brother of Cid's father. How is Ann related to Cid? Think it through.")
+    chat = score(type="general", description="At the party you meet the baker who is in the "
+                 "garden. What cake are you eating now, and where did the baker learn it?")
+    assert min(race, family) > chat + 0.06
+
+
 def test_open_ended_advice_is_cheap_but_a_described_race_is_not() -> None:
     advice = score(type="general", description="Suggest some tips for keeping a tidy desk and "
                    "describe a good morning routine for a busy week at the office.")

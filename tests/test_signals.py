@@ -45,6 +45,15 @@ def test_logic_connectives_but_not_approximations() -> None:
 def test_creative_and_simple_cues() -> None:
     assert text_signals("Write a poem about unit tests").creative == 1
     assert text_signals("Who is on call? Define a mock. List the fixtures.").simple == 3
+    # Mid-sentence "who is" opens a relative clause, not a look-up question.
+    assert text_signals("You pass the runner who is in second place.").simple == 0
+
+
+def test_verbal_reasoning_puzzles_read_as_logical() -> None:
+    assert text_signals("A is the father of B and sits to the left of C.").logical == 2
+    assert text_signals("All bloops are razzies and some razzies are lazzies.").logical == 2
+    assert text_signals("In a race you overtake the runner in second place.").logical == 2
+    assert text_signals("The garden is next door to a red house.").logical == 0
 
 
 def test_numeric_answer_options() -> None:
