@@ -5,7 +5,8 @@ publishes start → chunk… / progress… (→ fallback → chunk…) → compl
 seq, and records one cost row per provider call of the attempt. A redelivered task whose stream
 already ended is acknowledged without running again (returning the result its stream holds).
 An attempt that loses Redis for longer than the client's retries is not failed: it waits for
-Redis, lets its written events land, and the task is retried, continuing the same stream.
+Redis, lets its written events land, and the task is retried, continuing the same stream and
+carrying the spend its budget ledger missed (``unsettled``) for the retry to settle.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import logging
 import os
 import sys
 import time
+from dataclasses import dataclass
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any
@@ -28,7 +30,7 @@ from celery.signals import worker_init, worker_ready
 
 from fleet.app import app
 from fleet.breaker import get_breaker
-from fleet.budget import get_ledger
+from fleet.budget import Alert, get_ledger
 from fleet.buffer import BufferManager
 from fleet.config import get_config
 from fleet.costs import CostTracker
@@ -84,14 +86,32 @@ def begin_attempt(task_id: str, model: str
     return publisher, int(attempt), last_event
 
 
-def record_costs(task: Task, qe: QETask, attempt: int, calls: list[Call]) -> list[Decimal]:
+@dataclass
+class Owed:
+    """Spend recorded in PostgreSQL that the Redis budget ledger has not counted yet: Redis
+    went away before the settle. The retry carries it (``unsettled``) and settles it with its
+    own, so the ledger need not wait for the next rebuild from PostgreSQL."""
+
+    usd: Decimal
+
+    def settle(self, task_id: str, more: Decimal = Decimal(0)
+               ) -> tuple[list[Alert], dict[str, Any]]:
+        self.usd += more
+        settled = get_ledger().settle(task_id, self.usd)
+        self.usd = Decimal(0)
+        return settled
+
+
+def record_costs(task: Task, qe: QETask, attempt: int, calls: list[Call], owed: Owed
+                 ) -> list[Decimal]:
     """One cost row per provider call, the budget settled (reservation released, actual spend
-    added), ``cost.tracked`` events published and budget alerts raised once (COST_002)."""
+    and what earlier attempts owe added), ``cost.tracked`` events published and budget alerts
+    raised once (COST_002)."""
     entries = [_costs.entry(task_id=qe.id, attempt=attempt, segment=i, model=c.model,
                             task_type=qe.type.value, agent_id=qe.agent_id, usage=c.usage)
                for i, c in enumerate(calls)]
     new = _costs.record(entries)
-    alerts, status = get_ledger().settle(qe.id, sum((e.cost_usd for e in new), Decimal(0)))
+    alerts, status = owed.settle(qe.id, sum((e.cost_usd for e in new), Decimal(0)))
     for entry in entries:
         COST_USD.labels(entry.model, entry.task_type).inc(float(entry.cost_usd))
         TOKENS.labels(entry.model, "input").inc(entry.usage.input_tokens)
@@ -135,8 +155,10 @@ def delivered_text(task_id: str) -> str:
 
 
 @app.task(name="fleet.execute", bind=True, acks_late=True, throws=(FleetError,))
-def execute(self: Task, task: dict[str, Any], selection: dict[str, Any]) -> dict[str, Any]:
+def execute(self: Task, task: dict[str, Any], selection: dict[str, Any],
+            unsettled: str = "0") -> dict[str, Any]:
     qe = QETask.model_validate(task)
+    owed = Owed(Decimal(unsettled))
     deadline = time.monotonic() + get_config().fleet.task_timeout
     try:
         keeper = get_lease_keeper()
@@ -145,22 +167,26 @@ def execute(self: Task, task: dict[str, Any], selection: dict[str, Any]) -> dict
             log.info("task %s is running elsewhere; checking again in %d ms", qe.id, waited)
             raise self.retry(countdown=waited / 1000 + 0.5, max_retries=None)
         try:
-            return _execute(self, qe, ModelSelection.model_validate(selection), deadline)
+            return _execute(self, qe, ModelSelection.model_validate(selection), deadline,
+                            owed)
         finally:
             keeper.release(qe.id)
     except REDIS_LOST as exc:
         log.warning("task %s lost Redis (%s); it is retried once Redis is back", qe.id, exc)
         if (self.request.retries < MAX_RETRIES and wait_for_redis(deadline)
                 and get_relay().drain(deadline - time.monotonic())):
-            raise self.retry(countdown=0, max_retries=None) from exc
+            raise self.retry(countdown=0, max_retries=None, kwargs=dict(
+                self.request.kwargs or {}, unsettled=str(owed.usd))) from exc
         raise
 
 
-def _execute(self: Task, qe: QETask, chosen: ModelSelection, deadline: float
+def _execute(self: Task, qe: QETask, chosen: ModelSelection, deadline: float, owed: Owed
              ) -> dict[str, Any]:
     publisher, attempt, last_event = begin_attempt(qe.id, chosen.model_name)
     if publisher.finished:
         log.info("task %s already finished; duplicate delivery acknowledged", qe.id)
+        if owed.usd:
+            owed.settle(qe.id)
         if last_event is not None and last_event["type"] == "complete":
             # The same result again: the finished attempt may not have stored it (Redis went
             # away between its last event and its result).
@@ -184,10 +210,10 @@ def _execute(self: Task, qe: QETask, chosen: ModelSelection, deadline: float
     except RunFailed as failed:
         if isinstance(failed.error, BufferOverflow):  # Redis is away: no error event, a retry
             with contextlib.suppress(*REDIS_DOWN):
-                record_costs(self, qe, attempt, failed.calls)
+                record_costs(self, qe, attempt, failed.calls, owed)
             raise failed.error from None
         STREAMS.labels(model.name, failed.error.code).inc()
-        record_costs(self, qe, attempt, failed.calls)
+        record_costs(self, qe, attempt, failed.calls, owed)
         publisher.emit("error", failed.error.to_dict() | {"attempt": attempt})
         raise failed.error from None
     except REDIS_DOWN:
@@ -197,7 +223,7 @@ def _execute(self: Task, qe: QETask, chosen: ModelSelection, deadline: float
         publisher.emit("error", error.to_dict() | {"attempt": attempt})
         raise error from exc
     STREAMS.labels(outcome.model.name, "complete").inc()
-    costs = record_costs(self, qe, attempt, outcome.calls)
+    costs = record_costs(self, qe, attempt, outcome.calls, owed)
     usage = outcome.calls[-1].usage
     result = {
         "task_id": qe.id, "status": "complete", "attempt": attempt,

@@ -1,7 +1,8 @@
 """Redis restarted mid-run (its own redis-server with an append-only file): workers, the
 stream relay and subscribers reconnect, and no accepted task is lost — whether the outage is
 shorter than the fleet's Redis client retries (commands just wait) or longer (the tasks that
-were running wait for Redis and are retried, continuing their streams)."""
+were running wait for Redis and are retried, continuing their streams). The budget ledger
+counts every recorded cost, including that of attempts cut off by the outage."""
 
 from __future__ import annotations
 
@@ -9,11 +10,14 @@ import json
 import threading
 import time
 import uuid
+from datetime import UTC, datetime
+from decimal import Decimal
 
 import pytest
 import redis
 from celery import Celery
 
+from fleet.budget import RESERVATIONS, ledger_key
 from fleet.stream import subscribe
 from fleet.testing import WorkerProcess, wait_result
 from tests.conftest import RUN_ID
@@ -29,7 +33,7 @@ OUTAGE_SECONDS = 5.0
     # the running tasks must come through by waiting for Redis and retrying.
     pytest.param("2", "300", id="outage-longer-than-client-retries"),
 ])
-def test_workers_and_subscribers_survive_a_redis_restart(own_redis, client_retries: str,
+def test_workers_and_subscribers_survive_a_redis_restart(own_redis, pg, client_retries: str,
                                                          visibility: str) -> None:
     env = {"FLEET_REDIS_URL": own_redis.url, "FLEET_BROKER_URL": own_redis.url,
            "FLEET_VISIBILITY_TIMEOUT": visibility, "FLEET_SIM_TTFT_MS": "20",
@@ -109,3 +113,11 @@ def test_workers_and_subscribers_survive_a_redis_restart(own_redis, client_retri
                         for task_id, types in broken.items()}
     assert all(r["status"] == "complete" for r in results.values())
     assert seen and seen == list(range(len(seen)))  # the subscriber got every event, once
+    # The ledger (rebuilt from PostgreSQL when the workers started) has added every cost row
+    # since, without waiting for the next rebuild, and holds no reservation.
+    today = datetime.now(UTC).date()
+    recorded = Decimal(str(pg.execute(
+        "SELECT coalesce(sum(cost_usd), 0) FROM cost_entries WHERE created_at >= %s",
+        (datetime.combine(today, datetime.min.time(), UTC),)).fetchone()[0]))
+    assert Decimal(check.hget(ledger_key("daily", today), "spent").decode()) / 10**8 == recorded
+    assert check.hlen(RESERVATIONS) == 0
