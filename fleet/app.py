@@ -7,8 +7,10 @@ one line naming the field, before any worker starts consuming.
 from __future__ import annotations
 
 import sys
+from typing import Any
 
-from celery import Celery
+from celery import Celery, Task
+from celery.exceptions import Retry
 
 from fleet import compat
 from fleet.errors import ConfigError
@@ -24,6 +26,16 @@ def create_app() -> Celery:
         print(f"fleet: invalid config: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
     return app
+
+
+def retry_in_place(task: Task, countdown: float, **options: Any) -> Retry:
+    """``task.retry`` without a retry limit that keeps the message's ``argsrepr`` and
+    ``kwargsrepr``: Celery's retry drops them, and Flower and task events would show the whole
+    payload (a task's code and context) instead of the summary it was sent with."""
+    request = task.request
+    return task.retry(countdown=countdown, max_retries=None,
+                      argsrepr=getattr(request, "argsrepr", None),
+                      kwargsrepr=getattr(request, "kwargsrepr", None), **options)
 
 
 app = create_app()

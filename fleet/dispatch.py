@@ -16,7 +16,7 @@ from typing import Any
 from celery import Task
 from pydantic import ValidationError
 
-from fleet.app import app
+from fleet.app import app, retry_in_place
 from fleet.breaker import get_breaker
 from fleet.budget import BudgetLedger, get_ledger
 from fleet.config import ModelConfig, get_config
@@ -195,7 +195,7 @@ def dispatch(self: Task, task: Any = None, **unexpected: Any) -> dict[str, Any]:
         log.warning("dispatch %s lost Redis (%s); it is retried once Redis is back",
                     self.request.id, exc)
         if wait_for_redis(time.monotonic() + get_config().fleet.task_timeout):
-            raise self.retry(countdown=0, max_retries=None) from exc
+            raise retry_in_place(self, countdown=0) from exc
         raise
 
 

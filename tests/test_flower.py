@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
+from fleet.lease import lease_key
 from fleet.testing import wait_result
 from tests.fixtures import http_process
 from tests.test_end_to_end import task_payload
@@ -32,12 +33,15 @@ def task_info(client: httpx.Client, task_id: str) -> dict[str, Any]:
     return response.json() if response.status_code == 200 else {}
 
 
-def test_flower_follows_fleet_tasks_through_cost_events(worker, bare_client, flower) -> None:
+def test_flower_follows_fleet_tasks_through_cost_events(worker, bare_client, redis_client,
+                                                         flower) -> None:
     client, log_path = flower
     time.sleep(1.0)  # Flower subscribes to events once it is up
     ids = []
-    for _ in range(3):  # each task also sends cost.tracked; Flower must keep up after them
+    for i in range(3):  # each task also sends cost.tracked; Flower must keep up after them
         payload = task_payload()
+        if i == 2:  # held by "another attempt" for a second: execution is retried once
+            redis_client.set(lease_key(payload["id"]), "elsewhere", px=1000)
         bare_client.send_task("fleet.dispatch", kwargs={"task": payload},
                               queue="fleet.dispatch")
         wait_result(bare_client.AsyncResult(payload["id"]), 30)
@@ -52,8 +56,10 @@ def test_flower_follows_fleet_tasks_through_cost_events(worker, bare_client, flo
         assert info["name"] == "fleet.execute"
         assert info["worker"].startswith(f"{worker.name}@")
         assert "'status': 'complete'" in info["result"]
-        # What Flower shows of the arguments: the short summary, not the task's code.
+        # What Flower shows of the arguments: the short summary, not the task's code, after a
+        # retry too.
         assert "'type': 'test-generation'" in info["kwargs"] and "def parse" not in \
             info["kwargs"]
+    assert infos[2]["retries"] == 1
     log = log_path.read_text(errors="replace")
     assert "Traceback" not in log, log[-3000:]

@@ -28,7 +28,7 @@ from celery import Task
 from celery.exceptions import Ignore
 from celery.signals import worker_init, worker_ready
 
-from fleet.app import app
+from fleet.app import app, retry_in_place
 from fleet.breaker import get_breaker
 from fleet.budget import Alert, get_ledger
 from fleet.buffer import BufferManager
@@ -165,7 +165,7 @@ def execute(self: Task, task: dict[str, Any], selection: dict[str, Any],
         waited = keeper.acquire(qe.id)
         if waited != 1:  # another attempt is alive: look again once its lease could have lapsed
             log.info("task %s is running elsewhere; checking again in %d ms", qe.id, waited)
-            raise self.retry(countdown=waited / 1000 + 0.5, max_retries=None)
+            raise retry_in_place(self, countdown=waited / 1000 + 0.5)
         try:
             return _execute(self, qe, ModelSelection.model_validate(selection), deadline,
                             owed)
@@ -175,7 +175,7 @@ def execute(self: Task, task: dict[str, Any], selection: dict[str, Any],
         log.warning("task %s lost Redis (%s); it is retried once Redis is back", qe.id, exc)
         if (self.request.retries < MAX_RETRIES and wait_for_redis(deadline)
                 and get_relay().drain(deadline - time.monotonic())):
-            raise self.retry(countdown=0, max_retries=None, kwargs=dict(
+            raise retry_in_place(self, countdown=0, kwargs=dict(
                 self.request.kwargs or {}, unsettled=str(owed.usd))) from exc
         raise
 
