@@ -19,7 +19,7 @@ import os
 import sys
 import time
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from typing import Any
 
@@ -35,7 +35,13 @@ from fleet.buffer import BufferManager
 from fleet.config import get_config
 from fleet.costs import CostTracker
 from fleet.dispatch import get_flags
-from fleet.errors import BudgetAlertTriggered, BufferOverflow, FleetError, ProviderError
+from fleet.errors import (
+    BudgetAlertTriggered,
+    BufferOverflow,
+    FleetError,
+    InvalidTask,
+    ProviderError,
+)
 from fleet.events import publish_event
 from fleet.lease import LeaseKeeper
 from fleet.metrics import BUDGET_ALERTS, COST_USD, STREAMS, TOKENS
@@ -93,6 +99,17 @@ class Owed:
     own, so the ledger need not wait for the next rebuild from PostgreSQL."""
 
     usd: Decimal
+
+    @classmethod
+    def parse(cls, unsettled: str) -> Owed:
+        try:
+            usd = Decimal(unsettled)
+        except (InvalidOperation, TypeError, ValueError):
+            usd = Decimal("NaN")
+        if not usd.is_finite() or usd < 0:  # a negative amount would refund the budget
+            raise InvalidTask(f"unsettled must be a non-negative USD amount, got "
+                              f"{str(unsettled)[:40]!r}")
+        return cls(usd)
 
     def settle(self, task_id: str, more: Decimal = Decimal(0)
                ) -> tuple[list[Alert], dict[str, Any]]:
@@ -158,7 +175,7 @@ def delivered_text(task_id: str) -> str:
 def execute(self: Task, task: dict[str, Any], selection: dict[str, Any],
             unsettled: str = "0") -> dict[str, Any]:
     qe = QETask.model_validate(task)
-    owed = Owed(Decimal(unsettled))
+    owed = Owed.parse(unsettled)
     deadline = time.monotonic() + get_config().fleet.task_timeout
     try:
         keeper = get_lease_keeper()
