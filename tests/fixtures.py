@@ -76,13 +76,23 @@ def bare_client() -> object:
     return client
 
 
-@pytest.fixture
-def own_redis() -> Iterator[testing.ThrowawayRedis]:
-    """A redis-server of the test's own (append-only file), to stop and start."""
+def _throwaway_redis() -> Iterator[testing.ThrowawayRedis]:
     server = testing.ThrowawayRedis(testing.free_port())
     server.start()
     yield server
     server.destroy()
+
+
+@pytest.fixture
+def own_redis() -> Iterator[testing.ThrowawayRedis]:
+    """A redis-server of the test's own (append-only file), to stop and start."""
+    yield from _throwaway_redis()
+
+
+@pytest.fixture
+def own_broker() -> Iterator[testing.ThrowawayRedis]:
+    """A second one, for a broker that stays up while the fleet's state Redis goes away."""
+    yield from _throwaway_redis()
 
 
 @contextlib.contextmanager

@@ -8,13 +8,11 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Iterator
 
 import pytest
 import redis
 from celery import Celery
 
-from fleet import testing
 from fleet.testing import WorkerProcess, wait_result
 from tests.conftest import RUN_ID
 
@@ -23,16 +21,9 @@ pytestmark = pytest.mark.integration
 OUTAGE_SECONDS = 4.0
 
 
-@pytest.fixture
-def broker() -> Iterator[testing.ThrowawayRedis]:
-    server = testing.ThrowawayRedis(testing.free_port())
-    server.start()
-    yield server
-    server.destroy()
-
-
-def test_dispatches_delivered_while_redis_is_down_wait_and_complete(own_redis, broker,
+def test_dispatches_delivered_while_redis_is_down_wait_and_complete(own_redis, own_broker,
                                                                      pg) -> None:
+    broker = own_broker
     env = {"FLEET_REDIS_URL": own_redis.url, "FLEET_BROKER_URL": broker.url,
            "FLEET_RESULT_BACKEND": broker.url, "FLEET_REDIS_RETRIES": "2"}
     client = Celery("other-service", broker=broker.url, backend=broker.url)
