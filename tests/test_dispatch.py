@@ -1,5 +1,6 @@
-"""fleet.dispatch in process: what it does when Redis goes away for longer than the client's
-retries (the real-process outage is in tests/faults/test_redis_restart.py)."""
+"""fleet.dispatch in process: giving up when Redis stays away past the task's deadline. The
+outage it waits out and retries through, with real worker processes, is
+tests/faults/test_dispatch_outage.py."""
 
 from __future__ import annotations
 
@@ -9,30 +10,6 @@ import pytest
 import redis
 
 from fleet import dispatch
-
-
-class Chosen:
-    """What route() returns, as far as the task uses it."""
-
-    def model_dump(self, **_: Any) -> dict[str, int]:
-        return {"ok": 1}
-
-
-def test_a_dispatch_that_loses_redis_waits_for_it_and_is_retried(monkeypatch) -> None:
-    # route() loses Redis once; the real wait_for_redis finds the test Redis answering.
-    calls: list[str] = []
-
-    def route(task: Any) -> Any:
-        calls.append(task.id)
-        if len(calls) == 1:
-            raise redis.ConnectionError("Error 111 connecting to 127.0.0.1:6379")
-        return Chosen()
-
-    monkeypatch.setattr(dispatch, "route", route)
-    result = dispatch.dispatch.apply(kwargs={"task": {"id": "t-1", "type": "general",
-                                                      "description": "x"}})
-    assert result.get() == {"ok": 1}
-    assert calls == ["t-1", "t-1"]  # routed again once Redis answered
 
 
 def test_a_dispatch_fails_when_redis_does_not_come_back(monkeypatch) -> None:
