@@ -48,7 +48,7 @@ DEMAND_SCALE = 1.2
 NUMERIC_OPTIONS_WEIGHT = 5.0
 COMPARATIVE_WEIGHT = 1.0
 RECALL_WEIGHT = 1.5
-RELATIONAL_WEIGHT = 1.5
+RELATIONAL_WEIGHT = 2.25
 LOGIC_SYMBOL_WEIGHT = 0.6
 LENGTH_DAMPING = 0.5  # share of the size terms a simple request (summarise, translate…) loses
 DISCOUNT_FADE = 2.0  # reasoning of 0.5 (e.g. a quantity and a logical cue) ends a discount
@@ -145,14 +145,17 @@ class ComplexityAnalyzer:
 
     def analyze(self, task: QETask) -> ComplexityScore:
         context_text = json.dumps(task.context, default=str) if task.context else ""
-        described = text_signals(task.description)
+        code = task.all_code()
+        # Every QE task type but "general" is about software, as is any task with code.
+        about_software = task.type is not TaskType.GENERAL or bool(code)
+        described = text_signals(task.description, about_software)
         # What is asked: the instruction line of "<request>:\n<material>", or the whole
         # description when the material comes as context.
         head = instruction(task.description)
-        asked = text_signals(head) if head is not None else described if context_text else None
-        ts = (described.plus(text_signals(context_text[:MAX_SCANNED_CONTEXT])) if context_text
-              else described)
-        code = task.all_code()
+        asked = (text_signals(head, about_software) if head is not None
+                 else described if context_text else None)
+        ts = (described.plus(text_signals(context_text[:MAX_SCANNED_CONTEXT], about_software))
+              if context_text else described)
         cs = [code_signals(src) for _, src in code]
         code_tokens = sum(c.tokens for c in cs)
         text_tokens = estimate_tokens(task.description)

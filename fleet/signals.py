@@ -17,30 +17,37 @@ from fleet.tokens import SPLIT_TABLE, count_tokens
 
 
 def _lexicon(*terms: str) -> re.Pattern[str]:
-    # Longest first so "race condition" wins over "race"; \b on both sides for whole words;
-    # a trailing "*" marks a stem ("optimi*" matches optimise, optimization …).
+    # Longest first so "race condition" wins over "race"; no word character on either side
+    # for whole words (unlike \b, this also ends a term in a symbol: "c++"); a trailing "*"
+    # marks a stem ("optimi*" matches optimise, optimization …): only where every word it
+    # starts has the same sense ("tort*" would also be torture and tortoise).
     parts = sorted(terms, key=len, reverse=True)
     body = "|".join(re.escape(t[:-1]) + r"\w*" if t.endswith("*") else re.escape(t)
                     for t in parts)
-    return re.compile(rf"\b(?:{body})\b", re.IGNORECASE)
+    return re.compile(rf"(?<!\w)(?:{body})(?!\w)", re.IGNORECASE)
 
 
 QUANTITATIVE = _lexicon(
     # Relations ("twice", "half", "more than"…) are RELATIONAL's, counted once, there.
-    "calculat*", "comput*", "solve", "equation*", "integral*", "derivative*", "probabilit*",
+    "calculat*", "compute", "computes", "computed", "computing", "computation*", "solve",
+    "equation*", "integral*", "derivative*", "probabilit*",
     "matrix", "matrices", "polynomial*", "theorem*", "prime", "divisible", "modulo", "integer*",
     "fraction*", "percent*", "ratio", "proportion*", "average", "median", "variance",
     "standard deviation", "profit", "discount", "per hour", "per day", "per week", "each",
     "remaining", "rest of", "total", "altogether", "how many", "how much", "how long", "how far",
-    "velocity", "acceleration", "momentum", "energy", "joule*", "newton*", "molar*", "mole*",
+    "velocity", "acceleration", "momentum", "energy", "joule*", "newton*", "molar", "molarity",
+    "mole", "moles", "molecul*",
     "entropy", "enthalpy", "kinetic", "potential", "vector*", "eigen*", "logarithm*", "exponent*",
     "factorial", "permutation*", "combination*", "expected value", "distribution", "area",
-    "perimeter", "volume", "triangle*", "circle*", "radius", "diameter", "angle*", "inequalit*",
-    "remainder", "divided by", "multipl*", "sum of", "product of", "square root", "digit*",
-    "decimal*", "slope", "intercept", "coordinate*",
+    "perimeter", "volume", "triangle*", "circle*", "radius", "diameter", "angle", "angles",
+    "inequalit*", "remainder", "divided by", "multiply", "multiplies", "multiplied",
+    "multiplying", "multiplication", "multiple of", "multiples of", "sum of", "product of",
+    "square root", "digit", "digits", "decimal*", "slope", "intercept", "coordinate",
+    "coordinates",
 )
 LOGICAL = _lexicon(
-    "why", "explain", "prove", "proof", "derive", "justify", "deduce", "infer*", "implies",
+    "why", "explain", "prove", "proof", "derive", "justify", "deduce", "infer", "infers",
+    "inferred", "inferring", "inference*", "implies",
     "therefore", "hence", "thus", "consequently", "assume", "assuming", "suppose", "if and only if",
     "necessary", "sufficient", "valid", "invalid", "premise*", "conclusion*", "argument*",
     "contradict*", "step by step", "reason*", "analy*", "evaluate", "compare", "contrast",
@@ -61,9 +68,16 @@ LOGICAL = _lexicon(
 )
 # Categorical statements, the premises of a syllogism ("all bloops are razzies").
 _CATEGORICAL = re.compile(r"\b(?:all|no|some)\s+\w+\s+are\b", re.IGNORECASE)
+# Answer options that each give a verdict on several statements at once ("A. True, False",
+# "B. Wrong, Not wrong"): every judgement must be right, so errors compound.
+_VERDICT = r"(?:not\s+)?(?:true|false|yes|no|wrong|right|correct|incorrect|valid|invalid)"
+_VERDICT_TUPLE_OPTION = re.compile(
+    rf"^[ \t]*\(?[A-Ea-e][.)][ \t]+{_VERDICT}(?:\s*,\s*{_VERDICT})+[ \t]*\.?[ \t]*$",
+    re.MULTILINE | re.IGNORECASE)
 EXPERT = _lexicon(
     # law
-    "plaintiff", "defendant", "statute*", "constitutional*", "tort*", "negligen*", "liab*",
+    "plaintiff", "defendant", "statute*", "constitutional*", "tort", "torts", "tortious",
+    "negligen*", "liab*",
     "contract*", "breach*", "jurisdiction", "testimony", "hearsay", "admissib*", "prosecut*",
     "felony", "misdemeanor", "appellate", "easement", "covenant", "estoppel",
     # medicine and life science
@@ -79,12 +93,16 @@ EXPERT = _lexicon(
     "symboliz*", "tautolog*", "syllogism*", "utilitarian*", "deontolog*", "epistemolog*",
 )
 SOFTWARE = _lexicon(
-    # Not "class" or "method": school classes and methods are everywhere in word problems.
-    "function*", "algorithm*", "implement*", "refactor*", "compile*",
+    # Not "class" or "method": school classes and methods are everywhere in word problems; not
+    # "functional" or "functioning" (biology) nor a bare "exception" (a hearsay exception).
+    "function", "functions", "algorithm*", "implement*", "refactor*", "compile*",
     "runtime", "recursion", "recursive", "complexity", "big-o", "data structure*", "pointer*",
     "thread*", "async*", "await", "api", "database", "query", "sql", "regex*", "parse*",
-    "python", "javascript", "typescript", "java", "golang", "rust", "c\\+\\+", "code", "bug*",
-    "debug*", "stack trace", "exception*", "unit test*", "integration test*", "mock*",
+    "python", "javascript", "typescript", "java", "golang", "rust", "c++", "code", "bug", "bugs",
+    "buggy", "debug*", "stack trace", "exception handling", "unhandled exception*",
+    "throw an exception", "throws an exception", "raise an exception",
+    "raises an exception", "unit test*", "integration test*", "mock",
+    "mocks", "mocked", "mocking",
     # "program" alone is also a policy or a broadcast: only in phrases that mean software.
     "programming", "programmer*", "program that", "program to", "program which",
     "program in", "script that", "script to", "shell script*", "html", "css",
@@ -98,21 +116,31 @@ SOFTWARE = _lexicon(
 )
 HARD_QE = _lexicon(
     "race condition*", "deadlock*", "livelock*", "concurren*", "thread-safe*", "thread safety",
-    "atomic*", "nondetermin*", "non-determin*", "flaky", "flakiness", "intermittent*",
-    "memory leak*", "security", "vulnerab*", "injection", "exploit*", "authenticat*",
-    "authoriz*", "cryptograph*", "timing attack*", "side channel*", "fuzz*", "property-based",
-    "invariant*", "edge case*", "corner case*", "boundary", "mutation test*", "performance",
-    "latency", "throughput", "scalab*", "distributed", "consisten*", "idempoten*",
-    "transaction*", "rollback", "migration*", "backward compat*", "regression*",
+    "nondetermin*", "non-determin*", "flaky", "flakiness", "memory leak*", "vulnerabilit*",
+    "sql injection", "code injection", "command injection", "cryptograph*", "timing attack*",
+    "side channel*", "fuzz*", "property-based", "invariant*", "edge case*", "corner case*",
+    "mutation test*", "latency", "throughput", "scalab*", "distributed system*", "atomicity",
+    "eventual consistency", "idempoten*", "rollback", "backward compat*",
+)
+# Hard QE topics in words that mean something else outside software: "security" studies, a
+# "performance" review, "consistent" testimony, bird "migration", an "authorized" agent. They
+# count only where the text is about software (see text_signals).
+HARD_QE_IN_SOFTWARE = _lexicon(
+    "atomic*", "intermittent*", "security", "injection", "exploit*", "authenticat*",
+    "authoriz*", "boundary", "performance", "distributed", "consisten*", "transaction*",
+    "migration*", "regression*",
 )
 CREATIVE = _lexicon(
     "write a story", "story", "poem", "poetry", "haiku", "lyrics", "compose", "imagine",
     "pretend", "role-play", "roleplay", "brainstorm", "slogan", "creative*", "blog post",
-    "essay", "persuasive", "catchy", "fictional", "character*", "invent*",
+    # Not "character" (a scenario's main character, character evidence, a string's
+    # characters) nor "invent*" (inventory, inventors).
+    "essay", "persuasive", "catchy", "fictional", "invent",
 )
 SIMPLE = _lexicon(
     # Not "what is": word problems ask "what is the total …" (a look-up cue only when short).
-    "define", "definition", "list",
+    # Not "list" in mid-sentence ("a list of integers"); see _LOOKUP.
+    "define", "definition",
     "name the", "summarize", "summarise", "summary", "translate", "rephrase", "reformat",
     "convert", "extract", "spell", "capital of", "yes or no", "true or false", "pass or fail",
     # Open-ended advice and description: any fluent model answers these well.
@@ -121,9 +149,11 @@ SIMPLE = _lexicon(
 )
 COMPARATIVE = _lexicon(
     # Reasoning about change and comparison ("if supply falls, does the price rise?").
-    "increase*", "decrease*", "rise*", "rising", "fall*", "fell", "higher", "lower", "greater",
-    "smaller", "bigger", "larger", "more", "less", "fewer", "than", "shift*", "grow*", "shrink*",
-    "reduc*", "raise*", "drop*", "expand*", "taller", "shorter", "older", "younger", "faster",
+    "increase*", "decrease*", "rise*", "rising", "fall", "falls", "falling", "fallen", "fell",
+    "higher", "lower", "greater",
+    "smaller", "bigger", "larger", "more", "less", "fewer", "than", "shift*", "grow", "grows",
+    "growing", "grown", "growth", "shrink*", "reduc*", "raise*", "drop", "drops", "dropped",
+    "dropping", "expand*", "taller", "shorter", "older", "younger", "faster",
     "slower", "heavier", "lighter", "cheaper", "earlier",
 )
 RECALL = _lexicon(
@@ -134,7 +164,8 @@ RECALL = _lexicon(
     "empire", "emperor", "king", "kings", "kingdom", "queen", "century", "centuries", "ancient",
     "medieval", "colonial*", "revolution*", "war", "treaty", "psycholog*", "theory of",
     "theorist*", "according to", "refers to", "known as", "is called", "are called", "term",
-    "concept", "cell", "cells", "dna", "rna", "gene", "genes", "species", "organism*", "tissue*",
+    "concept", "characteristic*", "characteriz*", "characteris*", "cell", "cells", "dna", "rna",
+    "gene", "genes", "species", "organism*", "tissue*",
     "organs", "hormone*", "neuron*", "culture*", "society", "social*", "identity", "nationalism",
     "feminis*", "philosopher*",
 )
@@ -148,10 +179,10 @@ RELATIONAL = _lexicon(
     "thrice", "double", "doubled", "doubles", "triple", "tripled", "triples", "times as",
     "times more", "as many", "as much", "more than", "less than", "fewer than",
 )
-# Look-up questions open a sentence ("Who was…?"); mid-sentence "who is" starts a relative
-# clause ("the runner who is in second place"), which asks for nothing.
-_LOOKUP_QUESTION = re.compile(r"(?:^|[.?!:]\s+)(?:who (?:is|was)|when did)\b",
-                              re.IGNORECASE)
+# Look-up questions and list requests open a sentence ("Who was…?", "List the…"); mid-sentence
+# "who is" starts a relative clause ("the runner who is in second place") and "a list of
+# integers" is material, neither asks for a look-up.
+_LOOKUP = re.compile(r"(?:^|[.?!:]\s+)(?:who (?:is|was)|when did|list)\b", re.IGNORECASE)
 NEGATION = _lexicon("not", "except", "least", "incorrect", "false", "never", "cannot", "neither",
                     "nor", "without")
 
@@ -211,17 +242,25 @@ def relations(text: str) -> int:
     return len(RELATIONAL.findall(text)) + len(_FRACTION.findall(text))
 
 
-def text_signals(text: str) -> TextSignals:
+def text_signals(text: str, about_software: bool = False) -> TextSignals:
+    """``about_software``: the text comes with code, so its ambiguous QE words (security,
+    performance…) mean the software sense even without software vocabulary of its own."""
+    software = len(SOFTWARE.findall(text))
+    hard_qe = len(HARD_QE.findall(text))
+    if about_software or software or hard_qe:
+        hard_qe += len(HARD_QE_IN_SOFTWARE.findall(text))
+    # Two or more options that each give several verdicts: one compound judgement.
+    verdicts = 1 if len(_VERDICT_TUPLE_OPTION.findall(text)) >= 2 else 0
     return TextSignals(
         clauses=len(_CLAUSE.findall(text)),
         quotes=len(_QUOTE.findall(text)) // 2,
         quantitative=len(QUANTITATIVE.findall(text)),
-        logical=len(LOGICAL.findall(text)) + len(_CATEGORICAL.findall(text)),
+        logical=len(LOGICAL.findall(text)) + len(_CATEGORICAL.findall(text)) + verdicts,
         expert=len(EXPERT.findall(text)),
-        software=len(SOFTWARE.findall(text)),
-        hard_qe=len(HARD_QE.findall(text)),
+        software=software,
+        hard_qe=hard_qe,
         creative=len(CREATIVE.findall(text)),
-        simple=len(SIMPLE.findall(text)) + len(_LOOKUP_QUESTION.findall(text)),
+        simple=len(SIMPLE.findall(text)) + len(_LOOKUP.findall(text)),
         negation=len(NEGATION.findall(text)),
         comparative=len(COMPARATIVE.findall(text)),
         recall=len(RECALL.findall(text)),

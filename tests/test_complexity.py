@@ -128,7 +128,7 @@ MATCHED_PAIRS = {
     "formal-logic notation": (
         "Is the set {(A ⊃ B) · ~C, C \u2228 ~B, A ≡ C} consistent? Give one valuation if it is.",
         "Is the set {(A, B), C, C, B, A, C} sorted? Give one example if it is not, please.",
-        0.15),
+        0.1),
     # Puzzles with no numbers and no "why" or "prove" (a mid-sentence "who is" is no look-up).
     "a race-position puzzle": (
         "In a race you pass the runner who is in second place. What position are you in now, "
@@ -140,6 +140,14 @@ MATCHED_PAIRS = {
         "to Cid? Think it through.",
         "Ann is a friend from Bob's school, and Bob is fond of Cid's bakery. How is Ann's "
         "day at the bakery? Think it through.", 0.05),
+    # Options that each judge both cases: one answer, two judgements that must both be right.
+    "verdicts on two cases at once": (
+        "Which of these two cases shows the narrator doing something clearly wrong? Case 1 | "
+        "I kept a wallet I found. Case 2 | I returned a lost dog.\nA. Wrong, Wrong\n"
+        "B. Wrong, Not wrong\nC. Not wrong, Wrong\nD. Not wrong, Not wrong\nAnswer:",
+        "Which of these two cases shows the narrator doing something clearly wrong? Case 1 | "
+        "I kept a wallet I found. Case 2 | I returned a lost dog.\nA. Not the first\n"
+        "B. Not the second\nC. Not both cases\nD. Not either case\nAnswer:", 0.1),
 }
 
 

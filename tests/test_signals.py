@@ -37,6 +37,27 @@ def test_systems_and_machine_learning_are_software_but_a_clinical_protocol_is_no
     assert text_signals("Follow the trial protocol; the schema lists each endpoint").software == 0
 
 
+def test_stems_match_only_words_of_the_same_sense() -> None:
+    # Each word here starts like a cue ("tort*", "infer*", "comput*"…) but means something else.
+    other_senses = ("torture inferior computer digital multiple coordinated anglers molested "
+                    "functional exceptional mockingbird bugle fallacy growl dropbox "
+                    "characteristic inventory")
+    s = text_signals(other_senses)
+    assert (s.expert, s.logical, s.quantitative, s.software, s.comparative, s.creative) == (
+        0, 0, 0, 0, 0, 0)
+    s = text_signals("Compute the tort damages; infer the digits; a bug in C++ code")
+    assert (s.quantitative, s.expert, s.logical, s.software) == (2, 1, 1, 3)
+
+
+def test_ambiguous_qe_words_count_only_about_software() -> None:
+    prose = "The security council praised the consistent performance of the migration office."
+    assert text_signals(prose).hard_qe == 0
+    assert text_signals(prose, about_software=True).hard_qe == 4
+    # Software vocabulary, or an unambiguous QE cue, says what the text is about.
+    assert text_signals("Check the API for security holes and slow performance.").hard_qe == 2
+    assert text_signals("Login authentication is flaky under concurrency.").hard_qe == 3
+
+
 def test_logic_connectives_but_not_approximations() -> None:
     assert text_signals("(P ⊃ Q) · ~R ≡ ¬S \u2228 T").logic_symbols == 6
     assert text_signals("latency ~5 ms, ~ 200 requests").logic_symbols == 0
@@ -45,8 +66,12 @@ def test_logic_connectives_but_not_approximations() -> None:
 def test_creative_and_simple_cues() -> None:
     assert text_signals("Write a poem about unit tests").creative == 1
     assert text_signals("Who is on call? Define a mock. List the fixtures.").simple == 3
-    # Mid-sentence "who is" opens a relative clause, not a look-up question.
+    # Mid-sentence "who is" opens a relative clause, not a look-up question, and "a list of"
+    # is material, not a request to list.
     assert text_signals("You pass the runner who is in second place.").simple == 0
+    assert text_signals("Write a function that sorts a list of integers.").simple == 0
+    # A scenario's main character is no request for fiction.
+    assert text_signals("Did the main character do something wrong?").creative == 0
 
 
 def test_verbal_reasoning_puzzles_read_as_logical() -> None:
@@ -54,6 +79,14 @@ def test_verbal_reasoning_puzzles_read_as_logical() -> None:
     assert text_signals("All bloops are razzies and some razzies are lazzies.").logical == 2
     assert text_signals("In a race you overtake the runner in second place.").logical == 2
     assert text_signals("The garden is next door to a red house.").logical == 0
+
+
+def test_options_that_each_judge_several_statements_read_as_logical() -> None:
+    pairs = "Statement 1 | … Statement 2 | …\nA. True, True\nB. False, False\nC. True, False"
+    assert text_signals(pairs).logical == 1
+    scenarios = "Scenario 1 | … Scenario 2 | …\nA. Wrong, Not wrong\nB. Not wrong, Wrong"
+    assert text_signals(scenarios).logical == 1
+    assert text_signals("Is it sound?\nA. True\nB. False").logical == 0
 
 
 def test_numeric_answer_options() -> None:
