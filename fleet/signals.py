@@ -366,10 +366,15 @@ def _windows(data: bytes) -> list[tuple[bytes, frozenset[bytes]]]:
     width = SCAN_LIMIT // _WINDOWS
     step = len(data) // _WINDOWS
     windows = []
+    opened = dict.fromkeys(TRIPLE_QUOTES, 0)  # quotes seen before the window: one pass in all
+    previous = 0
     for i in range(_WINDOWS):
         start = data.find(b"\n", i * step) + 1 if i else 0
-        inside = frozenset(q for q in TRIPLE_QUOTES if data.count(q, 0, start) % 2)
-        windows.append((data[start:start + width], inside))
+        for q in TRIPLE_QUOTES:
+            opened[q] += data.count(q, previous, start)
+        previous = start
+        windows.append((data[start:start + width],
+                        frozenset(q for q in TRIPLE_QUOTES if opened[q] % 2)))
     return windows
 
 
