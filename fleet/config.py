@@ -116,6 +116,9 @@ class FleetSection(CamelModel):
     heartbeat_interval: int = Field(default=5000, gt=0)
     task_timeout: int = Field(default=600, gt=0, description="seconds a task may run")
     max_payload_bytes: int = Field(default=1 << 20, gt=0)
+    redeliver_after: int = Field(default=120, gt=0, description=(
+        "seconds a task may wait for a worker before its execute message is presumed lost "
+        "and sent again (fleet/outbox.py)"))
     environment: str = "production"
 
 

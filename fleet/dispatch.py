@@ -16,6 +16,7 @@ from typing import Any
 from celery import Task
 from pydantic import ValidationError
 
+from fleet import outbox
 from fleet.app import app, retry_in_place
 from fleet.breaker import get_breaker
 from fleet.budget import BudgetLedger, get_ledger
@@ -30,8 +31,9 @@ from fleet.errors import (
 from fleet.flags import FeatureFlagManager
 from fleet.metrics import BUDGET_REJECTIONS, SELECTION_SECONDS, SELECTIONS
 from fleet.models import ModelSelection, QETask
+from fleet.outbox import Message
 from fleet.prompts import build_prompt
-from fleet.redis_client import REDIS_DOWN, wait_for_redis
+from fleet.redis_client import REDIS_DOWN, get_redis, wait_for_redis
 from fleet.router import ModelRouter, estimated_cost
 from fleet.selections import store_selection
 from fleet.tokens import estimate_tokens
@@ -152,26 +154,34 @@ def route(task: QETask) -> ModelSelection:
     selection = reserve_budget(task, get_router().select_model(task))
     SELECTIONS.labels(selection.model_name, str(selection.error_code is not None)).inc()
     SELECTION_SECONDS.observe(selection.latency_us / 1e6)
+    message = Message(
+        task.id, selection.queue, task.priority,
+        {"task": task.model_dump(mode="json"),
+         "selection": selection.model_dump(mode="json", by_alias=True)},
+        # What Flower and task events show: a short summary, not the task's code and context
+        # (and Celery need not build a repr of the whole payload per message).
+        repr({"task": task.id, "type": task.type.value, "model": selection.model_name}))
     try:
         store_selection(task, selection)
-        # The QE task id doubles as the execute task's Celery id: AsyncResult(task.id) is its
-        # result, and a redelivered dispatch re-sends the same id, which the worker
-        # de-duplicates.
-        app.send_task(
-            EXECUTE_TASK, task_id=task.id, queue=selection.queue, priority=task.priority,
-            kwargs={"task": task.model_dump(mode="json"),
-                    "selection": selection.model_dump(mode="json", by_alias=True)},
-            # What Flower and task events show: a short summary, not the task's code and
-            # context (and Celery need not build a repr of the whole payload per message).
-            argsrepr="()", kwargsrepr=repr({"task": task.id, "type": task.type.value,
-                                            "model": selection.model_name}),
-        )
+        outbox.remember(get_redis(), message)  # until a worker takes it
+        send_execute(message)
     except Exception:
-        get_ledger().release(task.id)  # not enqueued: its reservation must not linger
+        # Not enqueued: neither its reservation nor its copy may linger (the caller was told).
+        get_ledger().release(task.id)
+        outbox.forget(get_redis(), task.id)
         raise
     log.info("task %s (%s) -> %s: %s", task.id, task.type.value, selection.model_name,
              selection.reason)
     return selection
+
+
+def send_execute(message: Message) -> None:
+    # The QE task id doubles as the execute task's Celery id: AsyncResult(task.id) is its
+    # result, and a redelivered dispatch (or outbox sweep) re-sends the same id, which the
+    # worker de-duplicates.
+    app.send_task(EXECUTE_TASK, task_id=message.task_id, queue=message.queue,
+                  priority=message.priority, kwargs=message.kwargs, argsrepr="()",
+                  kwargsrepr=message.kwargsrepr)
 
 
 @app.task(name="fleet.dispatch", bind=True, throws=(FleetError,), acks_late=True)

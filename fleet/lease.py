@@ -18,6 +18,7 @@ from pathlib import Path
 
 import redis
 
+from fleet.outbox import DUE_KEY, OUTBOX_KEY
 from fleet.redis_client import get_redis
 
 log = logging.getLogger("fleet.lease")
@@ -42,13 +43,14 @@ class LeaseKeeper:
                          daemon=True).start()
 
     def acquire(self, task_id: str) -> int:
-        """1 when this attempt now holds the lease, else the ms until it may lapse.
+        """1 when this attempt now holds the lease, else the ms until it may lapse. Either way
+        the task's message has reached a worker: it leaves the outbox.
 
         The holder is the attempt, not the process: a duplicate delivery to the same worker
         must wait like any other."""
         token = f"{os.getpid()}-{uuid.uuid4().hex}"
-        result = int(self._script(keys=[lease_key(task_id)],
-                                  args=["acquire", token, self.lease_ms]))
+        result = int(self._script(keys=[lease_key(task_id), OUTBOX_KEY, DUE_KEY],
+                                  args=["acquire", token, self.lease_ms, task_id]))
         if result == 1:
             with self._lock:
                 self._held[task_id] = token

@@ -18,3 +18,5 @@ COST_SPOOLED = Counter("fleet_cost_rows_spooled_total", "Cost rows spooled while
                        "was unavailable")
 STREAMS = Counter("fleet_streams_total", "Streams finished", ["model", "outcome"])
 FALLBACKS = Counter("fleet_fallbacks_total", "Switches to a fallback model", ["from_model"])
+REDELIVERIES = Counter("fleet_redeliveries_total", "Execute messages sent again because their "
+                       "task had not started in time (presumed lost by the broker)")

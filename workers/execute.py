@@ -28,13 +28,14 @@ from celery import Task
 from celery.exceptions import Ignore
 from celery.signals import worker_init, worker_ready
 
+from fleet import outbox
 from fleet.app import app, retry_in_place
 from fleet.breaker import get_breaker
 from fleet.budget import Alert, get_ledger
 from fleet.buffer import BufferManager
 from fleet.config import get_config
 from fleet.costs import CostTracker
-from fleet.dispatch import get_flags
+from fleet.dispatch import get_flags, send_execute
 from fleet.errors import (
     BudgetAlertTriggered,
     BufferOverflow,
@@ -272,6 +273,13 @@ def _tune_for_streaming(**_: Any) -> None:
     port = os.environ.get("FLEET_METRICS_PORT")
     if port:
         prometheus_client.start_http_server(int(port))
+
+
+@worker_ready.connect
+def _start_outbox_sweeper(**_: Any) -> None:
+    # Every worker sweeps (one at a time, by a lock): a fleet needs no beat for it.
+    outbox.Sweeper(get_redis(), send_execute,
+                   interval=min(5.0, outbox.redeliver_after() / 2)).start()
 
 
 @worker_init.connect
