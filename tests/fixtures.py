@@ -17,6 +17,7 @@ import pytest
 import redis
 
 from fleet import testing
+from fleet.outbox import DUE_KEY, OUTBOX_KEY
 from tests.conftest import DATABASE_URL, REDIS_URL, RUN_ID
 
 ROOT = testing.ROOT
@@ -36,6 +37,14 @@ def _isolated_services() -> Iterator[None]:
     db.close_pools()
     db.drop_database(DATABASE_URL)
     client.flushdb()
+
+
+@pytest.fixture(autouse=True)
+def _no_outbox_carry_over() -> Iterator[None]:
+    """A task a test enqueued but never ran must not come back in a later test, sent again by
+    the workers' outbox sweep (fleet/outbox.py)."""
+    yield
+    redis.Redis.from_url(REDIS_URL).delete(OUTBOX_KEY, DUE_KEY)
 
 
 @pytest.fixture
