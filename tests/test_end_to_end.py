@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from fleet.budget import RESERVATIONS
 from fleet.testing import wait_result
 from tests.fixtures import MODEL_QUEUES
 
@@ -162,16 +163,16 @@ def test_non_streaming_task_publishes_only_start_and_complete(worker, bare_clien
 
 def test_duplicate_delivery_is_not_rerun(worker, bare_client, redis_client, pg):
     payload = task_payload()
-    selection = wait_result(bare_client.send_task("fleet.dispatch", kwargs={"task": payload},
-                                                  queue="fleet.dispatch"), 30)
+    wait_result(bare_client.send_task("fleet.dispatch", kwargs={"task": payload},
+                                      queue="fleet.dispatch"), 30)
     first = wait_result(bare_client.AsyncResult(payload["id"]), 30)
     # As if the finished attempt had lost Redis before storing its result.
     meta = f"celery-task-meta-{payload['id']}"
     redis_client.delete(meta)
-    # The same execute message delivered again (as after a dispatch redelivery).
-    bare_client.send_task("fleet.execute", task_id=payload["id"],
-                          kwargs={"task": payload, "selection": selection},
-                          queue=f"model.{selection['modelName']}")
+    # The dispatch delivered again (its ack was lost): it reserves the budget anew and sends
+    # the execute message again.
+    wait_result(bare_client.send_task("fleet.dispatch", kwargs={"task": payload},
+                                      queue="fleet.dispatch"), 30)
     wait_until(lambda: f"task {payload['id']} already finished" in worker.log(),
                "the duplicate is seen", timeout=30)
     # The result comes back from the stream, the same as the first attempt's.
@@ -183,6 +184,7 @@ def test_duplicate_delivery_is_not_rerun(worker, bare_client, redis_client, pg):
     assert count == 1
     log = redis_client.xrange(f"fleet:log:{payload['id']}")
     assert sum(json.loads(f[b"e"])["type"] == "complete" for _, f in log) == 1
+    assert redis_client.hget(RESERVATIONS, payload["id"]) is None  # none left behind
 
 
 BAD_INPUTS = [

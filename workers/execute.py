@@ -203,8 +203,9 @@ def _execute(self: Task, qe: QETask, chosen: ModelSelection, deadline: float, ow
     publisher, attempt, last_event = begin_attempt(qe.id, chosen.model_name)
     if publisher.finished:
         log.info("task %s already finished; duplicate delivery acknowledged", qe.id)
-        if owed.usd:
-            owed.settle(qe.id)
+        # Settles what a cut-off attempt owes, and drops the reservation a dispatch delivered
+        # again after the end made anew: a finished task holds none.
+        owed.settle(qe.id)
         if last_event is not None and last_event["type"] == "complete":
             # The same result again: the finished attempt may not have stored it (Redis went
             # away between its last event and its result).
