@@ -122,21 +122,19 @@ class Sweeper:
 
     def __init__(self, client: redis.Redis, send: Send, interval: float) -> None:
         self.client, self.send, self.interval = client, send, interval
-        self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="fleet-outbox-sweeper",
                                         daemon=True)
 
     def start(self) -> None:
         self._thread.start()
 
-    def stop(self) -> None:
-        self._stop.set()
-
     def _run(self) -> None:
-        while not self._stop.wait(self.interval):
+        while True:
+            time.sleep(self.interval)
             try:
                 if self.client.set(SWEEP_LOCK_KEY, os.getpid(), nx=True,
                                    px=max(1, int(self.interval * 1000))):
                     redeliver_due(self.client, self.send)
-            except redis.RedisError as exc:  # Redis away: the next sweep tries again
-                log.debug("outbox sweep skipped: %s", exc)
+            except Exception as exc:  # Redis or the broker away: the thread must live on
+                log.warning("outbox sweep failed, tried again in %.0f s: %s", self.interval,
+                            exc)
