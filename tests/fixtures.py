@@ -39,17 +39,17 @@ def _isolated_services() -> Iterator[None]:
     client.flushdb()
 
 
-@pytest.fixture(autouse=True)
-def _no_outbox_carry_over() -> Iterator[None]:
-    """A task a test enqueued but never ran must not come back in a later test, sent again by
-    the workers' outbox sweep (fleet/outbox.py)."""
-    yield
-    redis.Redis.from_url(REDIS_URL).delete(OUTBOX_KEY, DUE_KEY)
-
-
 @pytest.fixture
 def redis_client() -> redis.Redis:
     return redis.Redis.from_url(REDIS_URL)
+
+
+@pytest.fixture(autouse=True)
+def _no_outbox_carry_over(redis_client: redis.Redis) -> Iterator[None]:
+    """A task a test enqueued but never ran must not come back in a later test, sent again by
+    the workers' outbox sweep (fleet/outbox.py)."""
+    yield
+    redis_client.delete(OUTBOX_KEY, DUE_KEY)
 
 
 @pytest.fixture

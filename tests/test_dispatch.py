@@ -1,6 +1,6 @@
-"""fleet.dispatch in process: giving up when Redis stays away past the task's deadline. The
-outage it waits out and retries through, with real worker processes, is
-tests/faults/test_dispatch_outage.py."""
+"""fleet.dispatch in process: giving up when Redis stays away past the task's deadline, and a
+task the broker refused. The outage it waits out and retries through, with real worker
+processes, is tests/faults/test_dispatch_outage.py."""
 
 from __future__ import annotations
 
@@ -8,8 +8,11 @@ from typing import Any
 
 import pytest
 import redis
+from kombu.exceptions import OperationalError
 
 from fleet import dispatch
+from fleet.budget import RESERVATIONS
+from fleet.outbox import DUE_KEY, OUTBOX_KEY
 
 
 def test_a_dispatch_fails_when_redis_does_not_come_back(monkeypatch) -> None:
@@ -23,3 +26,17 @@ def test_a_dispatch_fails_when_redis_does_not_come_back(monkeypatch) -> None:
                                                       "description": "x"}})
     with pytest.raises(redis.ConnectionError):
         result.get()
+
+
+def test_a_task_the_broker_refused_leaves_no_copy_or_reservation(monkeypatch,
+                                                                 redis_client) -> None:
+    def refuse(message: Any) -> None:
+        raise OperationalError("Error 111 connecting to the broker")
+
+    monkeypatch.setattr(dispatch, "send_execute", refuse)
+    with pytest.raises(OperationalError):  # the caller is told, and may send it again
+        dispatch.submit({"id": "t-refused", "type": "general", "description": "x"})
+    # Nothing was enqueued: the outbox must not send it later behind the caller's back.
+    assert redis_client.hget(OUTBOX_KEY, "t-refused") is None
+    assert redis_client.zscore(DUE_KEY, "t-refused") is None
+    assert redis_client.hget(RESERVATIONS, "t-refused") is None
