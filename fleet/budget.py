@@ -9,7 +9,9 @@ Redis keeps one ledger per period (``fleet:budget:day:2026-11-27`` …: ``spent`
   overspend by more than the error of one estimate.
 * The worker **settles** when the attempt ends (``settle.lua``): the reservation is released,
   the actual cost is added, and alert thresholds crossed for the first time in a period fire
-  once (COST_002).
+  once (COST_002). Spend is settled per attempt and each attempt counts once, so a settle
+  repeated (its reply lost as Redis went down, or a retry settling what a cut-off attempt
+  left) cannot count the same cost twice.
 * Reservations of tasks that die expire (task timeout x 2 + a minute) and are released by the
   next reservation, so a crashed worker cannot block the budget for ever.
 * PostgreSQL is the source of truth: :meth:`BudgetLedger.rebuild` resets ``spent`` from
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -39,6 +42,8 @@ PERIODS: tuple[Period, ...] = ("daily", "weekly", "monthly")
 UNITS_PER_USD = 10**8
 RESERVATIONS = "fleet:budget:reservations"
 RESERVATION_EXPIRY = "fleet:budget:reservations:expiry"
+# Past any redelivery of the task (whose attempt counter lives as long).
+SETTLED_TTL_MS = 24 * 3600 * 1000
 _HERE = Path(__file__).parent
 
 
@@ -69,6 +74,10 @@ def period_end(period: Period, day: date) -> date:
 
 def ledger_key(period: Period, day: date) -> str:
     return f"fleet:budget:{period}:{period_start(period, day).isoformat()}"
+
+
+def settled_key(task_id: str) -> str:
+    return f"fleet:budget:settled:{task_id}"
 
 
 @dataclass(frozen=True)
@@ -126,16 +135,19 @@ class BudgetLedger:
             return True, None, Decimal(0)
         return False, PERIODS[int(result[1]) - 1], to_usd(int(result[2]))
 
-    def settle(self, task_id: str, actual: Decimal, day: date | None = None
-               ) -> tuple[list[Alert], dict[str, Any]]:
-        """Release the task's reservation and add its actual cost; returns the alerts that
-        fired for the first time in their period, and the budget status after it."""
+    def settle(self, task_id: str, spend: Mapping[int, Decimal] | None = None,
+               day: date | None = None) -> tuple[list[Alert], dict[str, Any]]:
+        """Release the task's reservation and add the cost of each attempt in ``spend``
+        (attempt number -> USD) not settled before; returns the alerts that fired for the first
+        time in their period, and the budget status after it."""
         if not self.settings.enabled:
             return [], {}
         day = day or datetime.now(UTC).date()
+        attempts = [str(x) for attempt, usd in (spend or {}).items()
+                    for x in (attempt, to_units(usd))]
         result = cast(list[int], self._settle(
-            keys=[*self._keys(day), RESERVATIONS, RESERVATION_EXPIRY],
-            args=[task_id, to_units(actual), *self._limits(),
+            keys=[*self._keys(day), RESERVATIONS, RESERVATION_EXPIRY, settled_key(task_id)],
+            args=[task_id, SETTLED_TTL_MS, len(attempts) // 2, *attempts, *self._limits(),
                   *(self._thresholds(p) for p in PERIODS)]))
         spent, fired = result[:len(PERIODS)], result[len(PERIODS):]
         status: dict[str, Any] = {period: self._status_entry(period, to_usd(int(units)))
@@ -160,7 +172,7 @@ class BudgetLedger:
 
     def release(self, task_id: str) -> None:
         """Drop a reservation without spending (a task rejected after reserving)."""
-        self.settle(task_id, Decimal(0))
+        self.settle(task_id)
 
     def used(self, period: Period, day: date | None = None) -> tuple[Decimal, Decimal]:
         """(spent, reserved) in the period containing ``day``."""

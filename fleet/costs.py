@@ -113,6 +113,22 @@ class CostTracker:
                 new.append(entry)
         return new
 
+    @staticmethod
+    def spend_by_attempt(task_id: str) -> dict[int, Decimal]:
+        """What each recorded attempt of a task cost (none when PostgreSQL is down: the
+        ledger's next rebuild counts them)."""
+        if not db.probably_up():
+            return {}
+        try:
+            with db.connection() as conn:
+                rows = cast(list[tuple[int, Decimal]], conn.execute(
+                    "SELECT attempt, sum(cost_usd) FROM cost_entries WHERE task_id = %s "
+                    "GROUP BY attempt", (task_id,)).fetchall())
+                return dict(rows)
+        except (psycopg.OperationalError, psycopg_pool.PoolTimeout) as exc:
+            log.warning("could not read the spend of task %s: %s", task_id, exc)
+            return {}
+
     def drain(self, batch: int = 1000) -> int:
         """Write spooled rows to PostgreSQL; returns how many rows left the spool."""
         client = get_redis()

@@ -1,12 +1,16 @@
--- Settle a task: release its reservation and add what it actually cost.
--- KEYS[1..n-2] = ledgers of the periods the spend falls in, KEYS[n-1] = reservations,
--- KEYS[n] = reservation expiry. ARGV[1] = task id, ARGV[2] = actual amount (units),
--- ARGV[3..] = limit per ledger (-1 none), then alert thresholds in percent per ledger
--- ("80,100"), for alerting once per period and threshold.
--- Returns {spent of ledger 1, …, spent of ledger n-2, then the alerts newly crossed as
+-- Settle a task: release its reservation and add what its attempts cost, each attempt once.
+-- KEYS[1..n-3] = ledgers of the periods the spend falls in, KEYS[n-2] = reservations,
+-- KEYS[n-1] = reservation expiry, KEYS[n] = the task's settled attempts (hash: attempt ->
+-- units). ARGV[1] = task id, ARGV[2] = TTL of the settled marks (ms), ARGV[3] = number of
+-- attempts p, ARGV[4..3+2p] = pairs of (attempt, amount in units), then the limit per ledger
+-- (-1 none), then alert thresholds in percent per ledger ("80,100"), for alerting once per
+-- period and threshold.
+-- An attempt already settled adds nothing: a settle whose reply was lost (Redis shut down, the
+-- client retried) or that a retry repeats is counted once.
+-- Returns {spent of ledger 1, …, spent of ledger n-3, then the alerts newly crossed as
 -- ledger index, threshold, used, …}.
 local n = #KEYS
-local res, exp = KEYS[n - 1], KEYS[n]
+local res, exp, marks = KEYS[n - 2], KEYS[n - 1], KEYS[n]
 local record = redis.call('HGET', res, ARGV[1])
 if record then
   local parts = {}
@@ -15,8 +19,16 @@ if record then
   redis.call('HDEL', res, ARGV[1])
   redis.call('ZREM', exp, ARGV[1])
 end
-local amount = tonumber(ARGV[2])
-local ledgers = n - 2
+local pairs_n = tonumber(ARGV[3])
+local amount = 0
+for i = 4, 3 + 2 * pairs_n, 2 do
+  if redis.call('HSETNX', marks, ARGV[i], ARGV[i + 1]) == 1 then
+    amount = amount + tonumber(ARGV[i + 1])
+  end
+end
+if pairs_n > 0 then redis.call('PEXPIRE', marks, ARGV[2]) end
+local base = 3 + 2 * pairs_n
+local ledgers = n - 3
 local fired = {}
 for i = 1, ledgers do fired[i] = 0 end
 for i = 1, ledgers do
@@ -24,9 +36,9 @@ for i = 1, ledgers do
   fired[i] = spent
   redis.call('HINCRBY', KEYS[i], 'journal', amount)  -- lets a rebuild keep concurrent settles
   redis.call('PEXPIRE', KEYS[i], 40 * 24 * 3600 * 1000)
-  local limit = tonumber(ARGV[2 + i])
+  local limit = tonumber(ARGV[base + i])
   if limit > 0 and amount > 0 then
-    for threshold in string.gmatch(ARGV[2 + ledgers + i], '[^,]+') do
+    for threshold in string.gmatch(ARGV[base + ledgers + i], '[^,]+') do
       if spent * 100 >= limit * tonumber(threshold) then
         if redis.call('SET', KEYS[i] .. ':alert:' .. threshold, '1', 'NX', 'PX',
                       40 * 24 * 3600 * 1000) then

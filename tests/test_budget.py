@@ -63,10 +63,23 @@ def test_reserve_until_the_limit_then_refuse(redis_client) -> None:
 def test_settle_releases_the_reservation_and_adds_the_actual_cost(redis_client) -> None:
     b = ledger(redis_client)
     b.reserve("a", Decimal("0.60"), DAY)
-    b.settle("a", Decimal("0.25"), DAY)
+    b.settle("a", {1: Decimal("0.25")}, DAY)
     assert b.used("daily", DAY) == (Decimal("0.25"), Decimal(0))
     assert redis_client.hlen(RESERVATIONS) == 0
     assert b.reserve("b", Decimal("0.70"), DAY)[0]
+
+
+def test_each_attempt_is_counted_once(redis_client) -> None:
+    # A settle repeated (its reply lost as Redis shut down, then retried) or a retry settling
+    # an earlier attempt again must not add the same spend twice.
+    b = ledger(redis_client)
+    b.reserve("a", Decimal("0.60"), DAY)
+    b.settle("a", {1: Decimal("0.25")}, DAY)
+    b.settle("a", {1: Decimal("0.25")}, DAY)
+    b.settle("a", {1: Decimal("0.25"), 2: Decimal("0.10")}, DAY)
+    assert b.used("daily", DAY) == (Decimal("0.35"), Decimal(0))
+    b.settle("b", {1: Decimal("0.05")}, DAY)  # attempts are numbered per task
+    assert b.used("daily", DAY)[0] == Decimal("0.40")
 
 
 def test_reservations_of_dead_tasks_expire(redis_client) -> None:
@@ -85,7 +98,7 @@ def test_a_race_overspends_by_at_most_one_reservation(redis_client) -> None:
 
     def racer(i: int) -> None:
         if b.reserve(f"r{i}", Decimal("0.03"), DAY)[0]:
-            b.settle(f"r{i}", Decimal("0.03"), DAY)
+            b.settle(f"r{i}", {1: Decimal("0.03")}, DAY)
             with lock:
                 granted.append(f"r{i}")
 
@@ -100,19 +113,19 @@ def test_a_race_overspends_by_at_most_one_reservation(redis_client) -> None:
 
 def test_alerts_fire_once_per_period_and_threshold(redis_client) -> None:
     b = ledger(redis_client, daily="1.00", monthly="10.00")
-    assert b.settle("a", Decimal("0.50"), DAY)[0] == []
-    first = b.settle("b", Decimal("0.35"), DAY)[0]  # 85 % of the day
+    assert b.settle("a", {1: Decimal("0.50")}, DAY)[0] == []
+    first = b.settle("b", {1: Decimal("0.35")}, DAY)[0]  # 85 % of the day
     assert [(a.period, a.threshold) for a in first] == [("daily", 80.0)]
-    assert b.settle("c", Decimal("0.05"), DAY)[0] == []  # still above 80 %: no repeat
-    over = b.settle("d", Decimal("0.20"), DAY)[0]
+    assert b.settle("c", {1: Decimal("0.05")}, DAY)[0] == []  # still above 80 %: no repeat
+    over = b.settle("d", {1: Decimal("0.20")}, DAY)[0]
     assert [(a.period, a.threshold) for a in over] == [("daily", 100.0)]
-    next_day = b.settle("e", Decimal("0.90"), date(2031, 3, 19))[0]
+    next_day = b.settle("e", {1: Decimal("0.90")}, date(2031, 3, 19))[0]
     assert [(a.period, a.threshold) for a in next_day] == [("daily", 80.0)]
 
 
 def test_status_has_the_seeds_shape(redis_client) -> None:
     b = ledger(redis_client, daily="2.00", monthly="20.00")
-    b.settle("a", Decimal("0.50"), DAY)
+    b.settle("a", {1: Decimal("0.50")}, DAY)
     status = b.status(DAY)
     assert status["daily"] == {"used": 0.5, "reserved": 0.0, "limit": 2.0, "percentUsed": 25.0}
     assert status["monthly"]["percentUsed"] == 2.5

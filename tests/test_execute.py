@@ -1,22 +1,37 @@
-"""Pieces of ``fleet.execute`` that need no worker: the spend a retry carries."""
+"""Settling a task's spend in ``fleet.execute``, against real Redis and PostgreSQL but without
+a worker: an attempt settles what earlier attempts recorded and could not settle, once."""
 
 from __future__ import annotations
 
+import uuid
 from decimal import Decimal
 
-import pytest
-
-from fleet.errors import InvalidTask
-from workers.execute import Owed
-
-
-def test_a_retry_carries_a_non_negative_amount() -> None:
-    assert Owed.parse("0.00012345").usd == Decimal("0.00012345")
-    assert Owed.parse("0").usd == 0
+from fleet.budget import get_ledger
+from fleet.costs import CostTracker
+from fleet.models import TokenUsage
+from tests.test_costs import MODELS
+from workers.execute import settle_spend
 
 
-@pytest.mark.parametrize("bad", ["-0.5", "NaN", "Infinity", "lots", ""])
-def test_a_bad_carried_amount_is_refused_not_settled(bad: str) -> None:
-    # A negative amount would take spend off the budget ledger.
-    with pytest.raises(InvalidTask, match="non-negative"):
-        Owed.parse(bad)
+def test_a_later_attempt_settles_what_earlier_attempts_left_once(pg, redis_client) -> None:
+    ledger = get_ledger()
+    task_id = f"owed-{uuid.uuid4().hex[:8]}"
+    tracker = CostTracker()
+    entries = [tracker.entry(task_id=task_id, attempt=attempt, model=MODELS["claude-haiku-4"],
+                             task_type="general", agent_id=None,
+                             usage=TokenUsage(input_tokens=1000 * attempt, output_tokens=100))
+               for attempt in (1, 2)]
+    costs = [e.cost_usd for e in entries]
+    before = ledger.used("daily")[0]
+    tracker.record(entries[:1])
+    settle_spend(task_id, 1, costs[0])
+    # Attempt 2 recorded its row, then lost Redis before its settle (or its worker died).
+    tracker.record(entries[1:])
+    assert ledger.used("daily")[0] - before == costs[0]
+    # Attempt 3 (the retry) spent nothing new but settles attempt 2, and attempt 1 not again.
+    settle_spend(task_id, 3, Decimal("0.001"))
+    assert ledger.used("daily")[0] - before == sum(costs) + Decimal("0.001")
+    # A duplicate delivery of the finished task settles nothing more.
+    settle_spend(task_id, 4)
+    settle_spend(task_id, 3, Decimal("0.001"))
+    assert ledger.used("daily")[0] - before == sum(costs) + Decimal("0.001")

@@ -5,8 +5,9 @@ publishes start → chunk… / progress… (→ fallback → chunk…) → compl
 seq, and records one cost row per provider call of the attempt. A redelivered task whose stream
 already ended is acknowledged without running again (returning the result its stream holds).
 An attempt that loses Redis for longer than the client's retries is not failed: it waits for
-Redis, lets its written events land, and the task is retried, continuing the same stream and
-carrying the spend its budget ledger missed (``unsettled``) for the retry to settle.
+Redis, lets its written events land, and the task is retried, continuing the same stream.
+Every later attempt (and a duplicate delivery) settles in the budget ledger whatever earlier
+attempts recorded in PostgreSQL but could not settle; the ledger counts each attempt once.
 """
 
 from __future__ import annotations
@@ -18,8 +19,7 @@ import logging
 import os
 import sys
 import time
-from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
@@ -40,7 +40,6 @@ from fleet.errors import (
     BudgetAlertTriggered,
     BufferOverflow,
     FleetError,
-    InvalidTask,
     ProviderError,
 )
 from fleet.events import publish_event
@@ -93,43 +92,25 @@ def begin_attempt(task_id: str, model: str
     return publisher, int(attempt), last_event
 
 
-@dataclass
-class Owed:
-    """Spend recorded in PostgreSQL that the Redis budget ledger has not counted yet: Redis
-    went away before the settle. The retry carries it (``unsettled``) and settles it with its
-    own, so the ledger need not wait for the next rebuild from PostgreSQL."""
-
-    usd: Decimal
-
-    @classmethod
-    def parse(cls, unsettled: str) -> Owed:
-        try:
-            usd = Decimal(unsettled)
-        except (InvalidOperation, TypeError, ValueError):
-            usd = Decimal("NaN")
-        if not usd.is_finite() or usd < 0:  # a negative amount would refund the budget
-            raise InvalidTask(f"unsettled must be a non-negative USD amount, got "
-                              f"{str(unsettled)[:40]!r}")
-        return cls(usd)
-
-    def settle(self, task_id: str, more: Decimal = Decimal(0)
-               ) -> tuple[list[Alert], dict[str, Any]]:
-        self.usd += more
-        settled = get_ledger().settle(task_id, self.usd)
-        self.usd = Decimal(0)
-        return settled
+def settle_spend(task_id: str, attempt: int, spend: Decimal | None = None
+                 ) -> tuple[list[Alert], dict[str, Any]]:
+    """Settle this attempt's ``spend`` (None: it records none) together with the spend of
+    earlier attempts that a killed worker or a lost Redis left unsettled."""
+    owed = _costs.spend_by_attempt(task_id) if attempt > 1 else {}
+    if spend is not None:
+        owed[attempt] = spend
+    return get_ledger().settle(task_id, owed)
 
 
-def record_costs(task: Task, qe: QETask, attempt: int, calls: list[Call], owed: Owed
-                 ) -> list[Decimal]:
+def record_costs(task: Task, qe: QETask, attempt: int, calls: list[Call]) -> list[Decimal]:
     """One cost row per provider call, the budget settled (reservation released, actual spend
     and what earlier attempts owe added), ``cost.tracked`` events published and budget alerts
     raised once (COST_002)."""
     entries = [_costs.entry(task_id=qe.id, attempt=attempt, segment=i, model=c.model,
                             task_type=qe.type.value, agent_id=qe.agent_id, usage=c.usage)
                for i, c in enumerate(calls)]
-    new = _costs.record(entries)
-    alerts, status = owed.settle(qe.id, sum((e.cost_usd for e in new), Decimal(0)))
+    _costs.record(entries)
+    alerts, status = settle_spend(qe.id, attempt, sum((e.cost_usd for e in entries), Decimal(0)))
     for entry in entries:
         COST_USD.labels(entry.model, entry.task_type).inc(float(entry.cost_usd))
         TOKENS.labels(entry.model, "input").inc(entry.usage.input_tokens)
@@ -173,10 +154,8 @@ def delivered_text(task_id: str) -> str:
 
 
 @app.task(name="fleet.execute", bind=True, acks_late=True, throws=(FleetError,))
-def execute(self: Task, task: dict[str, Any], selection: dict[str, Any],
-            unsettled: str = "0") -> dict[str, Any]:
+def execute(self: Task, task: dict[str, Any], selection: dict[str, Any]) -> dict[str, Any]:
     qe = QETask.model_validate(task)
-    owed = Owed.parse(unsettled)
     deadline = time.monotonic() + get_config().fleet.task_timeout
     try:
         keeper = get_lease_keeper()
@@ -185,27 +164,25 @@ def execute(self: Task, task: dict[str, Any], selection: dict[str, Any],
             log.info("task %s is running elsewhere; checking again in %d ms", qe.id, waited)
             raise retry_in_place(self, countdown=waited / 1000 + 0.5)
         try:
-            return _execute(self, qe, ModelSelection.model_validate(selection), deadline,
-                            owed)
+            return _execute(self, qe, ModelSelection.model_validate(selection), deadline)
         finally:
             keeper.release(qe.id)
     except REDIS_LOST as exc:
         log.warning("task %s lost Redis (%s); it is retried once Redis is back", qe.id, exc)
         if (self.request.retries < MAX_RETRIES and wait_for_redis(deadline)
                 and get_relay().drain(deadline - time.monotonic())):
-            raise retry_in_place(self, countdown=0, kwargs=dict(
-                self.request.kwargs or {}, unsettled=str(owed.usd))) from exc
+            raise retry_in_place(self, countdown=0) from exc
         raise
 
 
-def _execute(self: Task, qe: QETask, chosen: ModelSelection, deadline: float, owed: Owed
+def _execute(self: Task, qe: QETask, chosen: ModelSelection, deadline: float
              ) -> dict[str, Any]:
     publisher, attempt, last_event = begin_attempt(qe.id, chosen.model_name)
     if publisher.finished:
         log.info("task %s already finished; duplicate delivery acknowledged", qe.id)
-        # Settles what a cut-off attempt owes, and drops the reservation a dispatch delivered
+        # Settles what a cut-off attempt left, and drops the reservation a dispatch delivered
         # again after the end made anew: a finished task holds none.
-        owed.settle(qe.id)
+        settle_spend(qe.id, attempt)
         if last_event is not None and last_event["type"] == "complete":
             # The same result again: the finished attempt may not have stored it (Redis went
             # away between its last event and its result).
@@ -229,10 +206,10 @@ def _execute(self: Task, qe: QETask, chosen: ModelSelection, deadline: float, ow
     except RunFailed as failed:
         if isinstance(failed.error, BufferOverflow):  # Redis is away: no error event, a retry
             with contextlib.suppress(*REDIS_DOWN):
-                record_costs(self, qe, attempt, failed.calls, owed)
+                record_costs(self, qe, attempt, failed.calls)
             raise failed.error from None
         STREAMS.labels(model.name, failed.error.code).inc()
-        record_costs(self, qe, attempt, failed.calls, owed)
+        record_costs(self, qe, attempt, failed.calls)
         publisher.emit("error", failed.error.to_dict() | {"attempt": attempt})
         raise failed.error from None
     except REDIS_DOWN:
@@ -242,7 +219,7 @@ def _execute(self: Task, qe: QETask, chosen: ModelSelection, deadline: float, ow
         publisher.emit("error", error.to_dict() | {"attempt": attempt})
         raise error from exc
     STREAMS.labels(outcome.model.name, "complete").inc()
-    costs = record_costs(self, qe, attempt, outcome.calls, owed)
+    costs = record_costs(self, qe, attempt, outcome.calls)
     usage = outcome.calls[-1].usage
     result = {
         "task_id": qe.id, "status": "complete", "attempt": attempt,
