@@ -4,10 +4,11 @@ kombu's Redis transport pops a message off its queue (``BRPOP``) before it recor
 unacknowledged, and it records it from the client: a worker killed with ``kill -9``, or a Redis
 that shuts down, between the two loses the message, and the visibility timeout cannot bring
 back what was never recorded (the celery/kombu#305 family). The dispatcher therefore keeps a
-copy of every execute message here before sending it; a worker removes the copy when the task
-starts (the lease script does it, in the same round trip), and from then on kombu's unacked set
-and the visibility timeout cover the message. A sweep in every worker re-sends the copies whose
-task has not started ``redeliver_after`` seconds after it was sent.
+copy of every execute message here before sending it, and a worker of every retry it sends; a
+worker removes the copy when the task starts (the lease script does it, in the same round
+trip), and from then on kombu's unacked set and the visibility timeout cover the message. A
+sweep in every worker re-sends the copies whose task has not started ``redeliver_after``
+seconds after it was sent.
 
 A re-sent copy of a message that was merely slow (a long queue) is harmless: the worker
 acknowledges a task that has finished and retries one that is running elsewhere. Each message

@@ -25,7 +25,7 @@ from typing import Any
 
 import prometheus_client
 from celery import Task
-from celery.exceptions import Ignore
+from celery.exceptions import Ignore, Retry
 from celery.signals import worker_init, worker_ready
 
 from fleet import outbox
@@ -156,23 +156,34 @@ def delivered_text(task_id: str) -> str:
 @app.task(name="fleet.execute", bind=True, acks_late=True, throws=(FleetError,))
 def execute(self: Task, task: dict[str, Any], selection: dict[str, Any]) -> dict[str, Any]:
     qe = QETask.model_validate(task)
+    chosen = ModelSelection.model_validate(selection)
     deadline = time.monotonic() + get_config().fleet.task_timeout
     try:
         keeper = get_lease_keeper()
         waited = keeper.acquire(qe.id)
         if waited != 1:  # another attempt is alive: look again once its lease could have lapsed
             log.info("task %s is running elsewhere; checking again in %d ms", qe.id, waited)
-            raise retry_in_place(self, countdown=waited / 1000 + 0.5)
+            raise retry_kept(self, qe, chosen, countdown=waited / 1000 + 0.5)
         try:
-            return _execute(self, qe, ModelSelection.model_validate(selection), deadline)
+            return _execute(self, qe, chosen, deadline)
         finally:
             keeper.release(qe.id)
     except REDIS_LOST as exc:
         log.warning("task %s lost Redis (%s); it is retried once Redis is back", qe.id, exc)
         if (self.request.retries < MAX_RETRIES and wait_for_redis(deadline)
                 and get_relay().drain(deadline - time.monotonic())):
-            raise retry_in_place(self, countdown=0) from exc
+            raise retry_kept(self, qe, chosen, countdown=0) from exc
         raise
+
+
+def retry_kept(self: Task, qe: QETask, chosen: ModelSelection, countdown: float) -> Retry:
+    """Retry in place, with a copy of the retry message in the outbox until a worker takes
+    it: a retry message the broker loses is sent again like the dispatcher's."""
+    request = self.request
+    outbox.remember(get_redis(), outbox.Message(
+        qe.id, chosen.queue, qe.priority, dict(request.kwargs or {}),
+        getattr(request, "kwargsrepr", None) or ""), now=time.time() + countdown)
+    return retry_in_place(self, countdown=countdown)
 
 
 def _execute(self: Task, qe: QETask, chosen: ModelSelection, deadline: float

@@ -18,6 +18,7 @@ import pytest
 
 from fleet import dispatch
 from fleet.dispatch import submit
+from fleet.lease import lease_key
 from fleet.outbox import OUTBOX_KEY, Message
 from fleet.testing import wait_result
 from tests.fixtures import WorkerProcess
@@ -41,7 +42,12 @@ def _ran_once(task_id: str, redis_client: Any, pg: Any) -> None:
     rows = pg.execute("SELECT attempt FROM cost_entries WHERE task_id = %s",
                       (task_id,)).fetchall()
     assert [r[0] for r in rows] == [1]
-    assert redis_client.hget(OUTBOX_KEY, task_id) is None
+    # A copy that reached the worker while the task ran waits for it by a retry, kept in the
+    # outbox until the retry is taken (and acknowledged: the task has finished).
+    deadline = time.monotonic() + 30
+    while redis_client.hget(OUTBOX_KEY, task_id) is not None:
+        assert time.monotonic() < deadline, f"{task_id} left a copy in the outbox"
+        time.sleep(0.2)
 
 
 def test_execute_messages_the_broker_lost_are_sent_again(monkeypatch: pytest.MonkeyPatch,
@@ -87,12 +93,46 @@ def test_a_message_that_only_waited_is_not_run_twice(monkeypatch: pytest.MonkeyP
         worker = WorkerProcess(["model.claude-haiku-4"], "slow-exec", ENV)
         try:
             result = wait_result(bare_client.AsyncResult(task_id), 30)
+            assert result["status"] == "complete"
+            _ran_once(task_id, redis_client, pg)  # with the worker there to take the copies
         finally:
             worker.stop()
     finally:
         sweeper.stop()
-    assert result["status"] == "complete"
-    _ran_once(task_id, redis_client, pg)
     # The copies did reach the worker, which ran the task once all the same.
     log = worker.log_path.read_text(errors="replace")
     assert log.count(f"fleet.execute[{task_id}] received") >= 2
+
+
+def test_a_retry_message_the_broker_lost_is_sent_again(monkeypatch: pytest.MonkeyPatch,
+                                                       bare_client: Any, redis_client: Any,
+                                                       pg: Any) -> None:
+    monkeypatch.setenv("FLEET_REDELIVER_AFTER", "1")
+    body = _body("retry")
+    task_id = body["id"]
+    # Another attempt holds the task's lease: the worker's attempt waits for it by a retry.
+    redis_client.set(lease_key(task_id), "another-attempt", px=2000)
+    first = WorkerProcess(["model.claude-haiku-4"], "retry-exec", ENV)
+    try:
+        submit(body)
+        deadline = time.monotonic() + 20
+        while f"task {task_id} is running elsewhere" not in first.log_path.read_text():
+            assert time.monotonic() < deadline, "the attempt did not retry"
+            time.sleep(0.1)
+        assert redis_client.hget(OUTBOX_KEY, task_id) is not None  # the retry's copy
+    finally:
+        first.kill()
+    # The worker died holding the retry message, and the broker kept no record of it (what
+    # kombu's pop-then-record hole leaves behind).
+    for tag, raw in redis_client.hscan_iter("unacked"):
+        if task_id.encode() in raw:
+            redis_client.hdel("unacked", tag)
+            redis_client.zrem("unacked_index", tag)
+    second = WorkerProcess(["model.claude-haiku-4"], "retry-exec-2", ENV)
+    try:
+        result = wait_result(bare_client.AsyncResult(task_id), 30)
+    finally:
+        second.stop()
+    assert result["status"] == "complete"
+    _ran_once(task_id, redis_client, pg)
+    assert "presumed lost and was sent again (1 of 3)" in second.log_path.read_text()
