@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections import deque
 from decimal import ROUND_HALF_EVEN, Decimal
 from functools import lru_cache
 from typing import Any, cast
@@ -15,7 +17,7 @@ from fleet.batching import BatchWriter
 from fleet.config import ModelConfig
 from fleet.metrics import COST_SPOOLED
 from fleet.models import CostEntry, TokenUsage
-from fleet.redis_client import get_redis
+from fleet.redis_client import REDIS_DOWN, get_redis
 
 log = logging.getLogger("fleet.costs")
 
@@ -75,8 +77,12 @@ class CostTracker:
 
     When PostgreSQL is unreachable the rows go to a Redis list (the spool) instead, and
     :meth:`drain` writes them once it is back (beat runs it every few seconds); the unique key
-    makes a row written twice count once.
+    makes a row written twice count once. When Redis is unreachable too, the rows are held in
+    this process until :meth:`flush_held` (or the next record) can spool them.
     """
+
+    def __init__(self) -> None:
+        self._held: deque[CostEntry] = deque()
 
     def entry(self, *, task_id: str, attempt: int, model: ModelConfig, task_type: str,
               agent_id: str | None, usage: TokenUsage, segment: int = 0) -> CostEntry:
@@ -90,15 +96,37 @@ class CostTracker:
         to the budget twice."""
         if not entries:
             return []
+        if self._held:
+            with contextlib.suppress(*REDIS_DOWN):  # still away: the rows below fare the same
+                self.flush_held()
         if db.probably_up():
             try:
                 return _group_commit().write(entries)
             except (psycopg.OperationalError, psycopg_pool.PoolTimeout) as exc:
                 db.mark_down()
                 log.warning("PostgreSQL unavailable (%s): spooling cost rows", exc)
+        try:
+            self._spool(entries)
+        except REDIS_DOWN:
+            self._held.extend(entries)
+            log.error("PostgreSQL and Redis both unavailable: holding %d cost row(s) in this "
+                      "process until one is back", len(entries))
+            raise
+        return entries
+
+    def flush_held(self) -> int:
+        """Spool the rows held while PostgreSQL and Redis were both away; returns how many."""
+        rows = list(self._held)
+        if rows:
+            self._spool(rows)
+            for _ in rows:  # rows held meanwhile were appended after these
+                self._held.popleft()
+        return len(rows)
+
+    @staticmethod
+    def _spool(entries: list[CostEntry]) -> None:
         get_redis().rpush(SPOOL_KEY, *(e.model_dump_json() for e in entries))
         COST_SPOOLED.inc(len(entries))
-        return entries
 
     @staticmethod
     def _insert(entries: list[CostEntry]) -> list[CostEntry]:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import uuid
 from decimal import Decimal
 
+import pytest
+import redis
 from hypothesis import given
 from hypothesis import strategies as st
 
+from fleet import costs, db
 from fleet.config import load_config
 from fleet.costs import CostTracker, price
 from fleet.models import TokenUsage
@@ -48,3 +52,24 @@ def test_recording_the_same_attempt_twice_keeps_one_row(pg) -> None:
     rows = pg.execute("SELECT attempt, cost_usd FROM cost_entries WHERE task_id = 'cost-dup' "
                       "ORDER BY attempt").fetchall()
     assert rows == [(1, entry.cost_usd), (2, entry.cost_usd)]
+
+
+def test_rows_are_held_while_postgresql_and_redis_are_both_away(pg, redis_client,
+                                                                monkeypatch) -> None:
+    tracker = CostTracker()
+    entry = tracker.entry(task_id=f"held-{uuid.uuid4().hex[:8]}", attempt=1,
+                          model=MODELS["claude-haiku-4"], task_type="general", agent_id=None,
+                          usage=TokenUsage(input_tokens=10, output_tokens=20))
+    monkeypatch.setattr(db, "probably_up", lambda: False)  # PostgreSQL away
+    away = redis.Redis(port=1, socket_connect_timeout=0.2)  # and Redis: nothing listens
+    monkeypatch.setattr(costs, "get_redis", lambda: away)
+    with pytest.raises(redis.ConnectionError):
+        tracker.record([entry])
+    monkeypatch.setattr(costs, "get_redis", lambda: redis_client)  # Redis is back first
+    assert tracker.flush_held() == 1
+    assert tracker.flush_held() == 0
+    monkeypatch.setattr(db, "probably_up", lambda: True)  # then PostgreSQL
+    tracker.drain()
+    rows = pg.execute("SELECT task_id, cost_usd FROM cost_entries WHERE task_id = %s",
+                      (entry.task_id,)).fetchall()
+    assert rows == [(entry.task_id, entry.cost_usd)]
