@@ -92,8 +92,7 @@ class CostTracker:
 
     def record(self, entries: list[CostEntry]) -> list[CostEntry]:
         """Insert rows (spooling them if PostgreSQL is down); returns the entries that were new
-        — a duplicate completion of the same attempt returns none, so its spend is not added
-        to the budget twice."""
+        (a second write of the same attempt returns none; all of them when spooled)."""
         if not entries:
             return []
         if self._held:
