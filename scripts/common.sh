@@ -1,5 +1,5 @@
 # Shared by scripts/demo.sh and scripts/test.sh: a virtualenv with the project, and the local
-# Redis and PostgreSQL services up. Source it; do not run it.
+# Redis and PostgreSQL services (and RabbitMQ, for the tests) up. Source it; do not run it.
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${FLEET_VENV:-$ROOT/.venv}"
@@ -39,5 +39,23 @@ ensure_services() {
     sleep 0.5
   done
   echo "Redis or PostgreSQL did not come up" >&2
+  return 1
+}
+
+ensure_rabbitmq() {
+  # Only the tests need it: they run the fleet on RabbitMQ as well (tests/faults/test_rabbitmq.py).
+  if (exec 3<>/dev/tcp/127.0.0.1/5672) 2>/dev/null; then
+    return 0
+  fi
+  echo "starting RabbitMQ"
+  rabbitmq-server -detached
+  for _ in $(seq 1 120); do
+    if (exec 3<>/dev/tcp/127.0.0.1/5672) 2>/dev/null; then
+      rabbitmqctl -q await_startup >/dev/null 2>&1 || true
+      return 0
+    fi
+    sleep 0.5
+  done
+  echo "RabbitMQ did not come up" >&2
   return 1
 }

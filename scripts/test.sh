@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Run the whole test suite (lint, types, tests) against real local Redis and PostgreSQL.
+# Run the whole test suite (lint, types, tests) against real local Redis, PostgreSQL and
+# RabbitMQ.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 cd "$ROOT"
 ensure_venv "[dev]"
 ensure_services
+ensure_rabbitmq
 ruff check .
 mypy
 pytest "$@"

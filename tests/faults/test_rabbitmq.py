@@ -1,0 +1,84 @@
+"""RabbitMQ as the broker: the fleet runs on it unchanged, and a dispatcher killed with
+``kill -9`` holding messages another service sent loses none of them. RabbitMQ requeues what a
+dead connection had not acknowledged; kombu's Redis transport cannot promise that for a message
+it had popped and not yet recorded (the one hop the fleet's outbox cannot cover, since the
+sender is not the fleet). Each test runs in a RabbitMQ virtual host of its own."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from celery import Celery
+
+from fleet.testing import wait_result
+from tests.conftest import REDIS_URL, RUN_ID
+from tests.fixtures import WorkerProcess
+
+pytestmark = pytest.mark.integration
+
+ENV = {"FLEET_SIM_TTFT_MS": "0", "FLEET_SIM_TOKENS_PER_SECOND": "0",
+       "FLEET_SIM_OUTPUT_TOKENS": "20"}
+
+
+def _rabbitmqctl(*args: str) -> None:
+    subprocess.run(["rabbitmqctl", "-q", *args], check=True, capture_output=True, timeout=60)
+
+
+@pytest.fixture
+def rabbitmq() -> Iterator[str]:
+    vhost = f"fleet-test-{RUN_ID}-{uuid.uuid4().hex[:4]}"
+    _rabbitmqctl("add_vhost", vhost)
+    try:
+        _rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
+        yield f"amqp://guest:guest@127.0.0.1:5672/{vhost}"
+    finally:
+        _rabbitmqctl("delete_vhost", vhost)
+
+
+def test_a_dispatcher_killed_holding_messages_loses_none(rabbitmq: str, redis_client: Any,
+                                                          pg: Any) -> None:
+    env = {**ENV, "FLEET_BROKER_URL": rabbitmq}
+    client = Celery("other-service", broker=rabbitmq, backend=REDIS_URL)
+    client.conf.update(task_serializer="json", accept_content=["json"],
+                       result_accept_content=["json"])
+    ids = [f"rmq-{i}-{uuid.uuid4().hex[:6]}" for i in range(60)]
+    for task_id in ids:
+        client.send_task("fleet.dispatch", queue="fleet.dispatch", kwargs={"task": {
+            "id": task_id, "type": "quality-gate", "description": "Gate: PASS?",
+            "max_output_tokens": 20, "preferred_model": "claude-haiku-4"}})
+    executor = WorkerProcess(["model.claude-haiku-4"], "rmq-exec", env)
+    victim = WorkerProcess(["fleet.dispatch"], "rmq-dispatch", env, concurrency=16)
+    try:
+        deadline = time.monotonic() + 20
+        while b"] received" not in victim.log_path.read_bytes():
+            assert time.monotonic() < deadline, "the dispatcher took no message"
+            time.sleep(0.005)
+        victim.kill()
+        log = victim.log_path.read_text(errors="replace")
+        received = set(re.findall(r"fleet\.dispatch\[([^\]]+)\] received", log))
+        finished = set(re.findall(r"fleet\.dispatch\[([^\]]+)\] succeeded", log))
+        assert received - finished, "the kill came too late to catch a message in flight"
+        successor = WorkerProcess(["fleet.dispatch"], "rmq-dispatch-2", env)
+        try:
+            results = {task_id: wait_result(client.AsyncResult(task_id), 60)
+                       for task_id in ids}
+        finally:
+            successor.stop()
+    finally:
+        executor.stop()
+        victim.stop()
+    assert all(r["status"] == "complete" for r in results.values())
+    for task_id in ids:  # each ran once: one start event, one cost row
+        events = [json.loads(f[b"e"])["type"]
+                  for _, f in redis_client.xrange(f"fleet:log:{task_id}")]
+        assert events.count("start") == 1 and events[-1] == "complete", (task_id, events)
+    rows = pg.execute("SELECT task_id, count(*) FROM cost_entries WHERE task_id = ANY(%s) "
+                      "GROUP BY task_id", (ids,)).fetchall()
+    assert sorted(rows) == sorted((task_id, 1) for task_id in ids)
