@@ -4,6 +4,7 @@ a test's own, and HTTP servers (gateway, Flower) as processes."""
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import subprocess
 import sys
@@ -11,6 +12,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -133,3 +135,20 @@ def http_process(args: list[str], name: str, health: str, env: dict[str, str] | 
         client.close()
         proc.terminate()
         proc.wait(10)
+
+
+def assert_ran_once(task_id: str, redis_client: redis.Redis, pg: Any) -> None:
+    """The task ran once and completed: one ``start`` event, one cost row (attempt 1), and no
+    copy of its message left in the outbox."""
+    log = [json.loads(f[b"e"]) for _, f in redis_client.xrange(f"fleet:log:{task_id}")]
+    assert [e["type"] for e in log].count("start") == 1, task_id
+    assert log[-1]["type"] == "complete"
+    rows = pg.execute("SELECT attempt FROM cost_entries WHERE task_id = %s",
+                      (task_id,)).fetchall()
+    assert [r[0] for r in rows] == [1]
+    # A copy that reached the worker while the task ran waits for it by a retry, kept in the
+    # outbox until the retry is taken (and acknowledged: the task has finished).
+    deadline = time.monotonic() + 30
+    while redis_client.hget(OUTBOX_KEY, task_id) is not None:
+        assert time.monotonic() < deadline, f"{task_id} left a copy in the outbox"
+        time.sleep(0.2)

@@ -9,7 +9,6 @@ still runs once.
 
 from __future__ import annotations
 
-import json
 import time
 import uuid
 from typing import Any
@@ -21,7 +20,7 @@ from fleet.dispatch import submit
 from fleet.lease import lease_key
 from fleet.outbox import OUTBOX_KEY, Message
 from fleet.testing import wait_result
-from tests.fixtures import WorkerProcess
+from tests.fixtures import WorkerProcess, assert_ran_once
 
 pytestmark = pytest.mark.integration
 
@@ -33,21 +32,6 @@ def _body(tag: str) -> dict[str, Any]:
     return {"id": f"{tag}-{uuid.uuid4().hex[:8]}", "type": "quality-gate",
             "description": "Gate: PASS?", "max_output_tokens": 20,
             "preferred_model": "claude-haiku-4"}
-
-
-def _ran_once(task_id: str, redis_client: Any, pg: Any) -> None:
-    log = [json.loads(f[b"e"]) for _, f in redis_client.xrange(f"fleet:log:{task_id}")]
-    assert [e["type"] for e in log].count("start") == 1, task_id
-    assert log[-1]["type"] == "complete"
-    rows = pg.execute("SELECT attempt FROM cost_entries WHERE task_id = %s",
-                      (task_id,)).fetchall()
-    assert [r[0] for r in rows] == [1]
-    # A copy that reached the worker while the task ran waits for it by a retry, kept in the
-    # outbox until the retry is taken (and acknowledged: the task has finished).
-    deadline = time.monotonic() + 30
-    while redis_client.hget(OUTBOX_KEY, task_id) is not None:
-        assert time.monotonic() < deadline, f"{task_id} left a copy in the outbox"
-        time.sleep(0.2)
 
 
 def test_execute_messages_the_broker_lost_are_sent_again(monkeypatch: pytest.MonkeyPatch,
@@ -68,7 +52,7 @@ def test_execute_messages_the_broker_lost_are_sent_again(monkeypatch: pytest.Mon
         worker.stop()
     assert all(r["status"] == "complete" for r in results.values())
     for task_id in ids:
-        _ran_once(task_id, redis_client, pg)
+        assert_ran_once(task_id, redis_client, pg)
     assert "presumed lost and was sent again (1 of 3)" in worker.log_path.read_text()
 
 
@@ -94,7 +78,7 @@ def test_a_message_that_only_waited_is_not_run_twice(monkeypatch: pytest.MonkeyP
         try:
             result = wait_result(bare_client.AsyncResult(task_id), 30)
             assert result["status"] == "complete"
-            _ran_once(task_id, redis_client, pg)  # with the worker there to take the copies
+            assert_ran_once(task_id, redis_client, pg)  # with the worker there to take the copies
         finally:
             worker.stop()
     finally:
@@ -134,5 +118,5 @@ def test_a_retry_message_the_broker_lost_is_sent_again(monkeypatch: pytest.Monke
     finally:
         second.stop()
     assert result["status"] == "complete"
-    _ran_once(task_id, redis_client, pg)
+    assert_ran_once(task_id, redis_client, pg)
     assert "presumed lost and was sent again (1 of 3)" in second.log_path.read_text()
