@@ -34,6 +34,8 @@ from typing import Any
 import redis
 from kombu.transport import redis as kombu_redis
 
+from fleet.metrics import MESSAGES_PUT_BACK
+
 log = logging.getLogger("fleet.compat")
 
 _original_connparams = kombu_redis.Channel._connparams
@@ -92,6 +94,7 @@ def _put_back(channel: Any) -> None:
                 channel._do_restore_message(payload, exchange, routing_key, pipe)
                 pipe.execute()  # a broker still away raises: the message stays held
             _popped_unrecorded.popleft()
+            MESSAGES_PUT_BACK.inc()
             log.info("put back message %s", payload.get("properties", {}).get("delivery_tag"))
 
 

@@ -20,3 +20,5 @@ STREAMS = Counter("fleet_streams_total", "Streams finished", ["model", "outcome"
 FALLBACKS = Counter("fleet_fallbacks_total", "Switches to a fallback model", ["from_model"])
 REDELIVERIES = Counter("fleet_redeliveries_total", "Execute messages sent again because their "
                        "task had not started in time (presumed lost by the broker)")
+MESSAGES_PUT_BACK = Counter("fleet_messages_put_back_total", "Messages a worker popped as the "
+                            "Redis broker went away and put back on its queue")

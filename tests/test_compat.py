@@ -8,6 +8,7 @@ from typing import Any
 import kombu
 import pytest
 import redis
+from prometheus_client import REGISTRY
 
 import fleet.app  # noqa: F401  (installs the work-arounds)
 from fleet import compat
@@ -30,10 +31,12 @@ def test_a_message_popped_as_the_broker_went_away_is_put_back(monkeypatch) -> No
                 pytest.raises(redis.ConnectionError):
             conn.drain_events(timeout=2)
     assert received == []  # kombu dropped it here: popped, not recorded as unacked
+    put_back = REGISTRY.get_sample_value("fleet_messages_put_back_total") or 0.0
     # The consumer's next poll, on its new connection, puts it back first and gets it.
     with kombu.Connection(REDIS_URL) as conn, conn.Consumer(
             queue, callbacks=[lambda body, m: (received.append(body), m.ack())]):
         conn.drain_events(timeout=2)
         assert received == [{"n": 1}]
+        assert REGISTRY.get_sample_value("fleet_messages_put_back_total") == put_back + 1
         with pytest.raises(TimeoutError):  # once, not twice
             conn.drain_events(timeout=0.5)
