@@ -154,13 +154,7 @@ def route(task: QETask) -> ModelSelection:
     selection = reserve_budget(task, get_router().select_model(task))
     SELECTIONS.labels(selection.model_name, str(selection.error_code is not None)).inc()
     SELECTION_SECONDS.observe(selection.latency_us / 1e6)
-    message = Message(
-        task.id, selection.queue, task.priority,
-        {"task": task.model_dump(mode="json"),
-         "selection": selection.model_dump(mode="json", by_alias=True)},
-        # What Flower and task events show: a short summary, not the task's code and context
-        # (and Celery need not build a repr of the whole payload per message).
-        repr({"task": task.id, "type": task.type.value, "model": selection.model_name}))
+    message = execute_message(task, selection)
     try:
         store_selection(task, selection)
         outbox.remember(get_redis(), message)  # until a worker takes it
@@ -173,6 +167,17 @@ def route(task: QETask) -> ModelSelection:
     log.info("task %s (%s) -> %s: %s", task.id, task.type.value, selection.model_name,
              selection.reason)
     return selection
+
+
+def execute_message(task: QETask, selection: ModelSelection) -> Message:
+    """The execute message of a routed task (sent by the dispatcher, and again by a retry)."""
+    return Message(
+        task.id, selection.queue, task.priority,
+        {"task": task.model_dump(mode="json"),
+         "selection": selection.model_dump(mode="json", by_alias=True)},
+        # What Flower and task events show: a short summary, not the task's code and context
+        # (and Celery need not build a repr of the whole payload per message).
+        repr({"task": task.id, "type": task.type.value, "model": selection.model_name}))
 
 
 def send_execute(message: Message) -> None:

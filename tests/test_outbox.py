@@ -51,3 +51,4 @@ def test_a_message_that_was_never_sent_is_forgotten(redis_client: Any) -> None:
     outbox.remember(redis_client, message)
     outbox.forget(redis_client, message.task_id)
     assert redis_client.hget(OUTBOX_KEY, message.task_id) is None
+    assert redis_client.zscore(DUE_KEY, message.task_id) is None

@@ -35,7 +35,7 @@ from fleet.budget import Alert, get_ledger
 from fleet.buffer import BufferManager
 from fleet.config import get_config
 from fleet.costs import CostTracker
-from fleet.dispatch import get_flags, send_execute
+from fleet.dispatch import execute_message, get_flags, send_execute
 from fleet.errors import (
     BudgetAlertTriggered,
     BufferOverflow,
@@ -180,10 +180,7 @@ def execute(self: Task, task: dict[str, Any], selection: dict[str, Any]) -> dict
 def retry_kept(self: Task, qe: QETask, chosen: ModelSelection, countdown: float) -> Retry:
     """Retry in place, with a copy of the retry message in the outbox until a worker takes
     it: a retry message the broker loses is sent again like the dispatcher's."""
-    request = self.request
-    outbox.remember(get_redis(), outbox.Message(
-        qe.id, chosen.queue, qe.priority, dict(request.kwargs or {}),
-        getattr(request, "kwargsrepr", None) or ""), now=time.time() + countdown)
+    outbox.remember(get_redis(), execute_message(qe, chosen), now=time.time() + countdown)
     return retry_in_place(self, countdown=countdown)
 
 
