@@ -13,6 +13,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 
+from fleet.choices import ChoiceSignals, choice_signals
 from fleet.tokens import SPLIT_TABLE, count_tokens
 
 
@@ -68,12 +69,6 @@ LOGICAL = _lexicon(
 )
 # Categorical statements, the premises of a syllogism ("all bloops are razzies").
 _CATEGORICAL = re.compile(r"\b(?:all|no|some)\s+\w+\s+are\b", re.IGNORECASE)
-# Answer options that each give a verdict on several statements at once ("A. True, False",
-# "B. Wrong, Not wrong"): every judgement must be right, so errors compound.
-_VERDICT = r"(?:not\s+)?(?:true|false|yes|no|wrong|right|correct|incorrect|valid|invalid)"
-_VERDICT_TUPLE_OPTION = re.compile(
-    rf"^[ \t]*\(?[A-Ea-e][.)][ \t]+{_VERDICT}(?:\s*,\s*{_VERDICT})+[ \t]*\.?[ \t]*$",
-    re.MULTILINE | re.IGNORECASE)
 EXPERT = _lexicon(
     # law
     "plaintiff", "defendant", "statute*", "constitutional*", "tort", "torts", "tortious",
@@ -186,10 +181,6 @@ _LOOKUP = re.compile(r"(?:^|[.?!:]\s+)(?:who (?:is|was)|when did|list)\b", re.IG
 NEGATION = _lexicon("not", "except", "least", "incorrect", "false", "never", "cannot", "neither",
                     "nor", "without")
 
-# Listed answer options ("A. 42", "(b) 3.5%"): options that are all numbers mean the answer
-# must be computed, not recognised.
-_OPTION = re.compile(r"^[ \t]*\(?[A-Ea-e][.)][ \t]+(.*?)[ \t]*$", re.MULTILINE)
-_NUMBER = re.compile(r"[-+$\d.,%/ ]*\d[-+$\d.,%/ ]*")
 _QUANTITY = re.compile(r"\d|\b(?:two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|"
                        r"twenty|thirty|forty|fifty|hundred|thousand|dozen)s?\b", re.IGNORECASE)
 _FRACTION = re.compile(r"\b\d+/\d+\b")
@@ -217,21 +208,14 @@ class TextSignals:
     recall: int
     relational: int
     logic_symbols: int
-    numeric_options: float  # share of listed answer options that are numbers, in [0, 1]
+    choices: ChoiceSignals  # of the answer options the text lists, if any
 
     def plus(self, other: TextSignals) -> TextSignals:
         """The signals of this text followed by ``other`` (material such as a task's context):
         counts add up; listed answer options belong to this text."""
         counts = {f: getattr(self, f) + getattr(other, f) for f in self.__slots__
-                  if f != "numeric_options"}
-        return TextSignals(**counts, numeric_options=self.numeric_options)
-
-
-def numeric_option_share(text: str) -> float:
-    options = _OPTION.findall(text)
-    if len(options) < 2:
-        return 0.0
-    return sum(1 for o in options if _NUMBER.fullmatch(o)) / len(options)
+                  if f != "choices"}
+        return TextSignals(**counts, choices=self.choices)
 
 
 def relations(text: str) -> int:
@@ -249,13 +233,14 @@ def text_signals(text: str, about_software: bool = False) -> TextSignals:
     hard_qe = len(HARD_QE.findall(text))
     if about_software or software or hard_qe:
         hard_qe += len(HARD_QE_IN_SOFTWARE.findall(text))
-    # Two or more options that each give several verdicts: one compound judgement.
-    verdicts = 1 if len(_VERDICT_TUPLE_OPTION.findall(text)) >= 2 else 0
+    choices = choice_signals(text)
     return TextSignals(
         clauses=len(_CLAUSE.findall(text)),
         quotes=len(_QUOTE.findall(text)) // 2,
         quantitative=len(QUANTITATIVE.findall(text)),
-        logical=len(LOGICAL.findall(text)) + len(_CATEGORICAL.findall(text)) + verdicts,
+        # Options that each give several verdicts: one compound judgement.
+        logical=len(LOGICAL.findall(text)) + len(_CATEGORICAL.findall(text))
+        + choices.verdicts,
         expert=len(EXPERT.findall(text)),
         software=software,
         hard_qe=hard_qe,
@@ -266,7 +251,7 @@ def text_signals(text: str, about_software: bool = False) -> TextSignals:
         recall=len(RECALL.findall(text)),
         relational=relations(text),
         logic_symbols=len(_LOGIC_SYMBOL.findall(text)),
-        numeric_options=numeric_option_share(text),
+        choices=choices,
     )
 
 

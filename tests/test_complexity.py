@@ -140,14 +140,28 @@ MATCHED_PAIRS = {
         "to Cid? Think it through.",
         "Ann is a friend from Bob's school, and Bob is fond of Cid's bakery. How is Ann's "
         "day at the bakery? Think it through.", 0.05),
+    # Options that share most of their words: the answer turns on the detail that differs.
+    "options that differ in a detail": (
+        "When its queue grows, the autoscaler should\nA. add workers while the backlog is long\n"
+        "B. remove workers while the backlog is long\nC. add workers while the backlog is short\n"
+        "D. remove workers while the backlog is short\nAnswer:",
+        "When its queue grows, the autoscaler should\nA. scale on CPU alone\n"
+        "B. page the on-call engineer\nC. restart every node nightly\n"
+        "D. wait for the morning review\nAnswer:", 0.05),
+    # A statement to complete leaves the reader to work out what is asked.
+    "a stem to complete, not a question": (
+        "The safest retry policy for a payment call is\nA. retry at once\n"
+        "B. retry with an idempotency key\nC. never retry\nD. retry forever\nAnswer:",
+        "What is the safest retry policy for a payment call?\nA. retry at once\n"
+        "B. retry with an idempotency key\nC. never retry\nD. retry forever\nAnswer:", 0.05),
     # Options that each judge both cases: one answer, two judgements that must both be right.
     "verdicts on two cases at once": (
         "Which of these two cases shows the narrator doing something clearly wrong? Case 1 | "
         "I kept a wallet I found. Case 2 | I returned a lost dog.\nA. Wrong, Wrong\n"
         "B. Wrong, Not wrong\nC. Not wrong, Wrong\nD. Not wrong, Not wrong\nAnswer:",
         "Which of these two cases shows the narrator doing something clearly wrong? Case 1 | "
-        "I kept a wallet I found. Case 2 | I returned a lost dog.\nA. Not the first\n"
-        "B. Not the second\nC. Not both cases\nD. Not either case\nAnswer:", 0.1),
+        "I kept a wallet I found. Case 2 | I returned a lost dog.\nA. The wallet\n"
+        "B. The dog\nC. Both\nD. Neither\nAnswer:", 0.1),
 }
 
 

@@ -11,6 +11,7 @@ import lizard
 import pytest
 
 from fleet import signals
+from fleet.choices import NO_CHOICES, choice_signals, word_overlap
 from fleet.signals import code_signals, text_signals
 from fleet.tokens import estimate_tokens
 
@@ -91,10 +92,26 @@ def test_options_that_each_judge_several_statements_read_as_logical() -> None:
 
 def test_numeric_answer_options() -> None:
     numeric = "Which load gives p99 under budget?\nA. 120\nB. 3.5%\nC. $1,200\nD. 1/4\nAnswer:"
-    assert text_signals(numeric).numeric_options == 1.0
+    assert text_signals(numeric).choices.numeric == 1.0
     mixed = "Pick one:\n(a) 12 workers\n(b) 8\n(c) none\n(d) 4"
-    assert text_signals(mixed).numeric_options == 0.5  # "8" and "4"
-    assert text_signals("A. single line that looks like an option 42").numeric_options == 0.0
+    assert text_signals(mixed).choices.numeric == 0.5  # "8" and "4"
+    assert text_signals("A. single line that looks like an option 42").choices == NO_CHOICES
+
+
+def test_options_that_differ_in_a_detail_overlap() -> None:
+    detail = ("Under load the pool should\nA. grow when the queue is long\n"
+              "B. shrink when the queue is long\nC. grow when the queue is short")
+    distinct = "Which tool?\nA. a profiler\nB. tracing spans\nC. load generator"
+    assert choice_signals(detail).overlap > 0.6
+    assert choice_signals(distinct).overlap == 0.0
+    assert word_overlap(["Same words", "same WORDS"]) == 1.0
+
+
+def test_a_stem_to_complete_is_a_cloze_and_a_question_is_not() -> None:
+    assert choice_signals("The retry budget is best spent on\nA. reads\nB. writes").cloze
+    assert not choice_signals("Which is retried?\nA. reads\nB. writes").cloze
+    # A question quoted in the stem is still a question.
+    assert not choice_signals('He asked "which is retried?"\nA. reads\nB. writes').cloze
 
 
 def test_comparative_and_recall_cues() -> None:

@@ -1,0 +1,58 @@
+"""Signals of a question's listed answer options ("A. 42", "(b) 3.5%", "C. True, False").
+
+How a multiple-choice question is put says how the answer must be found: options that are all
+numbers must be computed, not recognised; options that share most of their words differ in a
+detail the answer turns on; a stem that is a statement to complete ("The court should …")
+rather than a question leaves the reader to work out what is asked; options that each give a
+verdict on several statements compound their judgements.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from dataclasses import dataclass
+
+# One option per line: a letter A-E, "." or ")", then the option's text.
+_OPTION = re.compile(r"^[ \t]*\(?[A-Ea-e][.)][ \t]+(.*?)[ \t]*$", re.MULTILINE)
+_NUMBER = re.compile(r"[-+$\d.,%/ ]*\d[-+$\d.,%/ ]*")
+_VERDICT = r"(?:not\s+)?(?:true|false|yes|no|wrong|right|correct|incorrect|valid|invalid)"
+_VERDICT_TUPLE = re.compile(rf"{_VERDICT}(?:\s*,\s*{_VERDICT})+\.?", re.IGNORECASE)
+_WORD = re.compile(r"\w+")
+# Options compared pairwise for overlap: a question lists a handful; a long list of lettered
+# lines is material, and its first options say as much as all of them.
+MAX_COMPARED = 8
+
+
+@dataclass(frozen=True, slots=True)
+class ChoiceSignals:
+    numeric: float = 0.0  # share of the options that are numbers, in [0, 1]
+    overlap: float = 0.0  # mean word overlap (Jaccard) of each pair of options, in [0, 1]
+    cloze: bool = False  # the stem is a statement to complete, not a question
+    verdicts: bool = False  # two or more options each give several verdicts
+
+
+NO_CHOICES = ChoiceSignals()
+
+
+def choice_signals(text: str) -> ChoiceSignals:
+    """The signals of the options listed in ``text``; NO_CHOICES unless it lists two or more."""
+    found = list(_OPTION.finditer(text))
+    if len(found) < 2:
+        return NO_CHOICES
+    options = [m.group(1) for m in found]
+    stem = text[:found[0].start()].rstrip().rstrip("\"'”)")
+    return ChoiceSignals(
+        numeric=sum(1 for o in options if _NUMBER.fullmatch(o)) / len(options),
+        overlap=word_overlap(options[:MAX_COMPARED]),
+        cloze=bool(stem) and not stem.endswith("?"),
+        verdicts=sum(1 for o in options if _VERDICT_TUPLE.fullmatch(o)) >= 2,
+    )
+
+
+def word_overlap(options: list[str]) -> float:
+    words = [w for w in (frozenset(_WORD.findall(o.lower())) for o in options) if w]
+    pairs = list(itertools.combinations(words, 2))
+    if not pairs:
+        return 0.0
+    return sum(len(a & b) / len(a | b) for a, b in pairs) / len(pairs)
