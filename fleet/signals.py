@@ -335,7 +335,7 @@ def _count_if_present(data: bytes, needle: bytes) -> int:
     return data.count(needle) if needle[:1] in data else 0
 
 
-SCAN_LIMIT = 12 * 1024  # bytes of a file scanned for keyword counts; see _windows
+SCAN_LIMIT = 8 * 1024  # bytes of a file scanned for keyword counts; see _windows
 _WINDOWS = 4
 
 
@@ -344,7 +344,7 @@ def _windows(data: bytes) -> list[tuple[bytes, frozenset[bytes]]]:
     each with the triple quotes open where it starts.
 
     Keyword counts scale with size, so counting a sample and scaling by the size ratio bounds
-    the cost (a 1 MiB payload costs what 12 KiB does) while keeping the estimate unbiased.
+    the cost (a 1 MiB payload costs what 8 KiB does) while keeping the estimate unbiased.
     """
     if len(data) <= SCAN_LIMIT:
         return [(data, frozenset())]
