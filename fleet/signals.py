@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from fleet.choices import ChoiceSignals, choice_signals
 from fleet.tokens import SPLIT_TABLE, count_tokens
@@ -283,18 +284,14 @@ class CodeSignals:
     concurrency: int
 
 
-def _split_prose(data: bytes, inside: frozenset[bytes] = frozenset()) -> tuple[bytes, bytes]:
-    """(code, prose): docstrings and comments separated from the code around them.
-
-    ``inside`` names the triple quotes that are open where ``data`` starts (for a window cut
-    from the middle of a file)."""
+def _split_prose(data: bytes) -> tuple[bytes, bytes]:
+    """(code, prose): docstrings and comments separated from the code around them."""
     prose: list[bytes] = []
     for quote in TRIPLE_QUOTES:
         if quote in data:
             parts = data.split(quote)
-            first = 1 if quote in inside else 0
-            prose.extend(parts[1 - first::2])
-            data = b" ".join(parts[first::2])
+            prose.extend(parts[1::2])
+            data = b" ".join(parts[::2])
     # Each pattern starts with a literal, which lets the regex engine skip ahead quickly; an
     # alternation of them would be tried at every byte (25x slower).
     for marker, pattern in ((b"/*", _BLOCK_COMMENT), (b"//", _SLASH_COMMENT),
@@ -335,54 +332,71 @@ def _count_if_present(data: bytes, needle: bytes) -> int:
     return data.count(needle) if needle[:1] in data else 0
 
 
-SCAN_LIMIT = 8 * 1024  # bytes of a file scanned for keyword counts; see _windows
-_WINDOWS = 4
+# Large files are counted on a sample at fixed offsets: the head in full, then a window every
+# STRIDE bytes. Each window stands for the bytes up to the next one, and past SCAN_END all of
+# the sample scales with the length. Fixed offsets keep the estimate from ever falling as a
+# file grows: appending leaves every piece counted so far as it was (windows placed in
+# proportion to the length would move, and more of the same code could count lower). Keyword
+# counts scale with size, so a 1 MiB payload costs what 10 KiB does (nesting, a few
+# substring searches, is read from the whole file).
+HEAD = 4 * 1024
+WINDOW = 768
+STRIDE = 3584
+WINDOWS = 8
+SCAN_END = HEAD + WINDOWS * STRIDE  # 32 KiB
 
 
-def _windows(data: bytes) -> list[tuple[bytes, frozenset[bytes]]]:
-    """Evenly spaced windows of a large file, cut at line starts, together SCAN_LIMIT bytes,
-    each with the triple quotes open where it starts.
+class _Piece(NamedTuple):
+    data: bytes
+    # The same bytes with the triple quotes open at either end closed: a docstring cut by the
+    # window stays prose, and the pieces of a group can be split into code and prose at once.
+    balanced: bytes
 
-    Keyword counts scale with size, so counting a sample and scaling by the size ratio bounds
-    the cost (a 1 MiB payload costs what 8 KiB does) while keeping the estimate unbiased.
-    """
-    if len(data) <= SCAN_LIMIT:
-        return [(data, frozenset())]
-    width = SCAN_LIMIT // _WINDOWS
-    step = len(data) // _WINDOWS
-    windows = []
-    opened = dict.fromkeys(TRIPLE_QUOTES, 0)  # quotes seen before the window: one pass in all
+
+def _sample(data: bytes) -> list[tuple[list[_Piece], float]]:
+    """Pieces of ``data`` in groups of one weight (how many bytes of the file each of their
+    bytes stands for), counted together: the head, the whole windows, the last window."""
+    beyond = max(1.0, len(data) / SCAN_END)
+    layout = [(0, HEAD, HEAD)] + [(start, WINDOW, STRIDE) for start in
+                                   range(HEAD, min(len(data), SCAN_END), STRIDE)]
+    groups: dict[float, list[_Piece]] = {}
+    quotes = [q for q in TRIPLE_QUOTES if q in data]
+    opened = dict.fromkeys(quotes, 0)  # quotes seen before the piece: one pass in all
     previous = 0
-    for i in range(_WINDOWS):
-        start = data.find(b"\n", i * step) + 1 if i else 0
-        for q in TRIPLE_QUOTES:
+    for start, width, stride in layout:
+        piece = data[start:start + width]
+        before, after = b"", b""
+        for q in quotes:
             opened[q] += data.count(q, previous, start)
+            if opened[q] % 2:
+                before += q
+            if (opened[q] + piece.count(q)) % 2:
+                after += q
         previous = start
-        windows.append((data[start:start + width],
-                        frozenset(q for q in TRIPLE_QUOTES if opened[q] % 2)))
-    return windows
+        stands_for = min(len(data), start + stride) - start
+        groups.setdefault(beyond * stands_for / max(len(piece), 1), []).append(
+            _Piece(piece, before + piece + after))
+    return [(pieces, weight) for weight, pieces in groups.items()]
 
 
 def code_signals(source: str) -> CodeSignals:
     data = source.encode("utf-8", "replace")
-    windows = _windows(data)
-    sample = windows[0][0] if len(windows) == 1 else b"\n".join(w for w, _ in windows)
-    scale = len(data) / len(sample) if sample else 1.0
-    parts = [_split_prose(window, inside) for window, inside in windows]
-    code = b"\n".join(c for c, _ in parts)
-    prose = b" ".join(p for _, p in parts)
-    words = code.translate(SPLIT_TABLE).split()
-    logic = Counter(words)
-    pieces = len(words) + len(prose.translate(SPLIT_TABLE).split())
-
-    def scaled(count: int) -> int:
-        return round(count * scale)
-
-    return CodeSignals(
-        tokens=scaled(count_tokens(sample, pieces)),
-        branches=scaled(sum(logic[w] for w in BRANCH_WORDS) + _count_if_present(code, b"&&")
-                        + _count_if_present(code, b"||") + _count_if_present(code, b" ? ")),
-        functions=scaled(sum(logic[w] for w in FUNCTION_WORDS) + _count_if_present(code, b"=>")),
-        max_nesting=_max_nesting(b"\n" + data),
-        concurrency=scaled(sum(logic[w] for w in CONCURRENCY_WORDS)),
-    )
+    totals = dict.fromkeys(("tokens", "branches", "functions", "concurrency"), 0.0)
+    for pieces, weight in _sample(data):
+        code, prose = _split_prose(b"\n".join(piece.balanced for piece in pieces))
+        words = code.translate(SPLIT_TABLE).split()
+        logic = Counter(words)
+        counts = {
+            "tokens": count_tokens(b"\n".join(piece.data for piece in pieces),
+                                   len(words) + len(prose.translate(SPLIT_TABLE).split())),
+            "branches": sum(map(logic.__getitem__, BRANCH_WORDS))
+            + _count_if_present(code, b"&&") + _count_if_present(code, b"||")
+            + _count_if_present(code, b" ? "),
+            "functions": sum(map(logic.__getitem__, FUNCTION_WORDS))
+            + _count_if_present(code, b"=>"),
+            "concurrency": sum(map(logic.__getitem__, CONCURRENCY_WORDS)),
+        }
+        for name, count in counts.items():
+            totals[name] += count * weight
+    return CodeSignals(**{name: round(total) for name, total in totals.items()},
+                       max_nesting=_max_nesting(b"\n" + data))

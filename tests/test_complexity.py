@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import inspect
+
+import celery.app.trace
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -52,6 +55,21 @@ def test_more_of_the_same_code_never_scores_lower(code: str, times: int, kind: T
     many = analyzer.analyze(QETask(type=kind, description="Review this.",
                                    code=code * times)).overall
     assert many >= once
+
+
+@settings(max_examples=60, deadline=None)
+@given(start=st.integers(0, 20_000), length=st.integers(1, 12_000), times=st.integers(1, 12),
+       more=st.integers(1, 12))
+def test_more_of_the_same_large_code_never_scores_lower(start: int, length: int, times: int,
+                                                        more: int) -> None:
+    """Beyond the sampling threshold too: any slice of real code (docstrings cut in half
+    included), repeated, never scores lower for more repetitions."""
+    code = inspect.getsource(celery.app.trace)[start:start + length] or "x = 1\n"
+    kind = TaskType.CODE_REVIEW
+    once = analyzer.analyze(QETask(type=kind, description="Review this.", code=code * times))
+    many = analyzer.analyze(QETask(type=kind, description="Review this.",
+                                   code=code * (times + more)))
+    assert many.overall >= once.overall
 
 
 @settings(max_examples=50, deadline=None)

@@ -194,7 +194,8 @@ def _reference_counts(source: str) -> tuple[int, int]:
 def test_code_signals_track_ast_and_lizard_on_real_code(monkeypatch: pytest.MonkeyPatch) -> None:
     """Scanned in full, the lexical counts follow ast's function count and lizard's cyclomatic
     complexity on real modules (they stand in for both because they are ~20x faster)."""
-    monkeypatch.setattr(signals, "SCAN_LIMIT", 1 << 30)
+    monkeypatch.setattr(signals, "HEAD", 1 << 30)
+    monkeypatch.setattr(signals, "SCAN_END", 1 << 30)
     for source in _reference_modules():
         ours = code_signals(source)
         functions, ccn = _reference_counts(source)
@@ -203,8 +204,13 @@ def test_code_signals_track_ast_and_lizard_on_real_code(monkeypatch: pytest.Monk
 
 
 def test_sampled_counts_of_large_files_stay_close() -> None:
-    """Files over SCAN_LIMIT are counted on evenly spaced windows and scaled."""
+    """Files over HEAD are counted on windows at fixed offsets and scaled."""
     ours = [code_signals(source) for source in _reference_modules()]
     full = [_reference_counts(source) for source in _reference_modules()]
     assert 0.5 <= sum(o.functions for o in ours) / sum(f for f, _ in full) <= 1.5
     assert 0.5 <= sum(o.branches for o in ours) / sum(c for _, c in full) <= 1.5
+
+
+def test_a_window_wholly_inside_a_docstring_counts_no_code() -> None:
+    prose = "if the queue is long and the pool is small or busy, wait. " * 600  # ~35 KB
+    assert code_signals(f'x = 1\n"""{prose}"""\nif x:\n    pass\n').branches <= 2
