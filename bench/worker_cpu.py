@@ -1,0 +1,117 @@
+"""Worker CPU per task, draining a full queue and fed live: what contention does to it.
+
+One worker process (8 threads) of the fleet (``fleet.execute``, simulated provider with zero
+latency) and one of bare Celery running a no-op, each run twice on the same tasks' messages:
+
+* **drain** — every message is queued while the worker consumes another queue; it is then
+  told to consume theirs (``add_consumer``), and its CPU is read until the last result;
+* **live** — the worker consumes from the start and the messages arrive as this process sends
+  them, the two sharing the box's cores as in ``bench.dispatch``.
+
+CPU is the worker process's utime + stime from ``/proc`` (all its threads). The fleet's work
+per task is the fleet's CPU over bare Celery's in the same mode.
+
+Run: python -m bench.worker_cpu [tasks]
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from bench.common import bench_env
+from bench.dispatch import CONCURRENCY, CpuMeter, task_body, wait_all
+from fleet.testing import ROOT, WorkerProcess
+
+IDLE_QUEUE = "bench.idle"
+
+
+def _consume(app: Any, worker: str, queue: str) -> None:
+    reply = app.control.add_consumer(queue, destination=[worker], reply=True, timeout=10)
+    if not reply:
+        raise RuntimeError(f"{worker} did not take queue {queue}")
+
+
+def _measure(app: Any, worker: str, pid: int, redis_url: str, queue: str,
+             send: Callable[[], list[str]], live: bool) -> float:
+    """CPU ms per task of the worker process ``pid``."""
+    if live:
+        _consume(app, worker, queue)
+        cpu = CpuMeter([pid], redis_url)
+        ids = send()
+    else:
+        ids = send()
+        cpu = CpuMeter([pid], redis_url)
+        _consume(app, worker, queue)
+    wait_all(app, ids)
+    return cpu.per_task_ms(len(ids))["workers"]
+
+
+def fleet_cpu(env: dict[str, str], n: int, live: bool) -> float:
+    from celery import Celery
+
+    from fleet.dispatch import submit
+
+    worker_env = env | {"FLEET_SIM_TTFT_MS": "0", "FLEET_SIM_TOKENS_PER_SECOND": "0",
+                        "FLEET_SIM_OUTPUT_TOKENS": "16"}
+    name = f"cpu-fleet-{uuid.uuid4().hex[:6]}"
+    worker = WorkerProcess([IDLE_QUEUE], name, worker_env, concurrency=CONCURRENCY)
+    app = Celery("bench", broker=env["FLEET_BROKER_URL"], backend=env["FLEET_REDIS_URL"])
+    app.conf.update(task_serializer="json", accept_content=["json"])
+    try:
+        def send() -> list[str]:
+            bodies = [task_body(i) for i in range(n)]
+            for body in bodies:
+                submit(body)
+            return [b["id"] for b in bodies]
+
+        return _measure(app, f"{name}@{os.uname().nodename}", worker.pid,
+                        env["FLEET_REDIS_URL"], "model.claude-haiku-4", send, live)
+    finally:
+        worker.stop()
+
+
+def bare_cpu(env: dict[str, str], n: int, live: bool) -> float:
+    from bench.noop_app import app
+
+    name = f"cpu-bare-{uuid.uuid4().hex[:6]}"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "bench.noop_app", "worker", "-Q", IDLE_QUEUE,
+         "-P", "threads", "-c", str(CONCURRENCY), "-n", f"{name}@%h", "--without-mingle",
+         "--without-gossip"], cwd=ROOT, env={**os.environ, **env},
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(4)
+
+        def send() -> list[str]:
+            ids = [f"noop-{uuid.uuid4().hex[:12]}" for _ in range(n)]
+            for i, task_id in enumerate(ids):
+                app.send_task("bench.noop", task_id=task_id, queue="bench.noop",
+                              kwargs={"task": task_body(i)})
+            return ids
+
+        return _measure(app, f"{name}@{os.uname().nodename}", proc.pid,
+                        env["FLEET_REDIS_URL"], "bench.noop", send, live)
+    finally:
+        proc.terminate()
+        proc.wait()
+
+
+def run(n: int = 1500) -> dict[str, float]:
+    out: dict[str, float] = {}
+    with bench_env({"routing.costTracking.budgetLimits.daily": 1_000_000}) as env:
+        for mode, live in (("drain", False), ("live", True)):
+            out[f"bare_{mode}_ms"] = bare_cpu(env, n, live)
+            out[f"fleet_{mode}_ms"] = fleet_cpu(env, n, live)
+            out[f"ratio_{mode}"] = out[f"fleet_{mode}_ms"] / out[f"bare_{mode}_ms"]
+    return out
+
+
+if __name__ == "__main__":
+    print(json.dumps(run(*(int(a) for a in sys.argv[1:2])), default=lambda x: round(x, 3)))
