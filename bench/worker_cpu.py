@@ -11,13 +11,18 @@ latency) and one of bare Celery running a no-op, each run twice on the same task
 CPU is the worker process's utime + stime from ``/proc`` (all its threads). The fleet's work
 per task is the fleet's CPU over bare Celery's in the same mode.
 
-Run: python -m bench.worker_cpu [tasks]
+``attribution`` drains the same way through workers that each leave something out: the stub
+of ``bench.stub_app`` (the fleet's Celery settings and messages, a ``fleet.execute`` that does
+nothing) and the fleet with the streaming flag off.
+
+Run: python -m bench.worker_cpu [tasks] [attribution]
 """
 
 from __future__ import annotations
 
 import json
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -80,27 +85,64 @@ def fleet_cpu(env: dict[str, str], n: int, live: bool) -> float:
 def bare_cpu(env: dict[str, str], n: int, live: bool) -> float:
     from bench.noop_app import app
 
-    name = f"cpu-bare-{uuid.uuid4().hex[:6]}"
+    def send() -> list[str]:
+        ids = [f"noop-{uuid.uuid4().hex[:12]}" for _ in range(n)]
+        for i, task_id in enumerate(ids):
+            app.send_task("bench.noop", task_id=task_id, queue="bench.noop",
+                          kwargs={"task": task_body(i)})
+        return ids
+
+    return _plain_worker_cpu(env, "bench.noop_app", app, "bench.noop", send, live)
+
+
+def stub_cpu(env: dict[str, str], n: int) -> float:
+    """Draining ``fleet.submit`` messages through ``bench.stub_app``'s no-op ``fleet.execute``."""
+    from celery import Celery
+
+    from fleet.dispatch import submit
+
+    app = Celery("bench", broker=env["FLEET_BROKER_URL"], backend=env["FLEET_REDIS_URL"])
+    app.conf.update(task_serializer="json", accept_content=["json"])
+
+    def send() -> list[str]:
+        bodies = [task_body(i) for i in range(n)]
+        for body in bodies:
+            submit(body)
+        return [b["id"] for b in bodies]
+
+    return _plain_worker_cpu(env, "bench.stub_app", app, "model.claude-haiku-4", send, False)
+
+
+def _plain_worker_cpu(env: dict[str, str], module: str, app: Any, queue: str,
+                      send: Callable[[], list[str]], live: bool) -> float:
+    name = f"cpu-{module.rsplit('.', 1)[-1]}-{uuid.uuid4().hex[:6]}"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "bench.noop_app", "worker", "-Q", IDLE_QUEUE,
+        [sys.executable, "-m", "celery", "-A", module, "worker", "-Q", IDLE_QUEUE,
          "-P", "threads", "-c", str(CONCURRENCY), "-n", f"{name}@%h", "--without-mingle",
          "--without-gossip"], cwd=ROOT, env={**os.environ, **env},
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        time.sleep(4)
-
-        def send() -> list[str]:
-            ids = [f"noop-{uuid.uuid4().hex[:12]}" for _ in range(n)]
-            for i, task_id in enumerate(ids):
-                app.send_task("bench.noop", task_id=task_id, queue="bench.noop",
-                              kwargs={"task": task_body(i)})
-            return ids
-
+        time.sleep(5)
         return _measure(app, f"{name}@{os.uname().nodename}", proc.pid,
-                        env["FLEET_REDIS_URL"], "bench.noop", send, live)
+                        env["FLEET_REDIS_URL"], queue, send, live)
     finally:
         proc.terminate()
         proc.wait()
+
+
+def attribution(n: int = 1500, rounds: int = 3) -> dict[str, float]:
+    """Drain-mode CPU ms per task of workers that each leave part of the fleet's work out;
+    medians over ``rounds`` interleaved rounds (the box's speed drifts between runs)."""
+    runs: dict[str, list[float]] = {}
+    for _ in range(rounds):
+        with bench_env({"routing.costTracking.budgetLimits.daily": 1_000_000}) as env:
+            runs.setdefault("bare", []).append(bare_cpu(env, n, False))
+            runs.setdefault("stub", []).append(stub_cpu(env, n))
+            runs.setdefault("fleet", []).append(fleet_cpu(env, n, False))
+            os.environ["FEATURE_STREAMING"] = "false"  # bench_env restores it
+            runs.setdefault("fleet_streaming_off", []).append(
+                fleet_cpu(env | {"FEATURE_STREAMING": "false"}, n, False))
+    return {name: statistics.median(values) for name, values in runs.items()}
 
 
 def run(n: int = 1500) -> dict[str, float]:
@@ -114,4 +156,6 @@ def run(n: int = 1500) -> dict[str, float]:
 
 
 if __name__ == "__main__":
-    print(json.dumps(run(*(int(a) for a in sys.argv[1:2])), default=lambda x: round(x, 3)))
+    tasks = int(sys.argv[1]) if len(sys.argv) > 1 else 1500
+    measure = attribution if sys.argv[2:3] == ["attribution"] else run
+    print(json.dumps(measure(tasks), default=lambda x: round(x, 3)))
