@@ -19,9 +19,10 @@ _NUMBER = re.compile(r"[-+$\d.,%/ ]*\d[-+$\d.,%/ ]*")
 _VERDICT = r"(?:not\s+)?(?:true|false|yes|no|wrong|right|correct|incorrect|valid|invalid)"
 _VERDICT_TUPLE = re.compile(rf"{_VERDICT}(?:\s*,\s*{_VERDICT})+\.?", re.IGNORECASE)
 _WORD = re.compile(r"\w+")
-# Options compared pairwise for overlap: a question lists a handful; a long list of lettered
-# lines is material, and its first options say as much as all of them.
-MAX_COMPARED = 8
+# A question lists a handful of options; a long list of lettered lines is material, and its
+# first lines say as much as all of them (and cost a bounded time to read).
+MAX_OPTIONS = 26
+MAX_COMPARED = 8  # options compared pairwise for overlap
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,7 +38,7 @@ NO_CHOICES = ChoiceSignals()
 
 def choice_signals(text: str) -> ChoiceSignals:
     """The signals of the options listed in ``text``; NO_CHOICES unless it lists two or more."""
-    found = list(_OPTION.finditer(text))
+    found = list(itertools.islice(_OPTION.finditer(text), MAX_OPTIONS))
     if len(found) < 2:
         return NO_CHOICES
     options = [m.group(1) for m in found]
