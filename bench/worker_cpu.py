@@ -58,26 +58,33 @@ def _measure(app: Any, worker: str, pid: int, redis_url: str, queue: str,
     return cpu.per_task_ms(len(ids))["workers"]
 
 
-def fleet_cpu(env: dict[str, str], n: int, live: bool) -> float:
+def _client(env: dict[str, str]) -> Any:
     from celery import Celery
 
+    app = Celery("bench", broker=env["FLEET_BROKER_URL"], backend=env["FLEET_REDIS_URL"])
+    app.conf.update(task_serializer="json", accept_content=["json"])
+    return app
+
+
+def _submit_all(n: int) -> list[str]:
+    """``n`` tasks through ``fleet.submit`` (routed here, one execute message each)."""
     from fleet.dispatch import submit
 
+    bodies = [task_body(i) for i in range(n)]
+    for body in bodies:
+        submit(body)
+    return [b["id"] for b in bodies]
+
+
+def fleet_cpu(env: dict[str, str], n: int, live: bool) -> float:
     worker_env = env | {"FLEET_SIM_TTFT_MS": "0", "FLEET_SIM_TOKENS_PER_SECOND": "0",
                         "FLEET_SIM_OUTPUT_TOKENS": "16"}
     name = f"cpu-fleet-{uuid.uuid4().hex[:6]}"
     worker = WorkerProcess([IDLE_QUEUE], name, worker_env, concurrency=CONCURRENCY)
-    app = Celery("bench", broker=env["FLEET_BROKER_URL"], backend=env["FLEET_REDIS_URL"])
-    app.conf.update(task_serializer="json", accept_content=["json"])
     try:
-        def send() -> list[str]:
-            bodies = [task_body(i) for i in range(n)]
-            for body in bodies:
-                submit(body)
-            return [b["id"] for b in bodies]
-
-        return _measure(app, f"{name}@{os.uname().nodename}", worker.pid,
-                        env["FLEET_REDIS_URL"], "model.claude-haiku-4", send, live)
+        return _measure(_client(env), f"{name}@{os.uname().nodename}", worker.pid,
+                        env["FLEET_REDIS_URL"], "model.claude-haiku-4",
+                        lambda: _submit_all(n), live)
     finally:
         worker.stop()
 
@@ -97,20 +104,8 @@ def bare_cpu(env: dict[str, str], n: int, live: bool) -> float:
 
 def stub_cpu(env: dict[str, str], n: int) -> float:
     """Draining ``fleet.submit`` messages through ``bench.stub_app``'s no-op ``fleet.execute``."""
-    from celery import Celery
-
-    from fleet.dispatch import submit
-
-    app = Celery("bench", broker=env["FLEET_BROKER_URL"], backend=env["FLEET_REDIS_URL"])
-    app.conf.update(task_serializer="json", accept_content=["json"])
-
-    def send() -> list[str]:
-        bodies = [task_body(i) for i in range(n)]
-        for body in bodies:
-            submit(body)
-        return [b["id"] for b in bodies]
-
-    return _plain_worker_cpu(env, "bench.stub_app", app, "model.claude-haiku-4", send, False)
+    return _plain_worker_cpu(env, "bench.stub_app", _client(env), "model.claude-haiku-4",
+                             lambda: _submit_all(n), False)
 
 
 def _plain_worker_cpu(env: dict[str, str], module: str, app: Any, queue: str,
