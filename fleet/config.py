@@ -9,6 +9,7 @@ environment variables. Connection URLs and API keys live in :class:`Settings` an
 from __future__ import annotations
 
 import os
+import tempfile
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
@@ -251,6 +252,9 @@ class Settings(BaseSettings):
     openai_api_key: SecretStr | None = None
     google_api_key: SecretStr | None = None
     fleet_gateway_token: SecretStr | None = None  # bearer token the HTTP gateway requires
+    # Where a worker keeps cost rows while PostgreSQL and Redis are both away (fleet/hold.py):
+    # a directory that outlives the process (systemd StateDirectory, a pod volume).
+    fleet_hold_dir: Path = Path(tempfile.gettempdir()) / "qe-fleet-held"
 
     @property
     def result_backend(self) -> str:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections import deque
 from decimal import ROUND_HALF_EVEN, Decimal
 from functools import lru_cache
 from typing import Any, cast
@@ -14,7 +13,8 @@ import psycopg_pool
 
 from fleet import db
 from fleet.batching import BatchWriter
-from fleet.config import ModelConfig
+from fleet.config import ModelConfig, get_settings
+from fleet.hold import HeldRows
 from fleet.metrics import COST_SPOOLED
 from fleet.models import CostEntry, TokenUsage
 from fleet.redis_client import REDIS_DOWN, get_redis
@@ -77,12 +77,19 @@ class CostTracker:
 
     When PostgreSQL is unreachable the rows go to a Redis list (the spool) instead, and
     :meth:`drain` writes them once it is back (beat runs it every few seconds); the unique key
-    makes a row written twice count once. When Redis is unreachable too, the rows are held in
-    this process until :meth:`flush_held` (or the next record) can spool them.
+    makes a row written twice count once. When Redis is unreachable too, the rows are held on
+    this host's disk (:class:`fleet.hold.HeldRows`) until :meth:`flush_held` (or the next
+    record) can spool them, or, if this process dies first, the next worker adopts them.
     """
 
-    def __init__(self) -> None:
-        self._held: deque[CostEntry] = deque()
+    def __init__(self, held: HeldRows | None = None) -> None:
+        self._held = held
+
+    @property
+    def held(self) -> HeldRows:
+        if self._held is None:  # read the settings when first needed, not at import
+            self._held = HeldRows(get_settings().fleet_hold_dir)
+        return self._held
 
     def entry(self, *, task_id: str, attempt: int, model: ModelConfig, task_type: str,
               agent_id: str | None, usage: TokenUsage, segment: int = 0) -> CostEntry:
@@ -95,7 +102,7 @@ class CostTracker:
         (a second write of the same attempt returns none; all of them when spooled)."""
         if not entries:
             return []
-        if self._held:
+        if self.held.holding:
             with contextlib.suppress(*REDIS_DOWN):  # still away: the rows below fare the same
                 self.flush_held()
         if db.probably_up():
@@ -107,20 +114,19 @@ class CostTracker:
         try:
             self._spool(entries)
         except REDIS_DOWN:
-            self._held.extend(entries)
-            log.error("PostgreSQL and Redis both unavailable: holding %d cost row(s) in this "
-                      "process until one is back", len(entries))
+            self.held.hold(entries)
+            log.error("PostgreSQL and Redis both unavailable: holding %d cost row(s) on disk "
+                      "(%s) until one is back", len(entries), self.held.path)
             raise
         return entries
 
     def flush_held(self) -> int:
         """Spool the rows held while PostgreSQL and Redis were both away; returns how many."""
-        rows = list(self._held)
-        if rows:
-            self._spool(rows)
-            for _ in rows:  # rows held meanwhile were appended after these
-                self._held.popleft()
-        return len(rows)
+        return self.held.flush(self._spool)
+
+    def adopt_held(self) -> int:
+        """Spool the rows that dead processes of this host held; returns how many."""
+        return self.held.adopt(self._spool)
 
     @staticmethod
     def _spool(entries: list[CostEntry]) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import uuid
 from decimal import Decimal
 
@@ -13,7 +15,9 @@ from hypothesis import strategies as st
 from fleet import costs, db
 from fleet.config import load_config
 from fleet.costs import CostTracker, price
+from fleet.hold import HeldRows
 from fleet.models import TokenUsage
+from fleet.testing import ROOT
 from tests.test_config import SHIPPED
 
 MODELS = {m.name: m for m in load_config(SHIPPED, environ={}).routing.models}
@@ -54,9 +58,9 @@ def test_recording_the_same_attempt_twice_keeps_one_row(pg) -> None:
     assert rows == [(1, entry.cost_usd), (2, entry.cost_usd)]
 
 
-def test_rows_are_held_while_postgresql_and_redis_are_both_away(pg, redis_client,
-                                                                monkeypatch) -> None:
-    tracker = CostTracker()
+def test_rows_are_held_while_postgresql_and_redis_are_both_away(pg, redis_client, monkeypatch,
+                                                                tmp_path) -> None:
+    tracker = CostTracker(HeldRows(tmp_path))
     entry = tracker.entry(task_id=f"held-{uuid.uuid4().hex[:8]}", attempt=1,
                           model=MODELS["claude-haiku-4"], task_type="general", agent_id=None,
                           usage=TokenUsage(input_tokens=10, output_tokens=20))
@@ -65,11 +69,63 @@ def test_rows_are_held_while_postgresql_and_redis_are_both_away(pg, redis_client
     monkeypatch.setattr(costs, "get_redis", lambda: away)
     with pytest.raises(redis.ConnectionError):
         tracker.record([entry])
+    assert tracker.held.path.read_text().count("\n") == 1  # on disk, not only in memory
     monkeypatch.setattr(costs, "get_redis", lambda: redis_client)  # Redis is back first
     assert tracker.flush_held() == 1
     assert tracker.flush_held() == 0
+    assert not tracker.held.path.exists()
     monkeypatch.setattr(db, "probably_up", lambda: True)  # then PostgreSQL
     tracker.drain()
     rows = pg.execute("SELECT task_id, cost_usd FROM cost_entries WHERE task_id = %s",
                       (entry.task_id,)).fetchall()
     assert rows == [(entry.task_id, entry.cost_usd)]
+
+
+HOLDER = """
+import sys, time
+from pathlib import Path
+import redis
+from fleet import costs, db
+from fleet.config import load_config
+from fleet.costs import CostTracker
+from fleet.hold import HeldRows
+from fleet.models import TokenUsage
+from tests.test_config import SHIPPED
+
+model = {m.name: m for m in load_config(SHIPPED, environ={}).routing.models}["claude-haiku-4"]
+db.probably_up = lambda: False
+away = redis.Redis(port=1, socket_connect_timeout=0.2)
+costs.get_redis = lambda: away
+tracker = CostTracker(HeldRows(Path(sys.argv[1])))
+entries = [tracker.entry(task_id=sys.argv[2], attempt=1, segment=i, model=model,
+                         task_type="general", agent_id=None,
+                         usage=TokenUsage(input_tokens=10 + i, output_tokens=20))
+           for i in range(3)]
+try:
+    tracker.record(entries)
+except redis.ConnectionError:
+    print("held", flush=True)
+time.sleep(120)
+"""
+
+
+def test_rows_held_by_a_killed_process_are_adopted_by_the_next(pg, redis_client,
+                                                               tmp_path) -> None:
+    """kill -9 a process holding cost rows through a PostgreSQL + Redis outage: the next
+    process on the host spools them, and PostgreSQL gets each row once."""
+    task_id = f"adopt-{uuid.uuid4().hex[:8]}"
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(tmp_path), task_id],
+                              cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+    finally:
+        holder.kill()
+        holder.wait()
+    tracker = CostTracker(HeldRows(tmp_path))
+    assert tracker.adopt_held() == 3
+    assert tracker.adopt_held() == 0  # adopted once
+    assert list(tmp_path.iterdir()) == []
+    tracker.drain()
+    rows = pg.execute("SELECT segment FROM cost_entries WHERE task_id = %s ORDER BY segment",
+                      (task_id,)).fetchall()
+    assert rows == [(0,), (1,), (2,)]

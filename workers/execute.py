@@ -263,6 +263,17 @@ def _tune_for_streaming(**_: Any) -> None:
 
 
 @worker_ready.connect
+def _spool_held_cost_rows(**_: Any) -> None:
+    # Rows a killed worker of this host held on disk through a PostgreSQL + Redis outage (or
+    # this process's predecessor, restarted with the same pid).
+    try:
+        _costs.adopt_held()
+        _costs.flush_held()
+    except Exception as exc:  # Redis still away: the rows stay on disk for the next start
+        log.warning("could not spool held cost rows at start: %s", exc)
+
+
+@worker_ready.connect
 def _start_outbox_sweeper(**_: Any) -> None:
     # Every worker sweeps (one at a time, by a lock): a fleet needs no beat for it.
     outbox.Sweeper(get_redis(), send_execute,
