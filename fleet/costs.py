@@ -113,8 +113,13 @@ class CostTracker:
                 log.warning("PostgreSQL unavailable (%s): spooling cost rows", exc)
         try:
             self._spool(entries)
-        except REDIS_DOWN:
-            self.held.hold(entries)
+        except REDIS_DOWN as lost:
+            try:
+                self.held.hold(entries)
+            except OSError as exc:  # the task goes on as Redis being away; the rows are lost
+                log.critical("PostgreSQL and Redis both unavailable, and %d cost row(s) could "
+                             "not be held on disk: %s", len(entries), exc)
+                raise lost from exc
             log.error("PostgreSQL and Redis both unavailable: holding %d cost row(s) on disk "
                       "(%s) until one is back", len(entries), self.held.path)
             raise

@@ -129,3 +129,18 @@ def test_rows_held_by_a_killed_process_are_adopted_by_the_next(pg, redis_client,
     rows = pg.execute("SELECT segment FROM cost_entries WHERE task_id = %s ORDER BY segment",
                       (task_id,)).fetchall()
     assert rows == [(0,), (1,), (2,)]
+
+
+def test_a_hold_dir_that_cannot_be_written_still_reports_redis_away(monkeypatch,
+                                                                     tmp_path) -> None:
+    (tmp_path / "file").write_text("")
+    tracker = CostTracker(HeldRows(tmp_path / "file" / "held"))  # a directory under a file
+    entry = tracker.entry(task_id="held-nowhere", attempt=1, model=MODELS["claude-haiku-4"],
+                          task_type="general", agent_id=None,
+                          usage=TokenUsage(input_tokens=1, output_tokens=1))
+    monkeypatch.setattr(db, "probably_up", lambda: False)
+    away = redis.Redis(port=1, socket_connect_timeout=0.2)
+    monkeypatch.setattr(costs, "get_redis", lambda: away)
+    with pytest.raises(redis.ConnectionError):  # what the task's retry path expects
+        tracker.record([entry])
+    assert not tracker.held.holding
