@@ -66,8 +66,13 @@ def run(n: int = 2000) -> dict[str, dict[str, float]]:
     large = [QETask(type="security-review",
                     description=f"Review revision {i} for race conditions and injection.",
                     code=f"# revision {i}\n" + big) for i in range(n // 4)]
+    # The largest payload accepted (1 MiB of code): sampled, it should cost what 8k tokens do.
+    huge = big * (config.fleet.max_payload_bytes // len(big.encode()))
+    largest = [QETask(type="security-review", description=f"Review build {i}.",
+                      code=f"# build {i}\n" + huge) for i in range(60)]
     return {"small task": measure(router, small),
-            f"{estimate_tokens(big)}-token code task": measure(router, large)}
+            f"{estimate_tokens(big)}-token code task": measure(router, large),
+            f"{len(huge.encode()) // 1024} KiB code task": measure(router, largest)}
 
 
 if __name__ == "__main__":

@@ -270,6 +270,7 @@ CONCURRENCY_WORDS = (b"thread", b"threading", b"threads", b"async", b"await", b"
 # Docstrings, block comments and line comments: English prose there ("if", "or", "for") is not
 # control flow. (A URL in a string loses its tail too, which changes no keyword count.)
 TRIPLE_QUOTES = (b'"""', b"'''")
+_TRIPLE_QUOTES = tuple(q.decode() for q in TRIPLE_QUOTES)
 _HASH_COMMENT = re.compile(rb"(#[^\n]*)")
 _SLASH_COMMENT = re.compile(rb"(//[^\n]*)")
 _BLOCK_COMMENT = re.compile(rb"(/\*[\s\S]*?\*/)")
@@ -303,27 +304,27 @@ def _split_prose(data: bytes) -> tuple[bytes, bytes]:
     return data, b" ".join(prose)
 
 
-def _max_nesting(data: bytes) -> int:
+def _max_nesting(text: str) -> int:
     """Deepest indentation level (formatted code of any language is indented), in units of the
     first indented line's indentation."""
-    first = data.find(b"\n ")
-    tabbed = data.find(b"\n\t")
+    first = text.find("\n ")
+    tabbed = text.find("\n\t")
     if tabbed != -1 and (first == -1 or tabbed < first):
-        unit_bytes = b"\t"
+        unit = "\t"
     elif first != -1:
         start = first + 1
         end = start
-        while end < len(data) and data[end] == 32:
+        while end < len(text) and text[end] == " ":
             end += 1
-        unit_bytes = b" " * min(max(end - start, 2), 4)
+        unit = " " * min(max(end - start, 2), 4)
     else:
         return 0
     low, high = 0, 1  # binary search: few scans even for deep nesting
-    while b"\n" + unit_bytes * high in data:
+    while "\n" + unit * high in text:
         low, high = high, high * 2
     while high - low > 1:
         mid = (low + high) // 2
-        low, high = (mid, high) if b"\n" + unit_bytes * mid in data else (low, mid)
+        low, high = (mid, high) if "\n" + unit * mid in text else (low, mid)
     return low
 
 
@@ -333,17 +334,17 @@ def _count_if_present(data: bytes, needle: bytes) -> int:
 
 
 # Large files are counted on a sample at fixed offsets: the head in full, then a window every
-# STRIDE bytes. Each window stands for the bytes up to the next one, and past SCAN_END all of
+# STRIDE characters. Each window stands for the text up to the next one, and past SCAN_END all of
 # the sample scales with the length. Fixed offsets keep the estimate from ever falling as a
 # file grows: appending leaves every piece counted so far as it was (windows placed in
 # proportion to the length would move, and more of the same code could count lower). Keyword
-# counts scale with size, so a 1 MiB payload costs what 10 KiB does (nesting, a few
-# substring searches, is read from the whole file).
+# counts scale with size, so a 1 MiB payload costs what 10 KiB does; the deepest nesting is
+# read from the first SCAN_END characters (a few substring searches).
 HEAD = 4 * 1024
 WINDOW = 768
 STRIDE = 3584
 WINDOWS = 8
-SCAN_END = HEAD + WINDOWS * STRIDE  # 32 KiB
+SCAN_END = HEAD + WINDOWS * STRIDE  # 32 Ki characters
 
 
 class _Piece(NamedTuple):
@@ -353,36 +354,38 @@ class _Piece(NamedTuple):
     balanced: bytes
 
 
-def _sample(data: bytes) -> list[tuple[list[_Piece], float]]:
-    """Pieces of ``data`` in groups of one weight (how many bytes of the file each of their
-    bytes stands for), counted together: the head, the whole windows, the last window."""
-    beyond = max(1.0, len(data) / SCAN_END)
+def _sample(text: str, size: int) -> list[tuple[list[_Piece], float]]:
+    """Pieces of a file of ``size`` characters, whose first SCAN_END characters are ``text``,
+    in groups of one weight (how many characters of the file each of theirs stands for),
+    counted together: the head, the whole windows, the last window."""
+    beyond = max(1.0, size / SCAN_END)
     layout = [(0, HEAD, HEAD)] + [(start, WINDOW, STRIDE) for start in
-                                   range(HEAD, min(len(data), SCAN_END), STRIDE)]
+                                   range(HEAD, min(size, SCAN_END), STRIDE)]
     groups: dict[float, list[_Piece]] = {}
-    quotes = [q for q in TRIPLE_QUOTES if q in data]
+    quotes = [q for q in _TRIPLE_QUOTES if q in text]
     opened = dict.fromkeys(quotes, 0)  # quotes seen before the piece: one pass in all
     previous = 0
     for start, width, stride in layout:
-        piece = data[start:start + width]
-        before, after = b"", b""
+        piece = text[start:start + width]
+        before, after = "", ""
         for q in quotes:
-            opened[q] += data.count(q, previous, start)
+            opened[q] += text.count(q, previous, start)
             if opened[q] % 2:
                 before += q
             if (opened[q] + piece.count(q)) % 2:
                 after += q
         previous = start
-        stands_for = min(len(data), start + stride) - start
-        groups.setdefault(beyond * stands_for / max(len(piece), 1), []).append(
-            _Piece(piece, before + piece + after))
+        stands_for = min(size, start + stride) - start
+        groups.setdefault(beyond * stands_for / max(len(piece), 1), []).append(_Piece(
+            piece.encode("utf-8", "replace"), (before + piece + after).encode("utf-8", "replace")))
     return [(pieces, weight) for weight, pieces in groups.items()]
 
 
 def code_signals(source: str) -> CodeSignals:
-    data = source.encode("utf-8", "replace")
+    # Offsets count characters; only the sampled pieces are encoded.
+    text = source[:SCAN_END]
     totals = dict.fromkeys(("tokens", "branches", "functions", "concurrency"), 0.0)
-    for pieces, weight in _sample(data):
+    for pieces, weight in _sample(text, len(source)):
         code, prose = _split_prose(b"\n".join(piece.balanced for piece in pieces))
         words = code.translate(SPLIT_TABLE).split()
         logic = Counter(words)
@@ -399,4 +402,4 @@ def code_signals(source: str) -> CodeSignals:
         for name, count in counts.items():
             totals[name] += count * weight
     return CodeSignals(**{name: round(total) for name, total in totals.items()},
-                       max_nesting=_max_nesting(b"\n" + data))
+                       max_nesting=_max_nesting("\n" + text))
