@@ -29,7 +29,7 @@ MAX_COMPARED = 8  # options compared pairwise for overlap
 class ChoiceSignals:
     numeric: float = 0.0  # share of the options that are numbers, in [0, 1]
     overlap: float = 0.0  # mean word overlap (Jaccard) of each pair of options, in [0, 1]
-    cloze: bool = False  # the stem is a statement to complete, not a question
+    cloze: bool = False  # the stem is a statement to complete, not a question or a list intro
     verdicts: bool = False  # two or more options each give several verdicts
 
 
@@ -46,7 +46,8 @@ def choice_signals(text: str) -> ChoiceSignals:
     return ChoiceSignals(
         numeric=sum(1 for o in options if _NUMBER.fullmatch(o)) / len(options),
         overlap=word_overlap(options[:MAX_COMPARED]),
-        cloze=bool(stem) and not stem.endswith("?"),
+        # "The court should" asks to be completed; "Review it for:" introduces a list.
+        cloze=bool(stem) and not stem.endswith(("?", ":")),
         verdicts=sum(1 for o in options if _VERDICT_TUPLE.fullmatch(o)) >= 2,
     )
 

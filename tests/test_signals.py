@@ -110,6 +110,7 @@ def test_options_that_differ_in_a_detail_overlap() -> None:
 def test_a_stem_to_complete_is_a_cloze_and_a_question_is_not() -> None:
     assert choice_signals("The retry budget is best spent on\nA. reads\nB. writes").cloze
     assert not choice_signals("Which is retried?\nA. reads\nB. writes").cloze
+    assert not choice_signals("Review the PR for:\nA. input checks\nB. error paths").cloze
     # A question quoted in the stem is still a question.
     assert not choice_signals('He asked "which is retried?"\nA. reads\nB. writes').cloze
 
