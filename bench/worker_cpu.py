@@ -134,7 +134,6 @@ def attribution(n: int = 1500, rounds: int = 3) -> dict[str, float]:
             runs.setdefault("bare", []).append(bare_cpu(env, n, False))
             runs.setdefault("stub", []).append(stub_cpu(env, n))
             runs.setdefault("fleet", []).append(fleet_cpu(env, n, False))
-            os.environ["FEATURE_STREAMING"] = "false"  # bench_env restores it
             runs.setdefault("fleet_streaming_off", []).append(
                 fleet_cpu(env | {"FEATURE_STREAMING": "false"}, n, False))
     return {name: statistics.median(values) for name, values in runs.items()}

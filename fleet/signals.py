@@ -376,8 +376,9 @@ def _sample(text: str, size: int) -> list[tuple[list[_Piece], float]]:
                 after += q
         previous = start
         stands_for = min(size, start + stride) - start
-        groups.setdefault(beyond * stands_for / max(len(piece), 1), []).append(_Piece(
-            piece.encode("utf-8", "replace"), (before + piece + after).encode("utf-8", "replace")))
+        raw = piece.encode("utf-8", "replace")
+        groups.setdefault(beyond * stands_for / max(len(piece), 1), []).append(
+            _Piece(raw, before.encode() + raw + after.encode()))
     return [(pieces, weight) for weight, pieces in groups.items()]
 
 

@@ -172,7 +172,8 @@ def execute(self: Task, task: dict[str, Any], selection: dict[str, Any]) -> dict
         log.warning("task %s lost Redis (%s); it is retried once Redis is back", qe.id, exc)
         if (self.request.retries < MAX_RETRIES and wait_for_redis(deadline)
                 and get_relay().drain(deadline - time.monotonic())):
-            _costs.flush_held()  # cost rows PostgreSQL could not take while Redis was away
+            with contextlib.suppress(*REDIS_DOWN):  # away again: the next record flushes them
+                _costs.flush_held()  # cost rows PostgreSQL could not take while Redis was away
             raise retry_kept(self, qe, chosen, countdown=0) from exc
         raise
 
