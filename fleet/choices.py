@@ -4,7 +4,9 @@ How a multiple-choice question is put says how the answer must be found: options
 numbers must be computed, not recognised; options that share most of their words differ in a
 detail the answer turns on; a stem that is a statement to complete ("The court should …")
 rather than a question leaves the reader to work out what is asked; options that each give a
-verdict on several statements compound their judgements.
+verdict on several statements compound their judgements, and so does an option that combines
+the others ("Both A and B", "None of the above"): the options are then no longer exclusive
+alternatives, and each must be judged on its own before their combination can be.
 """
 
 from __future__ import annotations
@@ -19,6 +21,10 @@ _NUMBER = re.compile(r"[-+$\d.,%/ ]*\d[-+$\d.,%/ ]*")
 _VERDICT = r"(?:not\s+)?(?:true|false|yes|no|wrong|right|correct|incorrect|valid|invalid)"
 _VERDICT_TUPLE = re.compile(rf"{_VERDICT}(?:\s*,\s*{_VERDICT})+\.?", re.IGNORECASE)
 _WORD = re.compile(r"\w+")
+# "All of the above", "none of these", "any of them", "both", "Both A and C", "Neither (a) nor
+# (b)"; a longer option that opens with "both" says something of its own.
+_COMBINED = re.compile(r"(?:(?:none|all|any)\s+(?:of\s+)?(?:the\s+)?(?:above|these|them)"
+                       r"|(?:both|neither)\b.{0,20})\.?", re.IGNORECASE)
 # A question lists a handful of options; a long list of lettered lines is material, and its
 # first lines say as much as all of them (and cost a bounded time to read).
 MAX_OPTIONS = 26
@@ -31,6 +37,7 @@ class ChoiceSignals:
     overlap: float = 0.0  # mean word overlap (Jaccard) of each pair of options, in [0, 1]
     cloze: bool = False  # the stem is a statement to complete, not a question or a list intro
     verdicts: bool = False  # two or more options each give several verdicts
+    combined: bool = False  # an option combines the others ("both", "none of the above")
 
 
 NO_CHOICES = ChoiceSignals()
@@ -49,6 +56,7 @@ def choice_signals(text: str) -> ChoiceSignals:
         # "The court should" asks to be completed; "Review it for:" introduces a list.
         cloze=bool(stem) and not stem.endswith(("?", ":")),
         verdicts=sum(1 for o in options if _VERDICT_TUPLE.fullmatch(o)) >= 2,
+        combined=any(_COMBINED.fullmatch(o) for o in options),
     )
 
 

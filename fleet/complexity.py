@@ -48,6 +48,7 @@ DEMAND_SCALE = 1.2
 NUMERIC_OPTIONS_WEIGHT = 5.0
 OPTION_OVERLAP_WEIGHT = 2.0
 CLOZE_WEIGHT = 1.0
+COMBINED_OPTION_WEIGHT = 1.0
 COMPARATIVE_WEIGHT = 1.0
 RECALL_WEIGHT = 1.5
 RELATIONAL_WEIGHT = 2.25
@@ -95,11 +96,12 @@ def text_demand(s: TextSignals, tokens: int, asked: TextSignals | None = None
     simple, creative = present(request.simple), present(request.creative)
     kind = (1.5 * present(s.software) + 0.5 * present(s.logical) + 0.5 * present(s.hard_qe)
             - (1.5 * creative + 1.0 * simple) * fade)
-    # Applied reasoning (computing an answer, telling near-identical options apart, reasoning
-    # about change) up; recall of facts down.
+    # Applied reasoning (computing an answer, telling near-identical options apart, judging
+    # options that are not exclusive, reasoning about change) up; recall of facts down.
     c = s.choices
     applied = (NUMERIC_OPTIONS_WEIGHT * c.numeric + OPTION_OVERLAP_WEIGHT * c.overlap
-               + CLOZE_WEIGHT * c.cloze + COMPARATIVE_WEIGHT * log(s.comparative)
+               + CLOZE_WEIGHT * c.cloze + COMBINED_OPTION_WEIGHT * c.combined
+               + COMPARATIVE_WEIGHT * log(s.comparative)
                - RECALL_WEIGHT * log(s.recall))
     # Length and clause count mean more steps when reasoning, but summarising or translating a
     # long text is about as easy as a short one: a simple request keeps only part of them.

@@ -179,7 +179,13 @@ MATCHED_PAIRS = {
         "B. Wrong, Not wrong\nC. Not wrong, Wrong\nD. Not wrong, Not wrong\nAnswer:",
         "Which of these two cases shows the narrator doing something clearly wrong? Case 1 | "
         "I kept a wallet I found. Case 2 | I returned a lost dog.\nA. The wallet\n"
-        "B. The dog\nC. Both\nD. Neither\nAnswer:", 0.1),
+        "B. The dog\nC. The cat\nD. No one\nAnswer:", 0.1),
+    # An option that combines the others: each must be judged, not just the likeliest.
+    "an option that combines the others": (
+        "Which change can make this test flaky?\nA. a shared temp dir\nB. a wall-clock "
+        "timeout\nC. Both A and B\nD. Neither\nAnswer:",
+        "Which change can make this test flaky?\nA. a shared temp dir\nB. a wall-clock "
+        "timeout\nC. a fixed seed\nD. a pinned version\nAnswer:", 0.05),
 }
 
 

@@ -115,6 +115,20 @@ def test_a_stem_to_complete_is_a_cloze_and_a_question_is_not() -> None:
     assert not choice_signals('He asked "which is retried?"\nA. reads\nB. writes').cloze
 
 
+@pytest.mark.parametrize("option", [
+    "All of the above", "none of these.", "Any of them", "all the above", "Both",
+    "Both A and C", "Neither (a) nor (b)", "neither of these"])
+def test_an_option_that_combines_the_others_is_read(option: str) -> None:
+    assert choice_signals(f"Which checks run in CI?\nA. lint\nB. tests\nC. {option}").combined
+
+
+@pytest.mark.parametrize("option", [
+    "Both the reader and the writer must hold the lock", "None", "All tests", "them above"])
+def test_an_option_of_its_own_is_not_a_combination(option: str) -> None:
+    assert not choice_signals(f"Which is true?\nA. lint\nB. tests\nC. {option}").combined
+    assert not text_signals("Both of these and neither of them, in prose.").choices.combined
+
+
 def test_comparative_and_recall_cues() -> None:
     s = text_signals("If latency rises while throughput falls, is the queue larger than before?")
     assert s.comparative == 4  # rises, falls, larger, than
