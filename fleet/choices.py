@@ -6,7 +6,10 @@ detail the answer turns on; a stem that is a statement to complete ("The court s
 rather than a question leaves the reader to work out what is asked; options that each give a
 verdict on several statements compound their judgements, and so does an option that combines
 the others ("Both A and B", "None of the above"): the options are then no longer exclusive
-alternatives, and each must be judged on its own before their combination can be.
+alternatives, and each must be judged on its own before their combination can be. Options
+that are whole statements ask which claim is true, which is recognised more than derived: at
+equal length such questions need a strong model less than ones whose options are a term, a
+name or a number the reader must arrive at.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ _COMBINED = re.compile(r"(?:(?:none|all|any)\s+(?:of\s+)?(?:the\s+)?(?:above|the
 # first lines say as much as all of them (and cost a bounded time to read).
 MAX_OPTIONS = 26
 MAX_COMPARED = 8  # options compared pairwise for overlap
+STATEMENT_WORDS = 6  # an option of this many words or more is a statement, not a short answer
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +42,7 @@ class ChoiceSignals:
     cloze: bool = False  # the stem is a statement to complete, not a question or a list intro
     verdicts: bool = False  # two or more options each give several verdicts
     combined: bool = False  # an option combines the others ("both", "none of the above")
+    statements: float = 0.0  # share of the options that are whole statements, in [0, 1]
 
 
 NO_CHOICES = ChoiceSignals()
@@ -57,6 +62,8 @@ def choice_signals(text: str) -> ChoiceSignals:
         cloze=bool(stem) and not stem.endswith(("?", ":")),
         verdicts=sum(1 for o in options if _VERDICT_TUPLE.fullmatch(o)) >= 2,
         combined=any(_COMBINED.fullmatch(o) for o in options),
+        statements=sum(1 for o in options
+                       if len(_WORD.findall(o)) >= STATEMENT_WORDS) / len(options),
     )
 
 

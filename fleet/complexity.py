@@ -49,6 +49,7 @@ NUMERIC_OPTIONS_WEIGHT = 5.0
 OPTION_OVERLAP_WEIGHT = 2.0
 CLOZE_WEIGHT = 1.0
 COMBINED_OPTION_WEIGHT = 1.0
+STATEMENT_OPTIONS_WEIGHT = 0.5
 COMPARATIVE_WEIGHT = 1.0
 RECALL_WEIGHT = 1.5
 RELATIONAL_WEIGHT = 2.25
@@ -97,12 +98,13 @@ def text_demand(s: TextSignals, tokens: int, asked: TextSignals | None = None
     kind = (1.5 * present(s.software) + 0.5 * present(s.logical) + 0.5 * present(s.hard_qe)
             - (1.5 * creative + 1.0 * simple) * fade)
     # Applied reasoning (computing an answer, telling near-identical options apart, judging
-    # options that are not exclusive, reasoning about change) up; recall of facts down.
+    # options that are not exclusive, reasoning about change) up; recall of facts and
+    # recognising the true statement among several down.
     c = s.choices
     applied = (NUMERIC_OPTIONS_WEIGHT * c.numeric + OPTION_OVERLAP_WEIGHT * c.overlap
                + CLOZE_WEIGHT * c.cloze + COMBINED_OPTION_WEIGHT * c.combined
                + COMPARATIVE_WEIGHT * log(s.comparative)
-               - RECALL_WEIGHT * log(s.recall))
+               - RECALL_WEIGHT * log(s.recall) - STATEMENT_OPTIONS_WEIGHT * c.statements)
     # Length and clause count mean more steps when reasoning, but summarising or translating a
     # long text is about as easy as a short one: a simple request keeps only part of them.
     size = (log(tokens) + 0.5 * log(s.clauses)) * (1.0 - LENGTH_DAMPING * simple * fade)

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from fleet import complexity
 from fleet.complexity import ComplexityAnalyzer
 from fleet.models import QETask, SourceFile, TaskType
 
@@ -243,6 +244,18 @@ def test_computed_answers_score_above_recalled_ones() -> None:
                      "term names this, according to the theory of queues?"
                      + options.format("backlog", "spool", "buffer", "ledger"))
     assert computed > recalled
+
+
+def test_options_that_are_statements_lower_the_demand(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Longer options still make a longer prompt (length is the stronger signal); what they
+    # ask, recognising the true statement, pulls the demand down against that.
+    text = ("A test passes alone but fails after another test. Which is the likeliest cause?"
+            "\nA. the two tests share a module-level cache\nB. the random seed differs "
+            "between the runs\nC. the system clock moves during the suite\nD. the network "
+            "is slower under parallel load\nAnswer:")
+    weighed = score(type="general", description=text)
+    monkeypatch.setattr(complexity, "STATEMENT_OPTIONS_WEIGHT", 0.0)
+    assert score(type="general", description=text) > weighed + 0.02
 
 
 def test_code_structure_raises_the_score() -> None:

@@ -129,6 +129,13 @@ def test_an_option_of_its_own_is_not_a_combination(option: str) -> None:
     assert not text_signals("Both of these and neither of them, in prose.").choices.combined
 
 
+def test_the_share_of_options_that_are_statements() -> None:
+    mixed = ("Which is true?\nA. a retry must carry the same idempotency key\nB. jitter\n"
+             "C. backoff\nD. the broker drops messages it cannot route")
+    assert choice_signals(mixed).statements == 0.5
+    assert choice_signals("Which?\nA. one two three four five\nB. six").statements == 0.0
+
+
 def test_comparative_and_recall_cues() -> None:
     s = text_signals("If latency rises while throughput falls, is the queue larger than before?")
     assert s.comparative == 4  # rises, falls, larger, than
