@@ -37,8 +37,8 @@ def prompt_text(value: Any) -> str:
 
 
 def task_from_line(line: str) -> QETask:
-    """A QETask from a JSON line; a bare prompt (``{"prompt": ...}``, ``{"messages": ...}``…)
-    is a general task with that text."""
+    """A QETask from a JSON line; a bare prompt (``{"prompt": ...}``, ``{"messages": ...}``…,
+    or a JSON string or list of turns on its own) is a general task with that text."""
     limit = get_config().fleet.max_payload_bytes
     size = len(line.encode())
     if size > limit:
@@ -47,9 +47,11 @@ def task_from_line(line: str) -> QETask:
         data = json.loads(line)
     except ValueError as exc:
         raise InvalidTask(f"malformed JSON: {exc}") from None
-    key = next((k for k in PROMPT_KEYS if k in data), None) if isinstance(data, dict) else None
-    if key is not None and "type" not in data:
-        text = prompt_text(data[key])[:MAX_TEXT]
+    prompts: list[Any] = [data] if isinstance(data, str | list) else []
+    if isinstance(data, dict) and "type" not in data:
+        prompts = [data[k] for k in PROMPT_KEYS if k in data][:1]
+    if prompts:
+        text = prompt_text(prompts[0])[:MAX_TEXT]
         return QETask(type=TaskType.GENERAL, description=text if text.strip() else " ")
     from fleet.dispatch import parse_task
 

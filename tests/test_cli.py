@@ -41,11 +41,13 @@ def test_routing_score_reads_multi_turn_chats() -> None:
     joined = f"Find the bug:\n{code}\n\nThe loop ignores k.\n\nFix it and prove O(n)."
     lines = [json.dumps({"prompt": turns}), json.dumps({"messages": chat}),
              json.dumps({"prompt": chat}), json.dumps({"prompt": joined}),
-             json.dumps({"turns": [None, ""]})]
+             json.dumps({"turns": [None, ""]}), json.dumps(chat), json.dumps(joined)]
     out = fleet("routing", "score", stdin="\n".join(lines) + "\n")
     assert out.returncode == 0, out.stderr
-    writing, messages, listed, text, empty = (float(x) for x in out.stdout.split())
-    assert messages == listed == text  # every shape of the same chat scores the same
+    writing, messages, listed, text, empty, bare_list, bare_text = (
+        float(x) for x in out.stdout.split())
+    # Every shape of the same chat scores the same, a bare JSON list or string included.
+    assert messages == listed == text == bare_list == bare_text
     assert messages > writing  # fixing and proving code outranks a travel post
     assert 0 <= empty <= 1
 
