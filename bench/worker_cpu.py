@@ -15,7 +15,11 @@ per task is the fleet's CPU over bare Celery's in the same mode.
 of ``bench.stub_app`` (the fleet's Celery settings and messages, a ``fleet.execute`` that does
 nothing) and the fleet with the streaming flag off.
 
-Run: python -m bench.worker_cpu [tasks] [attribution]
+``switches`` drains bare Celery (8 threads) and the fleet (8 and 2 threads) and splits the
+worker's CPU into user and kernel time with its context switches, all per task and over all
+its threads (``/proc/<pid>/task/*``): how much of the fleet's cost is threads waiting.
+
+Run: python -m bench.worker_cpu [tasks] [attribution|switches]
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from bench.common import bench_env
@@ -37,6 +42,32 @@ from fleet.testing import ROOT, WorkerProcess
 IDLE_QUEUE = "bench.idle"
 
 
+class ThreadMeter:
+    """User and kernel CPU and context switches of one process, all its threads, per task."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.start = self._read()
+
+    def _read(self) -> tuple[float, float, int]:
+        ticks = os.sysconf("SC_CLK_TCK")
+        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        switches = 0
+        for status in Path(f"/proc/{self.pid}/task").glob("*/status"):
+            try:  # voluntary_ctxt_switches and nonvoluntary_ctxt_switches
+                switches += sum(int(line.split()[1]) for line in status.read_text().splitlines()
+                                if "ctxt_switches:" in line)
+            except OSError:  # a thread that ended meanwhile
+                continue
+        return int(fields[11]) / ticks, int(fields[12]) / ticks, switches
+
+    def per_task(self, n: int) -> dict[str, float]:
+        end = self._read()
+        return {"user_ms": (end[0] - self.start[0]) * 1000 / n,
+                "system_ms": (end[1] - self.start[1]) * 1000 / n,
+                "switches": (end[2] - self.start[2]) / n}
+
+
 def _consume(app: Any, worker: str, queue: str) -> None:
     reply = app.control.add_consumer(queue, destination=[worker], reply=True, timeout=10)
     if not reply:
@@ -44,18 +75,19 @@ def _consume(app: Any, worker: str, queue: str) -> None:
 
 
 def _measure(app: Any, worker: str, pid: int, redis_url: str, queue: str,
-             send: Callable[[], list[str]], live: bool) -> float:
-    """CPU ms per task of the worker process ``pid``."""
+             send: Callable[[], list[str]], live: bool) -> dict[str, float]:
+    """Per task of the worker process ``pid``: CPU ms (``cpu_ms``), its user and system
+    parts and the context switches of all its threads."""
     if live:
         _consume(app, worker, queue)
-        cpu = CpuMeter([pid], redis_url)
+        cpu, threads = CpuMeter([pid], redis_url), ThreadMeter(pid)
         ids = send()
     else:
         ids = send()
-        cpu = CpuMeter([pid], redis_url)
+        cpu, threads = CpuMeter([pid], redis_url), ThreadMeter(pid)
         _consume(app, worker, queue)
     wait_all(app, ids)
-    return cpu.per_task_ms(len(ids))["workers"]
+    return {"cpu_ms": cpu.per_task_ms(len(ids))["workers"], **threads.per_task(len(ids))}
 
 
 def _client(env: dict[str, str]) -> Any:
@@ -76,11 +108,12 @@ def _submit_all(n: int) -> list[str]:
     return [b["id"] for b in bodies]
 
 
-def fleet_cpu(env: dict[str, str], n: int, live: bool) -> float:
+def fleet_cpu(env: dict[str, str], n: int, live: bool,
+              threads: int = CONCURRENCY) -> dict[str, float]:
     worker_env = env | {"FLEET_SIM_TTFT_MS": "0", "FLEET_SIM_TOKENS_PER_SECOND": "0",
                         "FLEET_SIM_OUTPUT_TOKENS": "16"}
     name = f"cpu-fleet-{uuid.uuid4().hex[:6]}"
-    worker = WorkerProcess([IDLE_QUEUE], name, worker_env, concurrency=CONCURRENCY)
+    worker = WorkerProcess([IDLE_QUEUE], name, worker_env, concurrency=threads)
     try:
         return _measure(_client(env), f"{name}@{os.uname().nodename}", worker.pid,
                         env["FLEET_REDIS_URL"], "model.claude-haiku-4",
@@ -89,7 +122,7 @@ def fleet_cpu(env: dict[str, str], n: int, live: bool) -> float:
         worker.stop()
 
 
-def bare_cpu(env: dict[str, str], n: int, live: bool) -> float:
+def bare_cpu(env: dict[str, str], n: int, live: bool) -> dict[str, float]:
     from bench.noop_app import app
 
     def send() -> list[str]:
@@ -102,14 +135,14 @@ def bare_cpu(env: dict[str, str], n: int, live: bool) -> float:
     return _plain_worker_cpu(env, "bench.noop_app", app, "bench.noop", send, live)
 
 
-def stub_cpu(env: dict[str, str], n: int) -> float:
+def stub_cpu(env: dict[str, str], n: int) -> dict[str, float]:
     """Draining ``fleet.submit`` messages through ``bench.stub_app``'s no-op ``fleet.execute``."""
     return _plain_worker_cpu(env, "bench.stub_app", _client(env), "model.claude-haiku-4",
                              lambda: _submit_all(n), False)
 
 
 def _plain_worker_cpu(env: dict[str, str], module: str, app: Any, queue: str,
-                      send: Callable[[], list[str]], live: bool) -> float:
+                      send: Callable[[], list[str]], live: bool) -> dict[str, float]:
     name = f"cpu-{module.rsplit('.', 1)[-1]}-{uuid.uuid4().hex[:6]}"
     proc = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", module, "worker", "-Q", IDLE_QUEUE,
@@ -131,11 +164,11 @@ def attribution(n: int = 1500, rounds: int = 3) -> dict[str, float]:
     runs: dict[str, list[float]] = {}
     for _ in range(rounds):
         with bench_env({"routing.costTracking.budgetLimits.daily": 1_000_000}) as env:
-            runs.setdefault("bare", []).append(bare_cpu(env, n, False))
-            runs.setdefault("stub", []).append(stub_cpu(env, n))
-            runs.setdefault("fleet", []).append(fleet_cpu(env, n, False))
+            runs.setdefault("bare", []).append(bare_cpu(env, n, False)["cpu_ms"])
+            runs.setdefault("stub", []).append(stub_cpu(env, n)["cpu_ms"])
+            runs.setdefault("fleet", []).append(fleet_cpu(env, n, False)["cpu_ms"])
             runs.setdefault("fleet_streaming_off", []).append(
-                fleet_cpu(env | {"FEATURE_STREAMING": "false"}, n, False))
+                fleet_cpu(env | {"FEATURE_STREAMING": "false"}, n, False)["cpu_ms"])
     return {name: statistics.median(values) for name, values in runs.items()}
 
 
@@ -143,13 +176,28 @@ def run(n: int = 1500) -> dict[str, float]:
     out: dict[str, float] = {}
     with bench_env({"routing.costTracking.budgetLimits.daily": 1_000_000}) as env:
         for mode, live in (("drain", False), ("live", True)):
-            out[f"bare_{mode}_ms"] = bare_cpu(env, n, live)
-            out[f"fleet_{mode}_ms"] = fleet_cpu(env, n, live)
+            out[f"bare_{mode}_ms"] = bare_cpu(env, n, live)["cpu_ms"]
+            out[f"fleet_{mode}_ms"] = fleet_cpu(env, n, live)["cpu_ms"]
             out[f"ratio_{mode}"] = out[f"fleet_{mode}_ms"] / out[f"bare_{mode}_ms"]
     return out
 
 
+def switches(n: int = 2000, rounds: int = 2) -> dict[str, dict[str, float]]:
+    """Drain-mode user / system CPU and context switches per task, the rounds interleaved;
+    each figure is given as its range over the rounds."""
+    runs: dict[str, list[dict[str, float]]] = {}
+    for _ in range(rounds):
+        with bench_env({"routing.costTracking.budgetLimits.daily": 1_000_000}) as env:
+            runs.setdefault("bare_8_threads", []).append(bare_cpu(env, n, False))
+            runs.setdefault("fleet_8_threads", []).append(fleet_cpu(env, n, False))
+            runs.setdefault("fleet_2_threads", []).append(fleet_cpu(env, n, False, threads=2))
+    return {name: {f"{key}_{end}": round(pick(r[key] for r in readings), 3)
+                   for key in readings[0] for end, pick in (("min", min), ("max", max))}
+            for name, readings in runs.items()}
+
+
 if __name__ == "__main__":
     tasks = int(sys.argv[1]) if len(sys.argv) > 1 else 1500
-    measure = attribution if sys.argv[2:3] == ["attribution"] else run
+    modes: dict[str, Callable[[int], Any]] = {"attribution": attribution, "switches": switches}
+    measure = modes.get(sys.argv[2] if len(sys.argv) > 2 else "", run)
     print(json.dumps(measure(tasks), default=lambda x: round(x, 3)))
