@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import bench_env
-from bench.dispatch import CONCURRENCY, CpuMeter, task_body, wait_all
+from bench.dispatch import CONCURRENCY, task_body, wait_all
 from fleet.testing import ROOT, WorkerProcess
 
 IDLE_QUEUE = "bench.idle"
@@ -74,20 +74,21 @@ def _consume(app: Any, worker: str, queue: str) -> None:
         raise RuntimeError(f"{worker} did not take queue {queue}")
 
 
-def _measure(app: Any, worker: str, pid: int, redis_url: str, queue: str,
+def _measure(app: Any, worker: str, pid: int, queue: str,
              send: Callable[[], list[str]], live: bool) -> dict[str, float]:
     """Per task of the worker process ``pid``: CPU ms (``cpu_ms``), its user and system
     parts and the context switches of all its threads."""
     if live:
         _consume(app, worker, queue)
-        cpu, threads = CpuMeter([pid], redis_url), ThreadMeter(pid)
+        meter = ThreadMeter(pid)
         ids = send()
     else:
         ids = send()
-        cpu, threads = CpuMeter([pid], redis_url), ThreadMeter(pid)
+        meter = ThreadMeter(pid)
         _consume(app, worker, queue)
     wait_all(app, ids)
-    return {"cpu_ms": cpu.per_task_ms(len(ids))["workers"], **threads.per_task(len(ids))}
+    used = meter.per_task(len(ids))
+    return {"cpu_ms": used["user_ms"] + used["system_ms"], **used}
 
 
 def _client(env: dict[str, str]) -> Any:
@@ -116,8 +117,7 @@ def fleet_cpu(env: dict[str, str], n: int, live: bool,
     worker = WorkerProcess([IDLE_QUEUE], name, worker_env, concurrency=threads)
     try:
         return _measure(_client(env), f"{name}@{os.uname().nodename}", worker.pid,
-                        env["FLEET_REDIS_URL"], "model.claude-haiku-4",
-                        lambda: _submit_all(n), live)
+                        "model.claude-haiku-4", lambda: _submit_all(n), live)
     finally:
         worker.stop()
 
@@ -151,8 +151,7 @@ def _plain_worker_cpu(env: dict[str, str], module: str, app: Any, queue: str,
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         time.sleep(5)
-        return _measure(app, f"{name}@{os.uname().nodename}", proc.pid,
-                        env["FLEET_REDIS_URL"], queue, send, live)
+        return _measure(app, f"{name}@{os.uname().nodename}", proc.pid, queue, send, live)
     finally:
         proc.terminate()
         proc.wait()

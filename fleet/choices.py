@@ -54,22 +54,23 @@ def choice_signals(text: str) -> ChoiceSignals:
     if len(found) < 2:
         return NO_CHOICES
     options = [m.group(1) for m in found]
+    words = [_WORD.findall(o.lower()) for o in options]
     stem = text[:found[0].start()].rstrip().rstrip("\"'”)")
     return ChoiceSignals(
         numeric=sum(1 for o in options if _NUMBER.fullmatch(o)) / len(options),
-        overlap=word_overlap(options[:MAX_COMPARED]),
+        overlap=word_overlap(words[:MAX_COMPARED]),
         # "The court should" asks to be completed; "Review it for:" introduces a list.
         cloze=bool(stem) and not stem.endswith(("?", ":")),
         verdicts=sum(1 for o in options if _VERDICT_TUPLE.fullmatch(o)) >= 2,
         combined=any(_COMBINED.fullmatch(o) for o in options),
-        statements=sum(1 for o in options
-                       if len(_WORD.findall(o)) >= STATEMENT_WORDS) / len(options),
+        statements=sum(1 for w in words if len(w) >= STATEMENT_WORDS) / len(options),
     )
 
 
-def word_overlap(options: list[str]) -> float:
-    words = [w for w in (frozenset(_WORD.findall(o.lower())) for o in options) if w]
-    pairs = list(itertools.combinations(words, 2))
+def word_overlap(options: list[list[str]]) -> float:
+    """Mean Jaccard overlap of each pair of options, given as their (lower-cased) words."""
+    sets = [frozenset(w) for w in options if w]
+    pairs = list(itertools.combinations(sets, 2))
     if not pairs:
         return 0.0
     return sum(len(a & b) / len(a | b) for a, b in pairs) / len(pairs)

@@ -35,6 +35,10 @@ def write(path: Path, *entries: CostEntry, torn: bool = False) -> None:
     path.write_text(text + ('{"task_id": "t-1", "att' if torn else ""))
 
 
+def away(_: list[CostEntry]) -> None:
+    raise ConnectionError("Redis away")
+
+
 def test_held_rows_are_spooled_once(tmp_path: Path) -> None:
     held, spooled = HeldRows(tmp_path), []
     held.hold([entry(0)])
@@ -49,10 +53,6 @@ def test_held_rows_are_spooled_once(tmp_path: Path) -> None:
 def test_rows_stay_held_while_the_spool_fails(tmp_path: Path) -> None:
     held = HeldRows(tmp_path)
     held.hold([entry()])
-
-    def away(_: list[CostEntry]) -> None:
-        raise ConnectionError("Redis away")
-
     with pytest.raises(ConnectionError):
         held.flush(away)
     assert held.holding and held.path.exists()
@@ -80,10 +80,6 @@ def test_an_adoption_cut_short_is_taken_up_again(tmp_path: Path) -> None:
     owner, adopter = dead_pid(), dead_pid()
     write(tmp_path / f"{HOST}-{owner}.jsonl.adopted-{adopter}", entry())
     held = HeldRows(tmp_path)
-
-    def away(_: list[CostEntry]) -> None:
-        raise ConnectionError("Redis away")
-
     with pytest.raises(ConnectionError):
         held.adopt(away)
     assert [p.name for p in tmp_path.iterdir()] == [f"{HOST}-{owner}.jsonl"]  # given back
