@@ -3,24 +3,20 @@
 from __future__ import annotations
 
 import json
-import logging
 import time
 from typing import Any
 
 import redis
 
-from fleet.redis_client import get_redis
-
-log = logging.getLogger("fleet.events")
+from fleet.relay import get_relay
 
 EVENTS_CHANNEL = "fleet:events"
 
 
 def publish_event(type_: str, payload: dict[str, Any],
                   client: redis.Redis | None = None) -> None:
-    """Best effort: an event that cannot be published is logged, never fatal to the task."""
+    """Published by the process's stream relay, after the events its tasks emitted before it
+    and without a round trip of the caller's own. While Redis is away it waits with them; a
+    write retried after a lost connection may publish it twice (its ids tell the copies)."""
     message = json.dumps({"type": type_, "ts": time.time(), **payload}, default=str)
-    try:
-        (client or get_redis()).publish(EVENTS_CHANNEL, message)
-    except redis.RedisError as exc:
-        log.warning("could not publish %s event: %s", type_, exc)
+    get_relay(client).send_later("PUBLISH", EVENTS_CHANNEL, message)

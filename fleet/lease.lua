@@ -1,19 +1,27 @@
 -- Execution leases: one live attempt per task, fleet-wide.
 -- KEYS[1] = fleet:lease:<task id>; ARGV[1] = "acquire" | "renew" | "release",
 -- ARGV[2] = the attempt's token, ARGV[3] = lease ms.
--- acquire: 1 when taken (free, or already this attempt's), else the holder's remaining ms
--- (negative). It also removes the task's message from the outbox (KEYS[2] hash, KEYS[3]
--- sorted set, ARGV[4] task id): a worker holds it now, so it is not lost (fleet/outbox.py).
+-- acquire: {1, attempt number, the stream's last logged event or false} when taken (free, or
+-- already this attempt's), else {the holder's remaining ms}. Taking it starts an attempt: the
+-- task's attempt counter (KEYS[4], expiring after ARGV[5] seconds) counts it, and the tail of
+-- its replay log (KEYS[5]) says where its stream stands. Either way the task's message has
+-- reached a worker: it leaves the outbox (KEYS[2] hash, KEYS[3] sorted set, ARGV[4] task id;
+-- fleet/outbox.py).
 -- renew / release: 1 when the lease was ours, 0 otherwise.
 local holder = redis.call('GET', KEYS[1])
 if ARGV[1] == 'acquire' then
   redis.call('HDEL', KEYS[2], ARGV[4])
   redis.call('ZREM', KEYS[3], ARGV[4])
-  if not holder or holder == ARGV[2] then
-    redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
-    return 1
+  if holder and holder ~= ARGV[2] then
+    return {math.max(redis.call('PTTL', KEYS[1]), 1)}
   end
-  return -math.max(redis.call('PTTL', KEYS[1]), 1)
+  redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+  local attempt = redis.call('INCR', KEYS[4])
+  redis.call('EXPIRE', KEYS[4], ARGV[5])
+  local tail = redis.call('XREVRANGE', KEYS[5], '+', '-', 'COUNT', 1)
+  local last = false
+  if tail[1] then last = tail[1][2][2] end
+  return {1, attempt, last}
 end
 if holder ~= ARGV[2] then return 0 end
 if ARGV[1] == 'renew' then

@@ -1,6 +1,7 @@
 """Execution leases: at most one live attempt of a task anywhere in the fleet.
 
-A worker takes the task's lease before running it and a keeper thread renews every lease the
+A worker takes the task's lease before running it (the same round trip numbers the attempt and
+reads where the task's stream stands) and a keeper thread renews every lease the
 process holds (every third of the lease time) until the attempt ends. A worker killed with
 ``kill -9`` stops renewing, so its lease lapses within ``LEASE_MS`` and the redelivered message
 can take over; a message redelivered while the first attempt is still alive (a visibility
@@ -10,25 +11,44 @@ once.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import threading
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import redis
 
 from fleet.outbox import DUE_KEY, OUTBOX_KEY
 from fleet.redis_client import get_redis
+from fleet.relay import StreamRelay
+from fleet.stream import log_name
 
 log = logging.getLogger("fleet.lease")
 
 LEASE_MS = 10_000
+ATTEMPT_TTL_SECONDS = 24 * 3600
 _LUA = (Path(__file__).parent / "lease.lua").read_text()
 
 
 def lease_key(task_id: str) -> str:
     return f"fleet:lease:{task_id}"
+
+
+def attempt_key(task_id: str) -> str:
+    return f"fleet:attempt:{task_id}"
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """A delivery that took its task's lease: its number among the task's attempts, and the
+    last event its stream logged so far (None: a new stream)."""
+
+    number: int
+    last_event: dict[str, Any] | None
 
 
 class LeaseKeeper:
@@ -42,25 +62,35 @@ class LeaseKeeper:
         threading.Thread(target=self._renew_forever, name="fleet-lease-keeper",
                          daemon=True).start()
 
-    def acquire(self, task_id: str) -> int:
-        """1 when this attempt now holds the lease, else the ms until it may lapse. Either way
-        the task's message has reached a worker: it leaves the outbox.
+    def acquire(self, task_id: str) -> Attempt | int:
+        """The attempt this delivery starts when it now holds the lease (one round trip takes
+        it, counts the attempt and reads where the task's stream stands), else the ms until
+        the holder's lease may lapse. Either way the task's message has reached a worker: it
+        leaves the outbox.
 
         The holder is the attempt, not the process: a duplicate delivery to the same worker
         must wait like any other."""
         token = f"{os.getpid()}-{uuid.uuid4().hex}"
-        result = int(self._script(keys=[lease_key(task_id), OUTBOX_KEY, DUE_KEY],
-                                  args=["acquire", token, self.lease_ms, task_id]))
-        if result == 1:
-            with self._lock:
-                self._held[task_id] = token
-            return 1
-        return -result
+        reply = self._script(
+            keys=[lease_key(task_id), OUTBOX_KEY, DUE_KEY, attempt_key(task_id),
+                  log_name(task_id)],
+            args=["acquire", token, self.lease_ms, task_id, ATTEMPT_TTL_SECONDS])
+        if len(reply) == 1:
+            return int(reply[0])
+        with self._lock:
+            self._held[task_id] = token
+        return Attempt(int(reply[1]), json.loads(reply[2]) if reply[2] else None)
 
-    def release(self, task_id: str) -> None:
+    def release(self, task_id: str, relay: StreamRelay | None = None) -> None:
+        """Give up this process's lease of ``task_id``. With ``relay``, the release rides with
+        the relay's next write, after the events the attempt emitted (the task does not wait a
+        round trip for it); an attempt that cannot release its lease lets it lapse."""
         with self._lock:
             token = self._held.pop(task_id, None)
         if token is None:
+            return
+        if relay is not None:
+            relay.send_later("EVAL", _LUA, 1, lease_key(task_id), "release", token, 0)
             return
         try:
             self._script(keys=[lease_key(task_id)], args=["release", token, 0])

@@ -6,6 +6,10 @@ them to the process-wide :class:`StreamRelay`, one thread that writes them to Re
 idempotently per event). Batching across all streams of a worker process is what lets one process
 relay tens of thousands of chunks a second.
 
+The relay also carries fire-and-forget commands (:meth:`StreamRelay.send_later`: a task's
+``cost.tracked`` event, the release of its lease) in the same pipeline as the events before
+them, so a task does not wait a round trip for each.
+
 Backpressure: a publisher may have at most ``bufferSize`` unwritten events; at
 ``backpressureThreshold`` of that the producer (the task thread reading the model's stream) waits
 for the relay, so a slow Redis throttles the model read instead of growing memory. Waiting longer
@@ -21,7 +25,7 @@ import threading
 import time
 from collections import deque
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import redis
 
@@ -35,6 +39,8 @@ log = logging.getLogger("fleet.relay")
 
 _PUBLISH_LUA = (Path(__file__).parent / "publish.lua").read_text()
 BATCH_EVENTS = 512
+# How long a command sent with nothing else to write waits for events to ride with.
+COMMAND_LINGER_SECONDS = 0.005
 
 
 def _encode(event: dict[str, Any]) -> str:
@@ -47,7 +53,8 @@ class StreamRelay:
     def __init__(self, client: redis.Redis) -> None:
         self.client = client
         self._sha = ""
-        self._queue: deque[tuple[StreamPublisher, int, str]] = deque()
+        self._queue: deque[_Event | _Command] = deque()
+        self._queued_events = 0
         lock = threading.RLock()
         self._cond = threading.Condition(lock)  # the relay thread waits on it for work
         self._idle = threading.Condition(lock)  # drain() waits on it for the queue to empty
@@ -67,8 +74,19 @@ class StreamRelay:
 
     def submit(self, publisher: StreamPublisher, seq: int, payload: str) -> None:
         with self._cond:
-            self._queue.append((publisher, seq, payload))
+            self._queue.append(_Event(publisher, seq, payload))
+            self._queued_events += 1
             self._cond.notify()
+
+    def send_later(self, *command: str | int) -> None:
+        """A Redis command to run after every event submitted before it is written, in the
+        same pipeline as the next events (or alone after ``COMMAND_LINGER_SECONDS``). Fire and
+        forget: while Redis is away it is retried with its batch, so it runs at least once —
+        send only commands that may run twice (an idempotent script, an event with an id)."""
+        with self._cond:
+            if not self._queue:  # the relay may be asleep until something arrives
+                self._cond.notify()
+            self._queue.append(_Command(command))
 
     def _run(self) -> None:
         backoff = 0.05
@@ -78,10 +96,14 @@ class StreamRelay:
                     self._in_flight = 0
                     self._idle.notify_all()
                 if not self._queue:
-                    # Idle: sleep until an event arrives, or poll buffers while text waits.
+                    # Idle: sleep until something arrives, or poll buffers while text waits.
                     self._cond.wait(timeout=0.005 if self._holding else None)
+                if self._queue and not self._queued_events:
+                    # Only commands: they wait a moment for events to ride with.
+                    self._cond.wait(timeout=COMMAND_LINGER_SECONDS)
                 batch = [self._queue.popleft() for _ in range(min(len(self._queue),
                                                                   BATCH_EVENTS))]
+                self._queued_events -= sum(isinstance(item, _Event) for item in batch)
                 self._in_flight = len(batch)
                 holding = list(self._holding)
             if holding:
@@ -101,8 +123,9 @@ class StreamRelay:
                     log.warning("stream relay: Redis write failed (%s); retrying", exc)
                     time.sleep(backoff)
                     backoff = min(backoff * 2, 2.0)
-            for publisher, seq, _ in batch:
-                publisher.written(seq)
+            for item in batch:
+                if isinstance(item, _Event):
+                    item.publisher.written(item.seq)
 
     def drain(self, timeout: float) -> bool:
         """Wait until every event handed to the relay is in Redis (True) or ``timeout``
@@ -117,32 +140,56 @@ class StreamRelay:
                 self._idle.wait(remaining)
         return True
 
-    def _write(self, batch: list[tuple[StreamPublisher, int, str]]) -> None:
+    def _write(self, batch: list[_Event | _Command]) -> None:
         if not self._sha:
             self._sha = str(self.client.script_load(_PUBLISH_LUA))
+        # EVALSHA directly: redis-py's Script objects add a SCRIPT EXISTS round trip to
+        # every pipeline.
         calls: list[list[Any]] = []
-        i = 0
-        while i < len(batch):  # consecutive events of one stream go in one script call
-            publisher = batch[i][0]
-            args: list[Any] = [log_name(publisher.task_id), channel_name(publisher.task_id),
-                               LOG_TTL_SECONDS]
-            while i < len(batch) and batch[i][0] is publisher:
-                args += [batch[i][1], batch[i][2]]
-                i += 1
-            calls.append(args)
-        try:
-            if len(calls) == 1:  # the common case at low load: one round trip, no pipeline
-                self.client.evalsha(self._sha, 1, *calls[0])
+        commands: set[int] = set()  # which calls are commands (their errors are not retried)
+        stream: StreamPublisher | None = None  # whose events the last call is adding
+        for item in batch:
+            if isinstance(item, _Command):
+                commands.add(len(calls))
+                calls.append(list(item.command))
+                stream = None
+            elif item.publisher is stream:  # consecutive events of one stream: one call
+                calls[-1] += [item.seq, item.payload]
             else:
-                # EVALSHA directly: redis-py's Script objects add a SCRIPT EXISTS round trip
-                # to every pipeline.
-                pipe = self.client.pipeline(transaction=False)
-                for args in calls:
-                    pipe.evalsha(self._sha, 1, *args)
-                pipe.execute()
-        except redis.exceptions.NoScriptError:
-            self._sha = ""  # Redis restarted or flushed its scripts: load again and retry
-            raise
+                stream = item.publisher
+                calls.append(["EVALSHA", self._sha, 1, log_name(stream.task_id),
+                              channel_name(stream.task_id), LOG_TTL_SECONDS,
+                              item.seq, item.payload])
+        replies: list[Any]
+        if len(calls) == 1:  # the common case at low load: one round trip, no pipeline
+            try:
+                replies = [self.client.execute_command(*calls[0])]  # type: ignore[no-untyped-call]
+            except redis.ResponseError as exc:
+                replies = [exc]
+        else:
+            pipe = self.client.pipeline(transaction=False)
+            for call in calls:
+                pipe.execute_command(*call)  # type: ignore[no-untyped-call]
+            replies = pipe.execute(raise_on_error=False)
+        for i, reply in enumerate(replies):
+            if not isinstance(reply, Exception):
+                continue
+            if i in commands:  # a command Redis refuses would be refused again: logged
+                log.warning("stream relay: %s refused: %s", calls[i][0], reply)
+                continue
+            if isinstance(reply, redis.exceptions.NoScriptError):
+                self._sha = ""  # Redis restarted or flushed its scripts: load again
+            raise reply  # the batch is written again (its events are idempotent)
+
+
+class _Event(NamedTuple):
+    publisher: StreamPublisher
+    seq: int
+    payload: str
+
+
+class _Command(NamedTuple):
+    command: tuple[str | int, ...]
 
 
 _relays: dict[int, StreamRelay] = {}

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from fleet import outbox
-from fleet.lease import LeaseKeeper
+from fleet.lease import Attempt, LeaseKeeper
 from fleet.outbox import DUE_KEY, MAX_REDELIVERIES, OUTBOX_KEY, Message
 
 
@@ -40,7 +40,7 @@ def test_a_worker_taking_the_task_removes_its_copy(redis_client: Any) -> None:
     message = _message()
     outbox.remember(redis_client, message)
     keeper = LeaseKeeper(redis_client)
-    assert keeper.acquire(message.task_id) == 1
+    assert isinstance(keeper.acquire(message.task_id), Attempt)
     assert redis_client.hget(OUTBOX_KEY, message.task_id) is None
     assert redis_client.zscore(DUE_KEY, message.task_id) is None
     keeper.release(message.task_id)

@@ -182,15 +182,50 @@ def test_drain_waits_until_every_handed_event_is_in_redis(redis_client) -> None:
 
 
 def test_a_second_attempt_in_the_same_process_must_wait_for_the_lease(redis_client) -> None:
-    from fleet.lease import LeaseKeeper
+    from fleet.lease import Attempt, LeaseKeeper
 
     keeper = LeaseKeeper(redis_client, lease_ms=5000)
     task_id = new_id()
-    assert keeper.acquire(task_id) == 1
-    assert 0 < keeper.acquire(task_id) <= 5000  # a duplicate delivery to this same worker
+    assert keeper.acquire(task_id) == Attempt(1, None)
+    waited = keeper.acquire(task_id)  # a duplicate delivery to this same worker
+    assert isinstance(waited, int) and 0 < waited <= 5000
     keeper.release(task_id)
-    assert keeper.acquire(task_id) == 1
+    assert keeper.acquire(task_id) == Attempt(2, None)  # only an attempt that ran is counted
     keeper.release(task_id)
+
+
+def test_an_attempt_starts_where_the_stream_stands(redis_client) -> None:
+    from fleet.lease import Attempt, LeaseKeeper
+
+    keeper = LeaseKeeper(redis_client)
+    task_id = new_id()
+    publisher = StreamPublisher(task_id, "m", client=redis_client)
+    publisher.emit("start", {"attempt": 1})
+    publisher.emit("chunk", {"text": "half"})
+    publisher.wait_written()
+    begun = keeper.acquire(task_id)
+    assert isinstance(begun, Attempt) and begun.number == 1
+    assert begun.last_event is not None
+    assert (begun.last_event["seq"], begun.last_event["data"]) == (1, {"text": "half"})
+
+
+def test_a_release_sent_with_the_relay_lands_after_the_events_before_it(redis_client) -> None:
+    from fleet.lease import LeaseKeeper, lease_key
+    from fleet.relay import get_relay
+
+    keeper = LeaseKeeper(redis_client)
+    task_id = new_id()
+    keeper.acquire(task_id)
+    publisher = StreamPublisher(task_id, "m", client=redis_client)
+    relay = get_relay(redis_client)
+    with SlowRelay(relay, delay=0.3):
+        publisher.emit("start", {})
+        publisher._emit("chunk", {"text": "x"}, wait=False)
+        keeper.release(task_id, relay=relay)
+        assert redis_client.exists(lease_key(task_id))  # still held while its events wait
+        assert relay.drain(5.0)
+    assert not redis_client.exists(lease_key(task_id))
+    assert [e["seq"] for e in read_log(redis_client, task_id)] == [0, 1]
 
 
 def test_a_silent_stream_times_out_in_both_subscribers(redis_client) -> None:
@@ -204,3 +239,19 @@ def test_a_silent_stream_times_out_in_both_subscribers(redis_client) -> None:
 
     with pytest.raises(TimeoutError, match=task_id):
         asyncio.run(follow())
+
+
+def test_a_command_redis_refuses_is_dropped_and_the_relay_goes_on(redis_client, caplog) -> None:
+    from fleet.relay import get_relay
+
+    relay = get_relay(redis_client)
+    task_id, key = new_id(), f"not-a-counter-{new_id()}"
+    redis_client.set(key, "text")
+    relay.send_later("INCR", key)  # WRONGTYPE-like refusal: retrying would never succeed
+    relay.send_later("SET", f"{key}:after", "1")
+    assert relay.drain(5.0)
+    pub = StreamPublisher(task_id, "m", redis_client)
+    pub.emit("complete")
+    assert redis_client.get(f"{key}:after") == b"1"
+    assert [e["type"] for e in read_log(redis_client, task_id)] == ["complete"]
+    assert "INCR refused" in caplog.text

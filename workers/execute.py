@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import json
 import logging
 import os
 import sys
@@ -43,21 +42,20 @@ from fleet.errors import (
     ProviderError,
 )
 from fleet.events import publish_event
-from fleet.lease import LeaseKeeper
+from fleet.lease import Attempt, LeaseKeeper
 from fleet.metrics import BUDGET_ALERTS, COST_USD, STREAMS, TOKENS
 from fleet.models import CostEntry, ModelSelection, QETask
 from fleet.prompts import build_prompt
 from fleet.redis_client import REDIS_DOWN, get_redis, wait_for_redis
 from fleet.registry import ModelRegistry
 from fleet.relay import StreamPublisher, get_relay
-from fleet.stream import log_name, read_log
+from fleet.stream import read_log
 from workers.monitor import send_task_event
 from workers.providers import check_credentials
 from workers.runner import Call, RunFailed, Runner
 
 log = logging.getLogger("fleet.execute")
 
-ATTEMPT_TTL_SECONDS = 24 * 3600
 # Redis away for longer than the client's retries; STREAM_001 in a worker means the relay could
 # not write the stream's events, which is the same outage.
 REDIS_LOST: tuple[type[Exception], ...] = (*REDIS_DOWN, BufferOverflow)
@@ -73,23 +71,13 @@ def get_runner() -> Runner:
     return Runner(config, ModelRegistry.from_config(config), get_breaker())
 
 
-def begin_attempt(task_id: str, model: str
-                  ) -> tuple[StreamPublisher, int, dict[str, Any] | None]:
-    """The task's publisher (continuing its stream's numbering), this delivery's attempt
-    number and the stream's last event so far, in one round trip to Redis."""
-    key = f"fleet:attempt:{task_id}"
-    pipe = get_redis().pipeline(transaction=False)
-    pipe.xrevrange(log_name(task_id), count=1)
-    pipe.incr(key)
-    pipe.expire(key, ATTEMPT_TTL_SECONDS)
-    tail, attempt, _ = pipe.execute()
+def publisher_for(task_id: str, model: str, attempt: Attempt) -> StreamPublisher:
+    """The task's publisher, continuing its stream's numbering after ``attempt.last_event``."""
     settings = get_config().streaming
-    last_event = json.loads(tail[0][1][b"e"]) if tail else None
-    publisher = StreamPublisher(
+    return StreamPublisher(
         task_id, model, buffer=BufferManager(settings.flush_chars, settings.flush_ms),
         buffer_size=settings.buffer_size, backpressure_threshold=settings.backpressure_threshold,
-        timeout_s=settings.timeout_ms / 1000, last_event=last_event, log_read=True)
-    return publisher, int(attempt), last_event
+        timeout_s=settings.timeout_ms / 1000, last_event=attempt.last_event, log_read=True)
 
 
 def settle_spend(task_id: str, attempt: int, spend: Decimal | None = None
@@ -160,14 +148,14 @@ def execute(self: Task, task: dict[str, Any], selection: dict[str, Any]) -> dict
     deadline = time.monotonic() + get_config().fleet.task_timeout
     try:
         keeper = get_lease_keeper()
-        waited = keeper.acquire(qe.id)
-        if waited != 1:  # another attempt is alive: look again once its lease could have lapsed
-            log.info("task %s is running elsewhere; checking again in %d ms", qe.id, waited)
-            raise retry_kept(self, qe, chosen, countdown=waited / 1000 + 0.5)
+        attempt = keeper.acquire(qe.id)
+        if isinstance(attempt, int):  # another attempt is alive: look again once it may lapse
+            log.info("task %s is running elsewhere; checking again in %d ms", qe.id, attempt)
+            raise retry_kept(self, qe, chosen, countdown=attempt / 1000 + 0.5)
         try:
-            return _execute(self, qe, chosen, deadline)
+            return _execute(self, qe, chosen, attempt, deadline)
         finally:
-            keeper.release(qe.id)
+            keeper.release(qe.id, relay=get_relay())
     except REDIS_LOST as exc:
         log.warning("task %s lost Redis (%s); it is retried once Redis is back", qe.id, exc)
         if (self.request.retries < MAX_RETRIES and wait_for_redis(deadline)
@@ -185,9 +173,10 @@ def retry_kept(self: Task, qe: QETask, chosen: ModelSelection, countdown: float)
     return retry_in_place(self, countdown=countdown)
 
 
-def _execute(self: Task, qe: QETask, chosen: ModelSelection, deadline: float
-             ) -> dict[str, Any]:
-    publisher, attempt, last_event = begin_attempt(qe.id, chosen.model_name)
+def _execute(self: Task, qe: QETask, chosen: ModelSelection, begun: Attempt,
+             deadline: float) -> dict[str, Any]:
+    publisher = publisher_for(qe.id, chosen.model_name, begun)
+    attempt, last_event = begun.number, begun.last_event
     if publisher.finished:
         log.info("task %s already finished; duplicate delivery acknowledged", qe.id)
         # Settles what a cut-off attempt left, and drops the reservation a dispatch delivered
