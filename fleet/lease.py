@@ -90,7 +90,10 @@ class LeaseKeeper:
         if token is None:
             return
         if relay is not None:
-            relay.send_later("EVAL", _LUA, 1, lease_key(task_id), "release", token, 0)
+            # The script is loaded: this attempt's acquire ran it (a Redis restarted since has
+            # lost the lease too).
+            relay.send_later("EVALSHA", self._script.sha, 1, lease_key(task_id), "release",
+                             token, 0)
             return
         try:
             self._script(keys=[lease_key(task_id)], args=["release", token, 0])
