@@ -3,8 +3,11 @@ environment for worker processes, and small statistics helpers."""
 
 from __future__ import annotations
 
+import io
 import os
 import statistics
+import subprocess
+import tarfile
 import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -82,3 +85,12 @@ def _reset_process_state() -> None:
     config.get_settings.cache_clear()
     config.get_config.cache_clear()
     db.close_pools()
+
+
+def export(revision: str, into: Path) -> Path:
+    """The files of ``revision`` in the directory ``into``."""
+    archive = subprocess.run(["git", "archive", revision], cwd=ROOT, check=True,
+                             capture_output=True).stdout
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(into, filter="data")
+    return into

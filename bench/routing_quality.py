@@ -17,18 +17,18 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import io
 import json
 import os
 import random
 import statistics
 import subprocess
 import sys
-import tarfile
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from bench.common import export
 
 ROOT = Path(__file__).resolve().parent.parent
 Rows = list[dict[str, Any]]
@@ -104,15 +104,6 @@ def main() -> int:
                              args.halves)
             print(report(path.stem, result))
     return 0
-
-
-def export(revision: str, into: Path) -> Path:
-    """The files of ``revision`` in the directory ``into``."""
-    archive = subprocess.run(["git", "archive", revision], cwd=ROOT, check=True,
-                             capture_output=True).stdout
-    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
-        tar.extractall(into, filter="data")
-    return into
 
 
 if __name__ == "__main__":

@@ -19,7 +19,10 @@ nothing) and the fleet with the streaming flag off.
 worker's CPU into user and kernel time with its context switches, all per task and over all
 its threads (``/proc/<pid>/task/*``): how much of the fleet's cost is threads waiting.
 
-Run: python -m bench.worker_cpu [tasks] [attribution|switches]
+``against REV`` drains a fleet worker running the files of git revision ``REV`` and one
+running this tree, alternately, round after round: an A/B of a change to the worker's path.
+
+Run: python -m bench.worker_cpu [tasks] [attribution|switches|against REV [rounds]]
 """
 
 from __future__ import annotations
@@ -29,13 +32,14 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench.common import bench_env
+from bench.common import bench_env, export
 from bench.dispatch import CONCURRENCY, task_body, wait_all
 from fleet.testing import ROOT, WorkerProcess
 
@@ -109,12 +113,13 @@ def _submit_all(n: int) -> list[str]:
     return [b["id"] for b in bodies]
 
 
-def fleet_cpu(env: dict[str, str], n: int, live: bool,
-              threads: int = CONCURRENCY) -> dict[str, float]:
+def fleet_cpu(env: dict[str, str], n: int, live: bool, threads: int = CONCURRENCY,
+              tree: Path = ROOT) -> dict[str, float]:
+    """``tree``: the fleet code the worker runs (this tree, or a revision's for an A/B)."""
     worker_env = env | {"FLEET_SIM_TTFT_MS": "0", "FLEET_SIM_TOKENS_PER_SECOND": "0",
                         "FLEET_SIM_OUTPUT_TOKENS": "16"}
     name = f"cpu-fleet-{uuid.uuid4().hex[:6]}"
-    worker = WorkerProcess([IDLE_QUEUE], name, worker_env, concurrency=threads)
+    worker = WorkerProcess([IDLE_QUEUE], name, worker_env, concurrency=threads, tree=tree)
     try:
         return _measure(_client(env), f"{name}@{os.uname().nodename}", worker.pid,
                         "model.claude-haiku-4", lambda: _submit_all(n), live)
@@ -195,8 +200,36 @@ def switches(n: int = 2000, rounds: int = 2) -> dict[str, dict[str, float]]:
             for name, readings in runs.items()}
 
 
+def against(n: int, revision: str, rounds: int = 6) -> dict[str, Any]:
+    """Drain-mode CPU, system CPU and context switches per task of a fleet worker running
+    ``revision`` and one running this tree, interleaved round by round (the box's speed
+    drifts between runs by more than small changes save): medians, and the rounds in which
+    this tree used less CPU."""
+    runs: dict[str, list[dict[str, float]]] = {"revision": [], "tree": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        trees = {"revision": export(revision, Path(tmp) / "revision"), "tree": ROOT}
+        for _ in range(rounds):
+            with bench_env({"routing.costTracking.budgetLimits.daily": 1_000_000}) as env:
+                for side, tree in trees.items():
+                    runs[side].append(fleet_cpu(env, n, False, tree=tree))
+    medians = {side: {key: round(statistics.median(r[key] for r in readings), 3)
+                      for key in ("cpu_ms", "system_ms", "switches")}
+               for side, readings in runs.items()}
+    better = sum(t["cpu_ms"] < r["cpu_ms"]
+                 for r, t in zip(runs["revision"], runs["tree"], strict=True))
+    return {"revision": revision, "tasks": n, **medians,
+            "tree_cpu_lower_in_rounds": f"{better} of {rounds}",
+            "cpu_ms_rounds": {side: [round(r["cpu_ms"], 2) for r in readings]
+                              for side, readings in runs.items()}}
+
+
 if __name__ == "__main__":
     tasks = int(sys.argv[1]) if len(sys.argv) > 1 else 1500
-    modes: dict[str, Callable[[int], Any]] = {"attribution": attribution, "switches": switches}
-    measure = modes.get(sys.argv[2] if len(sys.argv) > 2 else "", run)
-    print(json.dumps(measure(tasks), default=lambda x: round(x, 3)))
+    mode = sys.argv[2] if len(sys.argv) > 2 else ""
+    if mode == "against":  # python -m bench.worker_cpu TASKS against REV [ROUNDS]
+        result = against(tasks, sys.argv[3], *(int(a) for a in sys.argv[4:5]))
+    else:
+        modes: dict[str, Callable[[int], Any]] = {"attribution": attribution,
+                                                  "switches": switches}
+        result = modes.get(mode, run)(tasks)
+    print(json.dumps(result, default=lambda x: round(x, 3)))

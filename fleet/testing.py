@@ -53,7 +53,9 @@ class WorkerProcess:
     """A real ``celery worker`` subprocess; ``stop()`` ends it (``kill()`` without mercy)."""
 
     def __init__(self, queues: list[str], name: str, env: dict[str, str] | None = None,
-                 pool: str = "threads", concurrency: int = 8, run_id: str = "") -> None:
+                 pool: str = "threads", concurrency: int = 8, run_id: str = "",
+                 tree: Path = ROOT) -> None:
+        """``tree``: the code the worker runs (another revision's files, for an A/B)."""
         self.name = f"{name}-{run_id}" if run_id else name
         # One file per process: a test that starts the same worker twice keeps both logs.
         unique = f"{self.name}-{uuid.uuid4().hex[:6]}"
@@ -63,7 +65,7 @@ class WorkerProcess:
                "-n", f"{self.name}@%h", "--loglevel=INFO", "--without-mingle",
                "--without-gossip"]
         self._log = self.log_path.open("wb")
-        self.proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, **(env or {})},
+        self.proc = subprocess.Popen(cmd, cwd=tree, env={**os.environ, **(env or {})},
                                      stdout=self._log, stderr=subprocess.STDOUT)
         self._wait_ready()
 
