@@ -23,6 +23,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Mapping
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -34,6 +35,7 @@ import redis
 
 from fleet.config import CostTracking, get_config
 from fleet.redis_client import get_redis
+from fleet.relay import StreamRelay
 
 log = logging.getLogger("fleet.budget")
 
@@ -88,6 +90,10 @@ class Alert:
     limit: Decimal
 
 
+# The alerts a settle fired for the first time, and the budget status after it.
+Settled = tuple[list[Alert], dict[str, Any]]
+
+
 class BudgetLedger:
     def __init__(self, settings: CostTracking, client: redis.Redis | None = None,
                  reservation_ttl_s: float = 1260) -> None:
@@ -95,7 +101,8 @@ class BudgetLedger:
         self._client = client
         self.reservation_ttl_ms = int(reservation_ttl_s * 1000)
         self._reserve = self.client.register_script((_HERE / "reserve.lua").read_text())
-        self._settle = self.client.register_script((_HERE / "settle.lua").read_text())
+        self._settle_lua = (_HERE / "settle.lua").read_text()
+        self._settle = self.client.register_script(self._settle_lua)
         self._rebuild = self.client.register_script((_HERE / "rebuild.lua").read_text())
 
     @property
@@ -136,22 +143,51 @@ class BudgetLedger:
         return False, PERIODS[int(result[1]) - 1], to_usd(int(result[2]))
 
     def settle(self, task_id: str, spend: Mapping[int, Decimal] | None = None,
-               day: date | None = None) -> tuple[list[Alert], dict[str, Any]]:
+               day: date | None = None) -> Settled:
         """Release the task's reservation and add the cost of each attempt in ``spend``
         (attempt number -> USD) not settled before; returns the alerts that fired for the first
         time in their period, and the budget status after it."""
         if not self.settings.enabled:
             return [], {}
+        keys, args = self._settle_call(task_id, spend, day)
+        return self._settled(self._settle(keys=keys, args=args))
+
+    def settle_later(self, task_id: str, spend: Mapping[int, Decimal],
+                     relay: StreamRelay) -> Future[Settled]:
+        """:meth:`settle`, sent with ``relay`` after the events the caller emitted before it
+        (no round trip of the caller's own); the future holds its outcome once it ran, which
+        is before those events and the ones after it count as written. The script is sent
+        whole (EVAL): a worker that never settled before finds it loaded either way."""
+        outcome: Future[Settled] = Future()
+        if not self.settings.enabled:
+            outcome.set_result(([], {}))
+            return outcome
+        keys, args = self._settle_call(task_id, spend, None)
+
+        def on_reply(reply: Any) -> None:
+            if isinstance(reply, Exception):
+                outcome.set_exception(reply)
+            else:
+                outcome.set_result(self._settled(reply))
+
+        relay.send_later("EVAL", self._settle_lua, len(keys), *keys, *args,
+                         on_reply=on_reply)
+        return outcome
+
+    def _settle_call(self, task_id: str, spend: Mapping[int, Decimal] | None,
+                     day: date | None) -> tuple[list[str], list[str | int]]:
+        """The keys and arguments of ``settle.lua`` for this settle."""
         day = day or datetime.now(UTC).date()
         attempts = [str(x) for attempt, usd in (spend or {}).items()
                     for x in (attempt, to_units(usd))]
-        result = cast(list[int], self._settle(
-            keys=[*self._keys(day), RESERVATIONS, RESERVATION_EXPIRY, settled_key(task_id)],
-            args=[task_id, SETTLED_TTL_MS, len(attempts) // 2, *attempts, *self._limits(),
-                  *(self._thresholds(p) for p in PERIODS)]))
+        keys = [*self._keys(day), RESERVATIONS, RESERVATION_EXPIRY, settled_key(task_id)]
+        return keys, [task_id, SETTLED_TTL_MS, len(attempts) // 2, *attempts, *self._limits(),
+                      *(self._thresholds(p) for p in PERIODS)]
+
+    def _settled(self, result: list[int]) -> Settled:
         spent, fired = result[:len(PERIODS)], result[len(PERIODS):]
         status: dict[str, Any] = {period: self._status_entry(period, to_usd(int(units)))
-                  for period, units in zip(PERIODS, spent, strict=True)}
+                                  for period, units in zip(PERIODS, spent, strict=True)}
         alerts = []
         for i in range(0, len(fired), 3):
             period = PERIODS[int(fired[i]) - 1]

@@ -24,6 +24,7 @@ import logging
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -78,15 +79,20 @@ class StreamRelay:
             self._queued_events += 1
             self._cond.notify()
 
-    def send_later(self, *command: str | int) -> None:
+    def send_later(self, *command: str | int,
+                   on_reply: Callable[[Any], None] | None = None) -> None:
         """A Redis command to run after every event submitted before it is written, in the
-        same pipeline as the next events (or alone after ``COMMAND_LINGER_SECONDS``). Fire and
-        forget: while Redis is away it is retried with its batch, so it runs at least once —
-        send only commands that may run twice (an idempotent script, an event with an id)."""
+        same pipeline as the next events (or alone after ``COMMAND_LINGER_SECONDS``). While
+        Redis is away it is retried with its batch, so it runs at least once: send only
+        commands that may run twice (an idempotent script, an event with an id).
+
+        ``on_reply`` gets the command's reply (the error, when Redis refused it) on the relay
+        thread, before the events written with it count as written: a task waiting for its
+        final event finds the reply of every command it sent before it."""
         with self._cond:
             if not self._queue:  # the relay may be asleep until something arrives
                 self._cond.notify()
-            self._queue.append(_Command(command))
+            self._queue.append(_Command(command, on_reply))
 
     def _run(self) -> None:
         backoff = 0.05
@@ -116,13 +122,20 @@ class StreamRelay:
                 continue
             while True:
                 try:
-                    self._write(batch)
+                    replies = self._write(batch)
                     backoff = 0.05
                     break
                 except redis.RedisError as exc:
                     log.warning("stream relay: Redis write failed (%s); retrying", exc)
                     time.sleep(backoff)
                     backoff = min(backoff * 2, 2.0)
+            for command, reply in replies:
+                if command.on_reply is None:
+                    continue
+                try:
+                    command.on_reply(reply)
+                except Exception:  # a caller's bug must not stop every stream of the process
+                    log.exception("stream relay: reply handler of %s failed", command.args[0])
             for item in batch:
                 if isinstance(item, _Event):
                     item.publisher.written(item.seq)
@@ -140,18 +153,19 @@ class StreamRelay:
                 self._idle.wait(remaining)
         return True
 
-    def _write(self, batch: list[_Event | _Command]) -> None:
+    def _write(self, batch: list[_Event | _Command]) -> list[tuple[_Command, Any]]:
+        """Writes the batch; returns its commands with their replies."""
         if not self._sha:
             self._sha = str(self.client.script_load(_PUBLISH_LUA))
         # EVALSHA directly: redis-py's Script objects add a SCRIPT EXISTS round trip to
         # every pipeline.
         calls: list[list[Any]] = []
-        commands: set[int] = set()  # which calls are commands (their errors are not retried)
+        commands: dict[int, _Command] = {}  # by call: their errors are not retried
         stream: StreamPublisher | None = None  # whose events the last call is adding
         for item in batch:
             if isinstance(item, _Command):
-                commands.add(len(calls))
-                calls.append(list(item.command))
+                commands[len(calls)] = item
+                calls.append(list(item.args))
                 stream = None
             elif item.publisher is stream:  # consecutive events of one stream: one call
                 calls[-1] += [item.seq, item.payload]
@@ -180,6 +194,7 @@ class StreamRelay:
             if isinstance(reply, redis.exceptions.NoScriptError):
                 self._sha = ""  # Redis restarted or flushed its scripts: load again
             raise reply  # the batch is written again (its events are idempotent)
+        return [(command, replies[i]) for i, command in commands.items()]
 
 
 class _Event(NamedTuple):
@@ -189,7 +204,8 @@ class _Event(NamedTuple):
 
 
 class _Command(NamedTuple):
-    command: tuple[str | int, ...]
+    args: tuple[str | int, ...]
+    on_reply: Callable[[Any], None] | None
 
 
 _relays: dict[int, StreamRelay] = {}

@@ -9,8 +9,9 @@ from decimal import Decimal
 from fleet.budget import get_ledger
 from fleet.costs import CostTracker
 from fleet.models import TokenUsage
+from fleet.relay import get_relay
 from tests.test_costs import MODELS
-from workers.execute import settle_spend
+from workers.execute import owed_by
 
 
 def test_a_later_attempt_settles_what_earlier_attempts_left_once(pg, redis_client) -> None:
@@ -24,14 +25,19 @@ def test_a_later_attempt_settles_what_earlier_attempts_left_once(pg, redis_clien
     costs = [e.cost_usd for e in entries]
     before = ledger.used("daily")[0]
     tracker.record(entries[:1])
-    settle_spend(task_id, 1, costs[0])
+    ledger.settle(task_id, owed_by(task_id, 1, costs[0]))
     # Attempt 2 recorded its row, then lost Redis before its settle (or its worker died).
     tracker.record(entries[1:])
     assert ledger.used("daily")[0] - before == costs[0]
-    # Attempt 3 (the retry) spent nothing new but settles attempt 2, and attempt 1 not again.
-    settle_spend(task_id, 3, Decimal("0.001"))
-    assert ledger.used("daily")[0] - before == sum(costs) + Decimal("0.001")
-    # A duplicate delivery of the finished task settles nothing more.
-    settle_spend(task_id, 4)
-    settle_spend(task_id, 3, Decimal("0.001"))
+    # Attempt 3 (the retry) settles its own spend and attempt 2's, and attempt 1's not again,
+    # sent with the stream relay as a worker does.
+    relay = get_relay(ledger.client)
+    settled = ledger.settle_later(task_id, owed_by(task_id, 3, Decimal("0.001")), relay)
+    _, status = settled.result(timeout=5)
+    used = ledger.used("daily")[0]
+    assert used - before == sum(costs) + Decimal("0.001")
+    assert status["daily"]["used"] == float(used)
+    # A duplicate delivery of the finished task settles nothing more; a repeated settle neither.
+    ledger.settle(task_id, owed_by(task_id, 4))
+    ledger.settle(task_id, owed_by(task_id, 3, Decimal("0.001")))
     assert ledger.used("daily")[0] - before == sum(costs) + Decimal("0.001")

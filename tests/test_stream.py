@@ -130,7 +130,7 @@ class SlowRelay:
 
         def slow(batch):
             time.sleep(self.delay)
-            self.original(batch)
+            return self.original(batch)
 
         self.relay._write = slow
         return self

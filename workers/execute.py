@@ -18,6 +18,8 @@ import logging
 import os
 import sys
 import time
+from concurrent.futures import Future
+from dataclasses import dataclass
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any
@@ -30,7 +32,7 @@ from celery.signals import worker_init, worker_ready
 from fleet import outbox
 from fleet.app import app, retry_in_place
 from fleet.breaker import get_breaker
-from fleet.budget import Alert, get_ledger
+from fleet.budget import Settled, get_ledger
 from fleet.buffer import BufferManager
 from fleet.config import get_config
 from fleet.costs import CostTracker
@@ -80,29 +82,51 @@ def publisher_for(task_id: str, model: str, attempt: Attempt) -> StreamPublisher
         timeout_s=settings.timeout_ms / 1000, last_event=attempt.last_event, log_read=True)
 
 
-def settle_spend(task_id: str, attempt: int, spend: Decimal | None = None
-                 ) -> tuple[list[Alert], dict[str, Any]]:
-    """Settle this attempt's ``spend`` (None: it records none) together with the spend of
-    earlier attempts that a killed worker or a lost Redis left unsettled."""
+def owed_by(task_id: str, attempt: int, spend: Decimal | None = None) -> dict[int, Decimal]:
+    """This attempt's ``spend`` (None: it records none) with the spend of earlier attempts
+    that a killed worker or a lost Redis may have left unsettled, by attempt."""
     owed = _costs.spend_by_attempt(task_id) if attempt > 1 else {}
     if spend is not None:
         owed[attempt] = spend
-    return get_ledger().settle(task_id, owed)
+    return owed
 
 
-def record_costs(task: Task, qe: QETask, attempt: int, calls: list[Call]) -> list[Decimal]:
-    """One cost row per provider call, the budget settled (reservation released, actual spend
-    and what earlier attempts owe added), ``cost.tracked`` events published and budget alerts
-    raised once (COST_002)."""
+@dataclass(frozen=True)
+class RecordedCosts:
+    entries: list[CostEntry]
+    settled: Future[Settled]  # the budget settle, sent with the stream's next events
+
+    @property
+    def costs(self) -> list[Decimal]:
+        return [e.cost_usd for e in self.entries]
+
+
+def record_costs(qe: QETask, attempt: int, calls: list[Call]) -> RecordedCosts:
+    """One cost row per provider call (committed before the budget hears of it), and the
+    budget settle (reservation released, actual spend and what earlier attempts owe added)
+    sent with the stream relay: it runs before the attempt's final event is written."""
     entries = [_costs.entry(task_id=qe.id, attempt=attempt, segment=i, model=c.model,
                             task_type=qe.type.value, agent_id=qe.agent_id, usage=c.usage)
                for i, c in enumerate(calls)]
     _costs.record(entries)
-    alerts, status = settle_spend(qe.id, attempt, sum((e.cost_usd for e in entries), Decimal(0)))
     for entry in entries:
         COST_USD.labels(entry.model, entry.task_type).inc(float(entry.cost_usd))
         TOKENS.labels(entry.model, "input").inc(entry.usage.input_tokens)
         TOKENS.labels(entry.model, "output").inc(entry.usage.output_tokens)
+    spend = sum((e.cost_usd for e in entries), Decimal(0))
+    return RecordedCosts(entries, get_ledger().settle_later(qe.id, owed_by(qe.id, attempt, spend),
+                                                            get_relay()))
+
+
+def announce_costs(task: Task, recorded: RecordedCosts) -> None:
+    """Once the attempt's final event is written (and its settle with it): ``cost.tracked``
+    events with the budget status, and budget alerts raised once (COST_002)."""
+    try:
+        alerts, status = recorded.settled.result(timeout=get_config().streaming.timeout_ms / 1000)
+    except Exception as exc:  # refused or not yet run: the ledger's rebuild catches up
+        log.warning("budget settle of %s not confirmed: %r", task.request.id, exc)
+        return
+    for entry in recorded.entries:
         tracked = cost_tracked_event(entry, status)
         publish_event("cost.tracked", tracked)
         # A Celery event's own ``timestamp`` is its send time in seconds.
@@ -116,7 +140,6 @@ def record_costs(task: Task, qe: QETask, attempt: int, calls: list[Call]) -> lis
         publish_event("budget.alert", {"code": BudgetAlertTriggered.code,
                                        "period": alert.period, "threshold": alert.threshold,
                                        "used": float(alert.used), "limit": float(alert.limit)})
-    return [e.cost_usd for e in entries]
 
 
 def cost_tracked_event(entry: CostEntry, status: dict[str, Any]) -> dict[str, Any]:
@@ -181,7 +204,7 @@ def _execute(self: Task, qe: QETask, chosen: ModelSelection, begun: Attempt,
         log.info("task %s already finished; duplicate delivery acknowledged", qe.id)
         # Settles what a cut-off attempt left, and drops the reservation a dispatch delivered
         # again after the end made anew: a finished task holds none.
-        settle_spend(qe.id, attempt)
+        get_ledger().settle(qe.id, owed_by(qe.id, attempt))
         if last_event is not None and last_event["type"] == "complete":
             # The same result again: the finished attempt may not have stored it (Redis went
             # away between its last event and its result).
@@ -205,11 +228,12 @@ def _execute(self: Task, qe: QETask, chosen: ModelSelection, begun: Attempt,
     except RunFailed as failed:
         if isinstance(failed.error, BufferOverflow):  # Redis is away: no error event, a retry
             with contextlib.suppress(*REDIS_DOWN):
-                record_costs(self, qe, attempt, failed.calls)
+                record_costs(qe, attempt, failed.calls)
             raise failed.error from None
         STREAMS.labels(model.name, failed.error.code).inc()
-        record_costs(self, qe, attempt, failed.calls)
+        recorded = record_costs(qe, attempt, failed.calls)
         publisher.emit("error", failed.error.to_dict() | {"attempt": attempt})
+        announce_costs(self, recorded)
         raise failed.error from None
     except REDIS_DOWN:
         raise
@@ -218,7 +242,8 @@ def _execute(self: Task, qe: QETask, chosen: ModelSelection, begun: Attempt,
         publisher.emit("error", error.to_dict() | {"attempt": attempt})
         raise error from exc
     STREAMS.labels(outcome.model.name, "complete").inc()
-    costs = record_costs(self, qe, attempt, outcome.calls)
+    recorded = record_costs(qe, attempt, outcome.calls)
+    costs = recorded.costs
     usage = outcome.calls[-1].usage
     result = {
         "task_id": qe.id, "status": "complete", "attempt": attempt,
@@ -230,6 +255,7 @@ def _execute(self: Task, qe: QETask, chosen: ModelSelection, begun: Attempt,
         "duration_ms": round((time.monotonic() - started) * 1000, 1),
     }
     publisher.emit("complete", result if streaming else result | {"text": outcome.text})
+    announce_costs(self, recorded)
     return result | {"text": outcome.text}
 
 

@@ -3,6 +3,8 @@ against a small daily limit, executed by a real worker."""
 
 from __future__ import annotations
 
+import json
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -11,6 +13,7 @@ from typing import Any
 import pytest
 
 from fleet.budget import ledger_key
+from fleet.events import EVENTS_CHANNEL
 from fleet.testing import WorkerProcess as _Worker
 from fleet.testing import wait_result
 from tests.conftest import RUN_ID
@@ -44,6 +47,8 @@ def budget_fleet(redis_client: Any, pg: Any) -> Iterator[tuple[Decimal, list[_Wo
 def test_two_hundred_racing_tasks_overspend_by_at_most_one_reservation(
         budget_fleet, bare_client, redis_client, pg) -> None:
     spent_before, _ = budget_fleet
+    events = redis_client.pubsub(ignore_subscribe_messages=True)
+    events.subscribe(EVENTS_CHANNEL)
     ids = [f"race-{i}-{RUN_ID}" for i in range(200)]
     sent = [bare_client.send_task("fleet.dispatch", queue="fleet.dispatch", kwargs={"task": {
         "id": task_id, "type": "quality-gate", "description": "Gate this build: PASS or FAIL?",
@@ -71,3 +76,27 @@ def test_two_hundred_racing_tasks_overspend_by_at_most_one_reservation(
     today = datetime.now(UTC).date()
     ledger_spent = Decimal(redis_client.hget(ledger_key("daily", today), "spent").decode()) / 10**8
     assert ledger_spent == spent_before + spent
+    # Announced once each: a cost.tracked per task that ran, with the budget status after its
+    # settle, and the 80 % alert of the day (the 100 % one at most once).
+    tracked, alerts = _announced(events, expected=len(accepted))
+    assert sorted(e["taskId"] for e in tracked) == sorted(accepted)
+    assert all(e["budgetStatus"]["daily"]["limit"] == float(spent_before + ROOM)
+               for e in tracked)
+    daily = sorted(a["threshold"] for a in alerts if a["period"] == "daily")
+    assert daily in ([80.0], [80.0, 100.0]), daily
+
+
+def _announced(events: Any, expected: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """cost.tracked and budget.alert events, read until ``expected`` tasks were tracked (they
+    go out with each worker's next stream write, just after the task's result) or 10 s."""
+    tracked: list[dict[str, Any]] = []
+    alerts: list[dict[str, Any]] = []
+    by_type = {"cost.tracked": tracked, "budget.alert": alerts}
+    deadline = time.monotonic() + 10
+    # Until all are tracked and then quiet for 0.5 s (a late alert, a doubled event), or 10 s.
+    while (message := events.get_message(timeout=0.5)) or (
+            len(tracked) < expected and time.monotonic() < deadline):
+        if message is not None:
+            event = json.loads(message["data"])
+            by_type.get(event["type"], []).append(event)
+    return tracked, alerts
