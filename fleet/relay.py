@@ -88,7 +88,13 @@ class StreamRelay:
 
         ``on_reply`` gets the command's reply (the error, when Redis refused it) on the relay
         thread, before the events written with it count as written: a task waiting for its
-        final event finds the reply of every command it sent before it."""
+        final event finds the reply of every command it sent before it.
+
+        An argument Redis cannot take raises TypeError here: in the batch it would fail every
+        retry of every stream's events with it."""
+        bad = [arg for arg in command if isinstance(arg, bool) or not isinstance(arg, str | int)]
+        if bad or not command:
+            raise TypeError(f"a relayed Redis command takes str and int arguments, not {bad!r}")
         with self._cond:
             if not self._queue:  # the relay may be asleep until something arrives
                 self._cond.notify()

@@ -255,3 +255,15 @@ def test_a_command_redis_refuses_is_dropped_and_the_relay_goes_on(redis_client, 
     assert redis_client.get(f"{key}:after") == b"1"
     assert [e["type"] for e in read_log(redis_client, task_id)] == ["complete"]
     assert "INCR refused" in caplog.text
+
+
+def test_a_command_with_an_argument_redis_cannot_take_fails_its_sender(redis_client) -> None:
+    from fleet.relay import get_relay
+
+    relay = get_relay(redis_client)
+    for command in [("SET", "k", None), ("SET", "k", True), ("SET", "k", 1.5), ()]:
+        with pytest.raises(TypeError, match="str and int"):
+            relay.send_later(*command)  # type: ignore[arg-type]
+    task_id = new_id()
+    StreamPublisher(task_id, "m", redis_client).emit("complete")  # the relay is unharmed
+    assert [e["type"] for e in read_log(redis_client, task_id)] == ["complete"]
