@@ -140,7 +140,9 @@ class CostTracker:
 
     @staticmethod
     def _insert(entries: list[CostEntry]) -> list[CostEntry]:
-        with db.connection() as conn, conn.cursor() as cur:
+        # One statement: the batch's rows commit together, and PostgreSQL waits for the disk
+        # (money: synchronous_commit stays on).
+        with db.autocommit() as conn, conn.cursor() as cur:
             cur.execute(_INSERT, (db.json_rows([_row(e) for e in entries]),))
             inserted = {cast(tuple[str, int, int], tuple(row)) for row in cur.fetchall()}
         new: list[CostEntry] = []

@@ -6,7 +6,7 @@ import json
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -64,6 +64,19 @@ def connection(url: str | None = None) -> Iterator[psycopg.Connection[tuple[obje
     """A pooled connection inside a transaction that commits on success."""
     with pool(url).connection() as conn:
         yield conn
+
+
+@contextmanager
+def autocommit(url: str | None = None) -> Iterator[psycopg.Connection[tuple[object, ...]]]:
+    """A pooled connection in autocommit mode, for a write that is one statement: it is its own
+    transaction, one round trip instead of three (BEGIN, the statement, COMMIT)."""
+    with pool(url).connection() as conn:
+        conn.autocommit = True
+        try:
+            yield conn
+        finally:
+            with suppress(psycopg.Error):  # a broken connection is replaced by the pool
+                conn.autocommit = False  # the pool's other users expect transactions
 
 
 def _json_default(value: object) -> str:
