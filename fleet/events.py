@@ -17,6 +17,7 @@ def publish_event(type_: str, payload: dict[str, Any],
                   client: redis.Redis | None = None) -> None:
     """Published by the process's stream relay, after the events its tasks emitted before it
     and without a round trip of the caller's own. While Redis is away it waits with them; a
-    write retried after a lost connection may publish it twice (its ids tell the copies)."""
+    write retried after a lost connection may publish it twice (a cost.tracked event's
+    entryId tells the copies)."""
     message = json.dumps({"type": type_, "ts": time.time(), **payload}, default=str)
     get_relay(client).send_later("PUBLISH", EVENTS_CHANNEL, message)
