@@ -19,6 +19,13 @@ import yaml
 from fleet.testing import ROOT, claim_redis_db
 
 
+def process_cpu(pid: int) -> tuple[float, float]:
+    """(user, system) CPU seconds of process ``pid``, all its threads, from ``/proc``."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    return int(fields[11]) / ticks, int(fields[12]) / ticks
+
+
 def percentile(samples: list[float], q: float) -> float:
     ordered = sorted(samples)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")

@@ -22,12 +22,11 @@ import subprocess
 import sys
 import time
 import uuid
-from pathlib import Path
 from typing import Any
 
 import redis
 
-from bench.common import bench_env
+from bench.common import bench_env, process_cpu
 from fleet.testing import ROOT, WorkerProcess, wait_result
 
 PROCESSES = 2
@@ -44,11 +43,7 @@ class CpuMeter:
         self.start = self._read()
 
     def _read(self) -> dict[str, float]:
-        ticks = os.sysconf("SC_CLK_TCK")
-        workers = 0.0
-        for pid in self.worker_pids:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            workers += (int(fields[11]) + int(fields[12])) / ticks  # utime + stime
+        workers = sum(sum(process_cpu(pid)) for pid in self.worker_pids)
         info: dict[str, Any] = self.redis.info("cpu")  # type: ignore[assignment]
         return {"client": time.process_time(), "workers": workers,
                 "redis": float(info["used_cpu_sys"]) + float(info["used_cpu_user"])}

@@ -39,7 +39,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench.common import bench_env, export
+from bench.common import bench_env, export, process_cpu
 from bench.dispatch import CONCURRENCY, task_body, wait_all
 from fleet.testing import ROOT, WorkerProcess
 
@@ -54,8 +54,6 @@ class ThreadMeter:
         self.start = self._read()
 
     def _read(self) -> tuple[float, float, int]:
-        ticks = os.sysconf("SC_CLK_TCK")
-        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
         switches = 0
         for status in Path(f"/proc/{self.pid}/task").glob("*/status"):
             try:  # voluntary_ctxt_switches and nonvoluntary_ctxt_switches
@@ -63,7 +61,7 @@ class ThreadMeter:
                                 if "ctxt_switches:" in line)
             except OSError:  # a thread that ended meanwhile
                 continue
-        return int(fields[11]) / ticks, int(fields[12]) / ticks, switches
+        return (*process_cpu(self.pid), switches)
 
     def per_task(self, n: int) -> dict[str, float]:
         end = self._read()

@@ -6,18 +6,15 @@ import json
 import time
 from typing import Any
 
-import redis
-
 from fleet.relay import get_relay
 
 EVENTS_CHANNEL = "fleet:events"
 
 
-def publish_event(type_: str, payload: dict[str, Any],
-                  client: redis.Redis | None = None) -> None:
+def publish_event(type_: str, payload: dict[str, Any]) -> None:
     """Published by the process's stream relay, after the events its tasks emitted before it
     and without a round trip of the caller's own. While Redis is away it waits with them; a
     write retried after a lost connection may publish it twice (a cost.tracked event's
     entryId tells the copies)."""
     message = json.dumps({"type": type_, "ts": time.time(), **payload}, default=str)
-    get_relay(client).send_later("PUBLISH", EVENTS_CHANNEL, message)
+    get_relay().send_later("PUBLISH", EVENTS_CHANNEL, message)

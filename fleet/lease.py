@@ -24,7 +24,7 @@ import redis
 
 from fleet.outbox import DUE_KEY, OUTBOX_KEY
 from fleet.redis_client import get_redis
-from fleet.relay import StreamRelay
+from fleet.relay import get_relay
 from fleet.stream import log_name
 
 log = logging.getLogger("fleet.lease")
@@ -81,24 +81,17 @@ class LeaseKeeper:
             self._held[task_id] = token
         return Attempt(int(reply[1]), json.loads(reply[2]) if reply[2] else None)
 
-    def release(self, task_id: str, relay: StreamRelay | None = None) -> None:
-        """Give up this process's lease of ``task_id``. With ``relay``, the release rides with
-        the relay's next write, after the events the attempt emitted (the task does not wait a
+    def release(self, task_id: str) -> None:
+        """Give up this process's lease of ``task_id``. The release rides with the stream
+        relay's next write, after the events the attempt emitted (the task does not wait a
         round trip for it); an attempt that cannot release its lease lets it lapse."""
         with self._lock:
             token = self._held.pop(task_id, None)
-        if token is None:
-            return
-        if relay is not None:
+        if token is not None:
             # The script is loaded: this attempt's acquire ran it (a Redis restarted since has
             # lost the lease too).
-            relay.send_later("EVALSHA", self._script.sha, 1, lease_key(task_id), "release",
-                             token, 0)
-            return
-        try:
-            self._script(keys=[lease_key(task_id)], args=["release", token, 0])
-        except redis.RedisError as exc:  # it lapses by itself
-            log.warning("could not release lease of %s: %s", task_id, exc)
+            get_relay(self.client).send_later("EVALSHA", self._script.sha, 1,
+                                              lease_key(task_id), "release", token, 0)
 
     def _renew_forever(self) -> None:
         while not self._stop.wait(self.lease_ms / 3000):

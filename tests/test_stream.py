@@ -183,6 +183,7 @@ def test_drain_waits_until_every_handed_event_is_in_redis(redis_client) -> None:
 
 def test_a_second_attempt_in_the_same_process_must_wait_for_the_lease(redis_client) -> None:
     from fleet.lease import Attempt, LeaseKeeper
+    from fleet.relay import get_relay
 
     keeper = LeaseKeeper(redis_client, lease_ms=5000)
     task_id = new_id()
@@ -190,6 +191,7 @@ def test_a_second_attempt_in_the_same_process_must_wait_for_the_lease(redis_clie
     waited = keeper.acquire(task_id)  # a duplicate delivery to this same worker
     assert isinstance(waited, int) and 0 < waited <= 5000
     keeper.release(task_id)
+    assert get_relay(redis_client).drain(5.0)  # the release rides with the relay
     assert keeper.acquire(task_id) == Attempt(2, None)  # only an attempt that ran is counted
     keeper.release(task_id)
 
@@ -221,7 +223,7 @@ def test_a_release_sent_with_the_relay_lands_after_the_events_before_it(redis_cl
     with SlowRelay(relay, delay=0.3):
         publisher.emit("start", {})
         publisher._emit("chunk", {"text": "x"}, wait=False)
-        keeper.release(task_id, relay=relay)
+        keeper.release(task_id)
         assert redis_client.exists(lease_key(task_id))  # still held while its events wait
         assert relay.drain(5.0)
     assert not redis_client.exists(lease_key(task_id))

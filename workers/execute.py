@@ -178,7 +178,7 @@ def execute(self: Task, task: dict[str, Any], selection: dict[str, Any]) -> dict
         try:
             return _execute(self, qe, chosen, attempt, deadline)
         finally:
-            keeper.release(qe.id, relay=get_relay())
+            keeper.release(qe.id)
     except REDIS_LOST as exc:
         log.warning("task %s lost Redis (%s); it is retried once Redis is back", qe.id, exc)
         if (self.request.retries < MAX_RETRIES and wait_for_redis(deadline)
