@@ -11,8 +11,8 @@ from datetime import timedelta
 
 from kombu import Exchange, Queue
 
-from fleet.config import get_config, get_settings
-from fleet.models import queue_for
+from fleet.contracts import queue_for
+from fleet.services import get_config, get_settings
 
 _config = get_config()
 _settings = get_settings()

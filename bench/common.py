@@ -16,7 +16,7 @@ from pathlib import Path
 import redis
 import yaml
 
-from fleet.testing import ROOT, claim_redis_db
+from tests.harness import ROOT, claim_redis_db
 
 
 def process_cpu(pid: int) -> tuple[float, float]:
@@ -59,8 +59,8 @@ def bench_env(config_overrides: Mapping[str, object] | None = None,
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     _reset_process_state()
-    from fleet import db as fleet_db
-    from fleet.migrate import migrate
+    from fleet.backends.migrate import migrate
+    from fleet.backends.postgres import drop_database
 
     migrate(database_url)
     client = redis.Redis.from_url(redis_url)
@@ -69,11 +69,11 @@ def bench_env(config_overrides: Mapping[str, object] | None = None,
     try:
         yield env
     finally:
-        from fleet.selections import flush_selections
+        from fleet.dispatch.selections import flush_selections
 
         flush_selections()  # the last selections go to this database, not to the spool
-        fleet_db.close_pools()
-        fleet_db.drop_database(database_url)
+        _reset_process_state()
+        drop_database(database_url)
         client.flushdb()
         config_path.unlink(missing_ok=True)
         for key, value in saved.items():
@@ -87,11 +87,11 @@ def bench_env(config_overrides: Mapping[str, object] | None = None,
 def _reset_process_state() -> None:
     """Settings and config are read once per process; a new bench environment needs them
     read again."""
-    from fleet import config, db
+    from fleet.services import set_services
 
-    config.get_settings.cache_clear()
-    config.get_config.cache_clear()
-    db.close_pools()
+    previous = set_services(None)
+    if previous is not None:
+        previous.close()
 
 
 def export(revision: str, into: Path) -> Path:

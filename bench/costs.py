@@ -20,15 +20,15 @@ from bench.common import bench_env
 
 def ingest(seconds: float = 5.0, threads: int = 16) -> dict[str, float]:
     with bench_env():
-        from fleet.config import get_config
-        from fleet.costs import CostTracker
-        from fleet.models import TokenUsage
+        from fleet.contracts import TokenUsage
+        from fleet.costs.tracker import cost_entry
+        from fleet.services import get_services
 
-        model = get_config().routing.models[0]
-        tracker = CostTracker()
+        model = get_services().config.routing.models[0]
+        tracker = get_services().costs
 
         def entry(i: int, n: int) -> object:
-            return tracker.entry(task_id=f"bench-{threading.get_ident()}-{i}", attempt=1,
+            return cost_entry(task_id=f"bench-{threading.get_ident()}-{i}", attempt=1,
                                  segment=n, model=model, task_type="general", agent_id="bench",
                                  usage=TokenUsage(input_tokens=1200, output_tokens=400))
 
@@ -57,10 +57,11 @@ def ingest(seconds: float = 5.0, threads: int = 16) -> dict[str, float]:
 
 def aggregate(rows: int = 1_000_000) -> dict[str, float]:
     with bench_env():
-        from beat.tasks import aggregate_costs_now
-        from fleet import db
+        from fleet.costs.rollup import aggregate_costs
+        from fleet.services import get_services
 
-        aggregate_costs_now()
+        db = get_services().db
+        aggregate_costs(db)
         with db.connection() as conn:
             conn.execute(
                 """INSERT INTO cost_entries (task_id, attempt, model, provider, task_type,
@@ -73,7 +74,7 @@ def aggregate(rows: int = 1_000_000) -> dict[str, float]:
                           now() - make_interval(days => g %% 30)
                    FROM generate_series(1, %s) AS g""", (rows,))
         started = time.perf_counter()
-        groups = aggregate_costs_now()
+        groups = aggregate_costs(db)
         elapsed = time.perf_counter() - started
         with db.connection() as conn:
             summed = conn.execute("SELECT sum(requests) FROM daily_cost_summaries").fetchone()

@@ -27,7 +27,7 @@ from typing import Any
 import redis
 
 from bench.common import bench_env, process_cpu
-from fleet.testing import ROOT, WorkerProcess, wait_result
+from tests.harness import ROOT, WorkerProcess, wait_result
 
 PROCESSES = 2
 CONCURRENCY = 8
@@ -109,7 +109,7 @@ def fleet_run(env: dict[str, str], n: int, via: str) -> tuple[float, dict[str, f
     """(tasks/s, CPU ms per task by process kind)."""
     from celery import Celery
 
-    from fleet.dispatch import submit
+    from fleet.dispatch.route import submit
 
     worker_env = env | {"FLEET_SIM_TTFT_MS": "0", "FLEET_SIM_TOKENS_PER_SECOND": "0",
                         "FLEET_SIM_OUTPUT_TOKENS": "16"}

@@ -15,11 +15,11 @@ import time
 import fakeredis
 
 from fleet.config import load_config
-from fleet.flags import FeatureFlagManager
-from fleet.models import QETask
-from fleet.registry import ModelRegistry
-from fleet.router import ModelRouter
-from fleet.tokens import estimate_tokens
+from fleet.contracts import QETask
+from fleet.routing.flags import FeatureFlagManager
+from fleet.routing.registry import ModelRegistry
+from fleet.routing.router import ModelRouter
+from fleet.routing.tokens import estimate_tokens
 
 
 def code_of_tokens(target: int) -> str:

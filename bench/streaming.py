@@ -26,7 +26,7 @@ import redis
 from celery import Celery
 
 from bench.common import bench_env, median, percentile
-from fleet.testing import WorkerProcess
+from tests.harness import WorkerProcess
 
 QUEUE = "model.claude-haiku-4"
 

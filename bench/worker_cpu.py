@@ -41,7 +41,7 @@ from typing import Any
 
 from bench.common import bench_env, export, process_cpu
 from bench.dispatch import CONCURRENCY, task_body, wait_all
-from fleet.testing import ROOT, WorkerProcess
+from tests.harness import ROOT, WorkerProcess
 
 IDLE_QUEUE = "bench.idle"
 
@@ -103,7 +103,7 @@ def _client(env: dict[str, str]) -> Any:
 
 def _submit_all(n: int) -> list[str]:
     """``n`` tasks through ``fleet.submit`` (routed here, one execute message each)."""
-    from fleet.dispatch import submit
+    from fleet.dispatch.route import submit
 
     bodies = [task_body(i) for i in range(n)]
     for body in bodies:

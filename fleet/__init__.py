@@ -1,85 +1,82 @@
 """qe-fleet: route quality-engineering tasks to the cheapest capable model on Celery, stream
 their output through Redis and price every token into PostgreSQL.
 
-Importing ``fleet`` is light: the Celery app and database pools load only when used.
+The public names below load on first use (PEP 562): ``import fleet`` or ``import fleet.errors``
+loads no client library (redis, psycopg, celery).
 """
 
 from __future__ import annotations
 
+import importlib
 from typing import TYPE_CHECKING, Any
 
-from fleet.breaker import CircuitBreaker
-from fleet.budget import BudgetLedger
-from fleet.buffer import BufferManager
-from fleet.complexity import ComplexityAnalyzer
-from fleet.config import FleetConfig, ModelConfig, Settings, get_config, load_config
-from fleet.costs import CostTracker, price
-from fleet.errors import (
-    BudgetExceeded,
-    ConfigError,
-    FleetError,
-    InvalidTask,
-    ModelSelectionFailed,
-    PayloadTooLarge,
-    UnknownModel,
-)
-from fleet.flags import FeatureFlagManager
-from fleet.models import (
-    ComplexityScore,
-    CostEntry,
-    ModelSelection,
-    QETask,
-    StreamEvent,
-    TaskType,
-    TokenUsage,
-)
-from fleet.registry import ModelRegistry
-from fleet.relay import StreamPublisher
-from fleet.router import ModelRouter
-from fleet.stream import asubscribe, subscribe
-
 if TYPE_CHECKING:
-    from fleet.dispatch import submit
+    from fleet.config import FleetConfig, ModelConfig, Settings, load_config
+    from fleet.contracts import (
+        ComplexityScore,
+        CostEntry,
+        ModelSelection,
+        QETask,
+        StreamEvent,
+        TaskType,
+        TokenUsage,
+    )
+    from fleet.costs.budget import BudgetLedger
+    from fleet.costs.pricing import price
+    from fleet.costs.tracker import CostTracker
+    from fleet.dispatch.route import submit
+    from fleet.errors import (
+        BudgetExceeded,
+        ConfigError,
+        FleetError,
+        InvalidTask,
+        ModelSelectionFailed,
+        PayloadTooLarge,
+        UnknownModel,
+    )
+    from fleet.routing.breaker import CircuitBreaker
+    from fleet.routing.complexity import ComplexityAnalyzer
+    from fleet.routing.flags import FeatureFlagManager
+    from fleet.routing.registry import ModelRegistry
+    from fleet.routing.router import ModelRouter
+    from fleet.services import Services, get_config, get_services
+    from fleet.streaming.chunker import Chunker
+    from fleet.streaming.relay import StreamPublisher
+    from fleet.streaming.subscribe import asubscribe, subscribe
 
-__all__ = [
-    "BudgetExceeded",
-    "BudgetLedger",
-    "BufferManager",
-    "CircuitBreaker",
-    "ComplexityAnalyzer",
-    "ComplexityScore",
-    "ConfigError",
-    "CostEntry",
-    "CostTracker",
-    "FeatureFlagManager",
-    "FleetConfig",
-    "FleetError",
-    "InvalidTask",
-    "ModelConfig",
-    "ModelRegistry",
-    "ModelRouter",
-    "ModelSelection",
-    "ModelSelectionFailed",
-    "PayloadTooLarge",
-    "QETask",
-    "Settings",
-    "StreamEvent",
-    "StreamPublisher",
-    "TaskType",
-    "TokenUsage",
-    "UnknownModel",
-    "asubscribe",
-    "get_config",
-    "load_config",
-    "price",
-    "submit",
-    "subscribe",
-]
+# public name -> the module that defines it
+_EXPORTS: dict[str, str] = {
+    **dict.fromkeys(("FleetConfig", "ModelConfig", "Settings", "load_config"), "fleet.config"),
+    **dict.fromkeys(("ComplexityScore", "CostEntry", "ModelSelection", "QETask", "StreamEvent",
+                     "TaskType", "TokenUsage"), "fleet.contracts"),
+    "BudgetLedger": "fleet.costs.budget",
+    "price": "fleet.costs.pricing",
+    "CostTracker": "fleet.costs.tracker",
+    "submit": "fleet.dispatch.route",
+    **dict.fromkeys(("BudgetExceeded", "ConfigError", "FleetError", "InvalidTask",
+                     "ModelSelectionFailed", "PayloadTooLarge", "UnknownModel"), "fleet.errors"),
+    "CircuitBreaker": "fleet.routing.breaker",
+    "ComplexityAnalyzer": "fleet.routing.complexity",
+    "FeatureFlagManager": "fleet.routing.flags",
+    "ModelRegistry": "fleet.routing.registry",
+    "ModelRouter": "fleet.routing.router",
+    **dict.fromkeys(("Services", "get_config", "get_services"), "fleet.services"),
+    "Chunker": "fleet.streaming.chunker",
+    "StreamPublisher": "fleet.streaming.relay",
+    **dict.fromkeys(("asubscribe", "subscribe"), "fleet.streaming.subscribe"),
+}
+__all__ = ["BudgetExceeded", "BudgetLedger", "Chunker", "CircuitBreaker", "ComplexityAnalyzer",
+    "ComplexityScore", "ConfigError", "CostEntry", "CostTracker", "FeatureFlagManager",
+    "FleetConfig", "FleetError", "InvalidTask", "ModelConfig", "ModelRegistry", "ModelRouter",
+    "ModelSelection", "ModelSelectionFailed", "PayloadTooLarge", "QETask", "Services", "Settings",
+    "StreamEvent", "StreamPublisher", "TaskType", "TokenUsage", "UnknownModel", "asubscribe",
+    "get_config", "get_services", "load_config", "price", "submit", "subscribe"]
 
 
 def __getattr__(name: str) -> Any:
-    if name == "submit":  # imports the Celery app, so only on demand
-        from fleet.dispatch import submit
-
-        return submit
-    raise AttributeError(f"module 'fleet' has no attribute {name!r}")
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'fleet' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # the next lookup is a plain attribute
+    return value

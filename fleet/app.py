@@ -12,13 +12,13 @@ from typing import Any
 from celery import Celery, Task
 from celery.exceptions import Retry
 
-from fleet import compat
+from fleet.backends import kombu_fixes as compat
 from fleet.errors import ConfigError
 
 
 def create_app() -> Celery:
     compat.install()
-    app = Celery("fleet", include=["fleet.dispatch", "workers.execute", "beat.tasks"])
+    app = Celery("fleet", include=["fleet.dispatch.task", "workers.execute", "beat.tasks"])
     try:
         app.config_from_object("celeryconfig")
         _ = app.conf.broker_url  # config is read lazily: force it now, at start-up

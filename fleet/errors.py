@@ -7,7 +7,10 @@ args) round-trips an error to any caller, including ones without ``fleet`` insta
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
 
 
 class FleetError(Exception):
@@ -124,3 +127,11 @@ ALL_ERRORS: tuple[type[FleetError], ...] = (
     NoAffordableModel, UnknownModel, BufferOverflow, StreamTimeout, ChunkValidationFailed,
     ProviderError, MissingCredentials, CostCalculationFailed, BudgetAlertTriggered,
 )
+
+
+def describe_invalid(exc: ValidationError, limit: int = 3, root: str = "(payload)") -> str:
+    """The first ``limit`` problems of a validation error as one line, naming each field."""
+    parts = [f"field {'.'.join(str(p) for p in err['loc']) or root}: {err['msg']}"
+             for err in exc.errors()[:limit]]
+    more = f" (and {exc.error_count() - limit} more)" if exc.error_count() > limit else ""
+    return "; ".join(parts) + more

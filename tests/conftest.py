@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import uuid
 
-from fleet.testing import claim_redis_db
+from tests.harness import claim_redis_db
 
 REDIS_HOST = os.environ.get("FLEET_TEST_REDIS_HOST", "127.0.0.1")
 REDIS_PORT = int(os.environ.get("FLEET_TEST_REDIS_PORT", "6379"))

@@ -18,8 +18,8 @@ import httpx
 import pytest
 import redis
 
-from fleet import testing
-from fleet.outbox import DUE_KEY, OUTBOX_KEY
+from fleet.dispatch.outbox import DUE_KEY, OUTBOX_KEY
+from tests import harness as testing
 from tests.conftest import DATABASE_URL, REDIS_URL, RUN_ID
 
 ROOT = testing.ROOT
@@ -28,8 +28,8 @@ MODEL_QUEUES = ["model.claude-haiku-4", "model.claude-sonnet-4.5", "model.claude
 
 @pytest.fixture(scope="session", autouse=True)
 def _isolated_services() -> Iterator[None]:
-    from fleet import db
-    from fleet.migrate import migrate
+    from fleet.backends import postgres as db
+    from fleet.backends.migrate import migrate
 
     client = redis.Redis.from_url(REDIS_URL)
     client.flushdb()

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from fleet.batching import BatchWriter
+from fleet.backends.batch_writer import BatchWriter
 
 
 class Recorder:

@@ -13,9 +13,9 @@ import pytest
 
 from beat.tasks import aggregate_costs_now, cleanup_now, once_per_slot
 from fleet.config import get_config
-from fleet.costs import CostTracker
-from fleet.models import TokenUsage
-from fleet.reports import cost_report, render
+from fleet.contracts import TokenUsage
+from fleet.costs.reports import cost_report, render
+from fleet.costs.tracker import CostTracker
 
 
 def record(task_id: str, model_name: str = "claude-haiku-4", when: datetime | None = None,

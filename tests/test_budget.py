@@ -11,14 +11,14 @@ from typing import Any
 
 import pytest
 
-from fleet.budget import (
+from fleet.config import AlertThresholds, BudgetLimits, CostTracking
+from fleet.costs.budget import (
     RESERVATIONS,
     BudgetLedger,
     ledger_key,
     period_end,
     period_start,
 )
-from fleet.config import AlertThresholds, BudgetLimits, CostTracking
 
 DAY = date(2031, 3, 18)  # a Tuesday, far from any real spend
 
@@ -133,8 +133,8 @@ def test_status_has_the_seeds_shape(redis_client) -> None:
 
 def test_rebuild_restores_spend_from_postgres(redis_client, pg) -> None:
     from fleet.config import load_config
-    from fleet.costs import CostTracker
-    from fleet.models import TokenUsage
+    from fleet.contracts import TokenUsage
+    from fleet.costs.tracker import CostTracker
     from tests.test_config import SHIPPED
 
     model = load_config(SHIPPED, environ={}).routing.model("claude-opus-4")
@@ -156,13 +156,13 @@ def test_rebuild_restores_spend_from_postgres(redis_client, pg) -> None:
 def test_block_refuses_and_downgrade_picks_a_cheaper_model(redis_client, monkeypatch) -> None:
     import fakeredis
 
-    from fleet import dispatch
     from fleet.config import get_config
+    from fleet.contracts import QETask
+    from fleet.dispatch import route as dispatch
     from fleet.errors import BudgetExceeded, NoAffordableModel
-    from fleet.flags import FeatureFlagManager
-    from fleet.models import QETask
-    from fleet.registry import ModelRegistry
-    from fleet.router import ModelRouter
+    from fleet.routing.flags import FeatureFlagManager
+    from fleet.routing.registry import ModelRegistry
+    from fleet.routing.router import ModelRouter
 
     config = get_config()
     fake = fakeredis.FakeRedis()

@@ -104,11 +104,11 @@ def test_routing_stats_shows_distribution_and_latency() -> None:
     import fakeredis
 
     from fleet.config import get_config
-    from fleet.flags import FeatureFlagManager
-    from fleet.models import QETask
-    from fleet.registry import ModelRegistry
-    from fleet.router import ModelRouter
-    from fleet.selections import flush_selections, store_selection
+    from fleet.contracts import QETask
+    from fleet.dispatch.selections import flush_selections, store_selection
+    from fleet.routing.flags import FeatureFlagManager
+    from fleet.routing.registry import ModelRegistry
+    from fleet.routing.router import ModelRouter
 
     client = fakeredis.FakeRedis()
     config = get_config()

@@ -11,7 +11,7 @@ import redis
 from prometheus_client import REGISTRY
 
 import fleet.app  # noqa: F401  (installs the work-arounds)
-from fleet import compat
+from fleet.backends import kombu_fixes as compat
 from tests.conftest import REDIS_URL
 
 

@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fleet import complexity
-from fleet.complexity import ComplexityAnalyzer
-from fleet.models import QETask, SourceFile, TaskType
+from fleet.contracts import QETask, SourceFile, TaskType
+from fleet.routing import complexity
+from fleet.routing.complexity import ComplexityAnalyzer
 
 analyzer = ComplexityAnalyzer()
 

@@ -12,12 +12,13 @@ import redis
 from hypothesis import given
 from hypothesis import strategies as st
 
-from fleet import costs, db
+from fleet.backends import postgres as db
 from fleet.config import load_config
-from fleet.costs import CostTracker, price
-from fleet.hold import HeldRows
-from fleet.models import TokenUsage
-from fleet.testing import ROOT
+from fleet.contracts import TokenUsage
+from fleet.costs import tracker as costs
+from fleet.costs.spool import HeldRows
+from fleet.costs.tracker import CostTracker, price
+from tests.harness import ROOT
 from tests.test_config import SHIPPED
 
 MODELS = {m.name: m for m in load_config(SHIPPED, environ={}).routing.models}
@@ -85,11 +86,12 @@ HOLDER = """
 import sys, time
 from pathlib import Path
 import redis
-from fleet import costs, db
+from fleet.costs import tracker as costs
+from fleet.backends import postgres as db
 from fleet.config import load_config
-from fleet.costs import CostTracker
-from fleet.hold import HeldRows
-from fleet.models import TokenUsage
+from fleet.costs.tracker import CostTracker
+from fleet.costs.spool import HeldRows
+from fleet.contracts import TokenUsage
 from tests.test_config import SHIPPED
 
 model = {m.name: m for m in load_config(SHIPPED, environ={}).routing.models}["claude-haiku-4"]

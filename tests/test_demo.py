@@ -10,10 +10,10 @@ import uuid
 import pytest
 import redis
 
-from fleet import db
-from fleet.testing import claim_redis_db
+from fleet.backends import postgres as db
 from tests.conftest import PG_BASE, REDIS_HOST, REDIS_PORT
 from tests.fixtures import ROOT
+from tests.harness import claim_redis_db
 
 pytestmark = pytest.mark.integration
 

@@ -15,7 +15,7 @@ from kombu.transport.redis import Channel
 from prometheus_client.metrics import MetricWrapperBase
 
 from fleet import metrics
-from fleet.models import queue_for
+from fleet.contracts import queue_for
 
 ROOT = Path(__file__).resolve().parent.parent
 DEPLOY = ROOT / "deploy"

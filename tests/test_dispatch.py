@@ -10,9 +10,9 @@ import pytest
 import redis
 from kombu.exceptions import OperationalError
 
-from fleet import dispatch
-from fleet.budget import RESERVATIONS
-from fleet.outbox import DUE_KEY, OUTBOX_KEY
+from fleet.costs.budget import RESERVATIONS
+from fleet.dispatch import route as dispatch
+from fleet.dispatch.outbox import DUE_KEY, OUTBOX_KEY
 
 
 def test_a_dispatch_fails_when_redis_does_not_come_back(monkeypatch) -> None:

@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from fleet.budget import RESERVATIONS
-from fleet.testing import wait_result
+from fleet.costs.budget import RESERVATIONS
 from tests.fixtures import MODEL_QUEUES
+from tests.harness import wait_result
 
 pytestmark = pytest.mark.integration
 

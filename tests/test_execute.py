@@ -6,10 +6,10 @@ from __future__ import annotations
 import uuid
 from decimal import Decimal
 
-from fleet.budget import get_ledger
-from fleet.costs import CostTracker
-from fleet.models import TokenUsage
-from fleet.relay import get_relay
+from fleet.contracts import TokenUsage
+from fleet.costs.budget import get_ledger
+from fleet.costs.tracker import CostTracker
+from fleet.streaming.relay import get_relay
 from tests.test_costs import MODELS
 from workers.execute import owed_by
 

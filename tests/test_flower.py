@@ -12,10 +12,10 @@ from typing import Any
 import httpx
 import pytest
 
-from fleet.lease import lease_key
-from fleet.testing import wait_result
 from tests.fixtures import http_process
+from tests.harness import wait_result
 from tests.test_end_to_end import task_payload
+from workers.attempt import lease_key
 
 pytestmark = pytest.mark.integration
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from fleet.hold import HeldRows
-from fleet.models import CostEntry, TokenUsage
+from fleet.contracts import CostEntry, TokenUsage
+from fleet.costs.spool import HeldRows
 
 HOST = socket.gethostname()
 

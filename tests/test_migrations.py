@@ -10,7 +10,7 @@ from pathlib import Path
 
 import psycopg
 
-from fleet.db import drop_database
+from fleet.backends.postgres import drop_database
 from tests.conftest import PG_BASE
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -7,9 +7,9 @@ import pickle
 
 import pytest
 
-from fleet.dispatch import parse_task
+from fleet.contracts import QETask
+from fleet.dispatch.route import parse_task
 from fleet.errors import ALL_ERRORS, InvalidTask, PayloadTooLarge
-from fleet.models import QETask
 
 
 def test_schema_is_json_schema_of_qetask() -> None:

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from fleet import outbox
-from fleet.lease import Attempt, LeaseKeeper
-from fleet.outbox import DUE_KEY, MAX_REDELIVERIES, OUTBOX_KEY, Message
+from fleet.dispatch import outbox
+from fleet.dispatch.outbox import DUE_KEY, MAX_REDELIVERIES, OUTBOX_KEY, Message
+from workers.attempt import Attempt, LeaseKeeper
 
 
 def _message() -> Message:

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from fleet.dispatch import submit
-from fleet.stream import read_log
-from fleet.testing import wait_result
+from fleet.dispatch.route import submit
+from fleet.streaming.subscribe import read_log
 from tests.fixtures import WorkerProcess
+from tests.harness import wait_result
 from tests.test_end_to_end import task_payload
 
 pytestmark = pytest.mark.integration

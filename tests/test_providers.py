@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from fleet.config import ModelConfig
-from fleet.models import TokenUsage
+from fleet.contracts import TokenUsage
 from tests.fake_provider import FakeProvider
 from workers.providers import CompletionRequest, ProviderCallError, TextDelta
 from workers.providers.anthropic_provider import AnthropicProvider

@@ -7,13 +7,13 @@ from decimal import Decimal
 import fakeredis
 import pytest
 
-from fleet.complexity import ComplexityAnalyzer
 from fleet.config import ModelConfig, load_config
+from fleet.contracts import ComplexityScore, QETask
 from fleet.errors import UnknownModel
-from fleet.flags import FeatureFlagManager
-from fleet.models import ComplexityScore, QETask
-from fleet.registry import ModelRegistry
-from fleet.router import ModelRouter
+from fleet.routing.complexity import ComplexityAnalyzer
+from fleet.routing.flags import FeatureFlagManager
+from fleet.routing.registry import ModelRegistry
+from fleet.routing.router import ModelRouter
 from tests.test_config import SHIPPED
 
 

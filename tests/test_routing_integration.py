@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from fleet.testing import wait_result
 from tests.fixtures import MODEL_QUEUES, ROOT, WorkerProcess
+from tests.harness import wait_result
 
 pytestmark = pytest.mark.integration
 

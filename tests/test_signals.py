@@ -10,10 +10,10 @@ import json
 import lizard
 import pytest
 
-from fleet import signals
-from fleet.choices import NO_CHOICES, choice_signals, word_overlap
-from fleet.signals import code_signals, text_signals
-from fleet.tokens import estimate_tokens
+from fleet.routing import signals
+from fleet.routing.signals import code_signals, text_signals
+from fleet.routing.signals.choices import NO_CHOICES, choice_signals, word_overlap
+from fleet.routing.tokens import estimate_tokens
 
 
 def test_multi_word_cues_match_as_phrases() -> None:

@@ -8,8 +8,8 @@ import uuid
 
 import pytest
 
-from fleet.relay import StreamPublisher
-from fleet.stream import asubscribe, read_log, subscribe
+from fleet.streaming.relay import StreamPublisher
+from fleet.streaming.subscribe import asubscribe, read_log, subscribe
 
 
 def new_id() -> str:
@@ -79,7 +79,7 @@ def test_redelivered_publisher_continues_numbering_and_never_duplicates(redis_cl
 def test_async_subscriber_matches_the_sync_one(redis_client) -> None:
     import asyncio
 
-    from fleet.stream import asubscribe
+    from fleet.streaming.subscribe import asubscribe
     from tests.conftest import REDIS_URL
 
     task_id = new_id()
@@ -96,7 +96,7 @@ def test_async_subscriber_matches_the_sync_one(redis_client) -> None:
 
 
 def test_coalescing_sends_far_fewer_chunks_than_deltas(redis_client) -> None:
-    from fleet.buffer import BufferManager
+    from fleet.streaming.chunker import BufferManager
 
     task_id = new_id()
     pub = StreamPublisher(task_id, "m", redis_client, buffer=BufferManager(64, 1000))
@@ -110,7 +110,7 @@ def test_coalescing_sends_far_fewer_chunks_than_deltas(redis_client) -> None:
 
 
 def test_invalid_deltas_are_discarded_and_counted() -> None:  # STREAM_003
-    from fleet.buffer import BufferManager
+    from fleet.streaming.chunker import BufferManager
 
     buffer = BufferManager(1, 0)
     assert buffer.add("ok") == "ok"
@@ -140,7 +140,7 @@ class SlowRelay:
 
 
 def test_slow_redis_throttles_the_producer_and_loses_nothing(redis_client) -> None:
-    from fleet.relay import get_relay
+    from fleet.streaming.relay import get_relay
 
     task_id = new_id()
     pub = StreamPublisher(task_id, "m", redis_client, buffer_size=10,
@@ -158,7 +158,7 @@ def test_a_stuck_path_raises_stream_001(redis_client) -> None:
     import pytest
 
     from fleet.errors import BufferOverflow
-    from fleet.relay import get_relay
+    from fleet.streaming.relay import get_relay
 
     pub = StreamPublisher(new_id(), "m", redis_client, buffer_size=4, timeout_s=0.3)
     with SlowRelay(get_relay(redis_client), 1.0), pytest.raises(BufferOverflow) as info:
@@ -168,7 +168,7 @@ def test_a_stuck_path_raises_stream_001(redis_client) -> None:
 
 
 def test_drain_waits_until_every_handed_event_is_in_redis(redis_client) -> None:
-    from fleet.relay import get_relay
+    from fleet.streaming.relay import get_relay
 
     relay = get_relay(redis_client)
     task_id = new_id()
@@ -182,8 +182,8 @@ def test_drain_waits_until_every_handed_event_is_in_redis(redis_client) -> None:
 
 
 def test_a_second_attempt_in_the_same_process_must_wait_for_the_lease(redis_client) -> None:
-    from fleet.lease import Attempt, LeaseKeeper
-    from fleet.relay import get_relay
+    from fleet.streaming.relay import get_relay
+    from workers.attempt import Attempt, LeaseKeeper
 
     keeper = LeaseKeeper(redis_client, lease_ms=5000)
     task_id = new_id()
@@ -197,7 +197,7 @@ def test_a_second_attempt_in_the_same_process_must_wait_for_the_lease(redis_clie
 
 
 def test_an_attempt_starts_where_the_stream_stands(redis_client) -> None:
-    from fleet.lease import Attempt, LeaseKeeper
+    from workers.attempt import Attempt, LeaseKeeper
 
     keeper = LeaseKeeper(redis_client)
     task_id = new_id()
@@ -212,8 +212,8 @@ def test_an_attempt_starts_where_the_stream_stands(redis_client) -> None:
 
 
 def test_a_release_sent_with_the_relay_lands_after_the_events_before_it(redis_client) -> None:
-    from fleet.lease import LeaseKeeper, lease_key
-    from fleet.relay import get_relay
+    from fleet.streaming.relay import get_relay
+    from workers.attempt import LeaseKeeper, lease_key
 
     keeper = LeaseKeeper(redis_client)
     task_id = new_id()
@@ -244,7 +244,7 @@ def test_a_silent_stream_times_out_in_both_subscribers(redis_client) -> None:
 
 
 def test_a_command_redis_refuses_is_dropped_and_the_relay_goes_on(redis_client, caplog) -> None:
-    from fleet.relay import get_relay
+    from fleet.streaming.relay import get_relay
 
     relay = get_relay(redis_client)
     task_id, key = new_id(), f"not-a-counter-{new_id()}"
@@ -260,7 +260,7 @@ def test_a_command_redis_refuses_is_dropped_and_the_relay_goes_on(redis_client, 
 
 
 def test_a_command_with_an_argument_redis_cannot_take_fails_its_sender(redis_client) -> None:
-    from fleet.relay import get_relay
+    from fleet.streaming.relay import get_relay
 
     relay = get_relay(redis_client)
     for command in [("SET", "k", None), ("SET", "k", True), ("SET", "k", 1.5), ()]:

@@ -10,7 +10,7 @@ model:
   tells subscribers, and the next model is asked to continue the text already streamed, so they
   see the continuation — neither a restart nor a duplicate;
 * when a stream keeps timing out, tries once more without streaming (STREAM_002);
-* records every call's usage (estimated when the provider reports none: COST_001).
+* records every call's usage (estimated when the provider reports none: COST_001, logged).
 
 The overall task deadline (``fleet.taskTimeout``) bounds all of it (TASK_003).
 """
@@ -19,20 +19,30 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from fleet.breaker import CircuitBreaker
 from fleet.config import FleetConfig, ModelConfig
-from fleet.errors import FleetError, ProviderError, StreamTimeout, TaskTimedOut
+from fleet.contracts import ModelSelection, QETask, TokenUsage
+from fleet.errors import (
+    CostCalculationFailed,
+    FleetError,
+    ProviderError,
+    StreamTimeout,
+    TaskTimedOut,
+)
 from fleet.metrics import FALLBACKS
-from fleet.models import ModelSelection, QETask, TokenUsage
-from fleet.registry import ModelRegistry
-from fleet.relay import StreamPublisher
-from fleet.tokens import estimate_tokens
-from workers.providers import CompletionRequest, ProviderCallError, TextDelta, provider_for
+from fleet.routing.breaker import CircuitBreaker
+from fleet.routing.registry import ModelRegistry
+from fleet.routing.tokens import estimate_tokens
+from fleet.streaming.relay import StreamPublisher
+from workers.providers import CompletionRequest, Provider, ProviderCallError, TextDelta
 
 log = logging.getLogger("fleet.runner")
 
+# The adapter that calls a model: ``workers.providers.provider_for`` in a worker, a
+# ``MockProvider`` in tests.
+ProviderFactory = Callable[[ModelConfig], Provider]
 MAX_BACKOFF_SECONDS = 60.0
 PROGRESS_EVERY_CHUNKS = 8
 
@@ -60,11 +70,12 @@ class RunFailed(Exception):
 
 
 class Runner:
-    def __init__(self, config: FleetConfig, registry: ModelRegistry,
-                 breaker: CircuitBreaker) -> None:
+    def __init__(self, config: FleetConfig, registry: ModelRegistry, breaker: CircuitBreaker,
+                 providers: ProviderFactory) -> None:
         self.config = config
         self.registry = registry
         self.breaker = breaker
+        self.providers = providers
         self.retry = config.streaming.retry_config
 
     def chain(self, selection: ModelSelection) -> list[ModelConfig]:
@@ -97,11 +108,12 @@ class Runner:
              calls: list[Call], delivered: str) -> Outcome:
         parts: list[str] = [delivered] if delivered else []
         last_error = "no model could be called"
+        timed_out = False  # the last failure was a stream that went silent
         previous: ModelConfig | None = None
         chain = self.chain(selection)
         for index, model in enumerate(chain):
             if not self.breaker.allow(model):
-                last_error = f"{model.name}: circuit open"
+                last_error, timed_out = f"{model.name}: circuit open", False
                 continue
             if previous is not None:
                 FALLBACKS.labels(previous.name).inc()
@@ -124,7 +136,7 @@ class Runner:
                 except ProviderCallError as exc:
                     self.breaker.record(model, ok=False)
                     calls.append(Call(model, self._estimate(request, parts[before:])))
-                    last_error = f"{model.name}: {exc}"
+                    last_error, timed_out = f"{model.name}: {exc}", exc.timeout
                     log.warning("task %s on %s: %s", task.id, model.name, exc)
                     produced = len(parts) > before
                     last_model = index == len(chain) - 1
@@ -145,7 +157,7 @@ class Runner:
                 calls.append(Call(model, usage))
                 publisher.flush_text()
                 return Outcome(text="".join(parts), model=model, calls=calls)
-        if "timed out" in last_error:
+        if timed_out:
             raise StreamTimeout(last_error)
         raise ProviderError(last_error)
 
@@ -154,7 +166,7 @@ class Runner:
         usage: TokenUsage | None = None
         max_tokens = request.max_output_tokens
         start = len(parts)
-        for item in provider_for(request.model).stream(request):
+        for item in self.providers(request.model).stream(request):
             if isinstance(item, TextDelta):
                 parts.append(item.text)
                 if streaming:
@@ -172,6 +184,9 @@ class Runner:
             else:
                 usage = item
         if usage is None:  # COST_001: no usage reported; estimate it and say so
+            log.warning("%s %s: %s reported no usage for task %s; %s",
+                        CostCalculationFailed.code, CostCalculationFailed.name,
+                        request.model.name, request.task_id, CostCalculationFailed.recovery)
             return self._estimate(request, parts[start:])
         return usage
 

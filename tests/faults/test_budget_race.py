@@ -12,11 +12,11 @@ from typing import Any
 
 import pytest
 
-from fleet.budget import ledger_key
-from fleet.events import EVENTS_CHANNEL
-from fleet.testing import WorkerProcess as _Worker
-from fleet.testing import wait_result
+from fleet.costs.budget import ledger_key
+from fleet.streaming.events import EVENTS_CHANNEL
 from tests.conftest import RUN_ID
+from tests.harness import WorkerProcess as _Worker
+from tests.harness import wait_result
 
 pytestmark = pytest.mark.integration
 

@@ -13,8 +13,8 @@ import pytest
 import redis
 from celery import Celery
 
-from fleet.testing import WorkerProcess, wait_result
 from tests.conftest import RUN_ID
+from tests.harness import WorkerProcess, wait_result
 
 pytestmark = pytest.mark.integration
 

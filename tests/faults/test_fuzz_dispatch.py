@@ -12,9 +12,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from fleet.contracts import QETask, TaskType
 from fleet.errors import FleetError
-from fleet.models import QETask, TaskType
-from fleet.testing import wait_result
+from tests.harness import wait_result
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=40),
@@ -59,7 +59,7 @@ def dispatch_task() -> Iterator[Any]:
     they neither run in later tests nor hold budget reservations."""
     import redis
 
-    from fleet.dispatch import dispatch
+    from fleet.dispatch.route import dispatch
     from tests.conftest import REDIS_URL
 
     yield dispatch

@@ -26,7 +26,7 @@ SEEN = {"accepted": 0, "rejected": 0}
 def client() -> Iterator[TestClient]:
     import redis
 
-    from fleet.gateway import create_app
+    from fleet.http.gateway import create_app
     from tests.conftest import REDIS_URL
 
     with TestClient(create_app(), raise_server_exceptions=True) as test_client:

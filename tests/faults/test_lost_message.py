@@ -15,12 +15,12 @@ from typing import Any
 
 import pytest
 
-from fleet import dispatch
-from fleet.dispatch import submit
-from fleet.lease import lease_key
-from fleet.outbox import OUTBOX_KEY, Message
-from fleet.testing import wait_result
+from fleet.dispatch import route as dispatch
+from fleet.dispatch.outbox import OUTBOX_KEY, Message
+from fleet.dispatch.route import submit
 from tests.fixtures import WorkerProcess, assert_ran_once
+from tests.harness import wait_result
+from workers.attempt import lease_key
 
 pytestmark = pytest.mark.integration
 

@@ -11,9 +11,9 @@ from typing import Any
 import psycopg
 import pytest
 
-from fleet.migrate import migrate
-from fleet.testing import ThrowawayPostgres, WorkerProcess, free_port, wait_result
+from fleet.backends.migrate import migrate
 from tests.conftest import RUN_ID
+from tests.harness import ThrowawayPostgres, WorkerProcess, free_port, wait_result
 
 pytestmark = pytest.mark.integration
 

@@ -16,11 +16,11 @@ from typing import Any
 import pytest
 import yaml
 
-from fleet.models import StreamEvent
-from fleet.stream import subscribe
-from fleet.testing import wait_result
+from fleet.contracts import StreamEvent
+from fleet.streaming.subscribe import subscribe
 from tests.fake_provider import FakeProvider
 from tests.fixtures import ROOT, WorkerProcess
+from tests.harness import wait_result
 
 pytestmark = pytest.mark.integration
 
@@ -259,12 +259,12 @@ def test_worker_refuses_to_start_without_its_models_key(fake_config: Path) -> No
 def test_overall_task_deadline_ends_a_slow_stream_with_task_003(fake, redis_client,
                                                                monkeypatch) -> None:
     """In process (real SDK, real Redis): a stream still going at the deadline is cut off."""
-    from fleet.breaker import CircuitBreaker
     from fleet.config import load_config
-    from fleet.models import ModelSelection, QETask
-    from fleet.registry import ModelRegistry
-    from fleet.relay import StreamPublisher
-    from fleet.router import ModelRouter
+    from fleet.contracts import ModelSelection, QETask
+    from fleet.routing.breaker import CircuitBreaker
+    from fleet.routing.registry import ModelRegistry
+    from fleet.routing.router import ModelRouter
+    from fleet.streaming.relay import StreamPublisher
     from workers.runner import RunFailed, Runner
 
     config = load_config(environ={"FLEET_TASK_TIMEOUT": "1",

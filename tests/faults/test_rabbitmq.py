@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 from celery import Celery
 
-from fleet.testing import wait_result
 from tests.conftest import REDIS_URL, RUN_ID
 from tests.fixtures import WorkerProcess, assert_ran_once
+from tests.harness import wait_result
 
 pytestmark = pytest.mark.integration
 

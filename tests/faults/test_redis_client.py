@@ -8,7 +8,7 @@ import time
 import pytest
 import redis
 
-from fleet.redis_client import get_redis, wait_for_redis
+from fleet.backends.redis import get_redis, wait_for_redis
 
 pytestmark = pytest.mark.integration
 
@@ -32,7 +32,7 @@ def test_a_command_sent_while_redis_is_down_runs_when_it_is_back(own_redis) -> N
 
 def test_the_retry_budget_is_a_setting(own_redis, monkeypatch) -> None:
     """``FLEET_REDIS_RETRIES`` bounds how long a command waits for Redis before it fails."""
-    from fleet import redis_client
+    from fleet.backends import redis as redis_client
     from fleet.config import get_settings
 
     monkeypatch.setenv("FLEET_REDIS_RETRIES", "0")

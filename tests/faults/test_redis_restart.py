@@ -17,10 +17,10 @@ import pytest
 import redis
 from celery import Celery
 
-from fleet.budget import RESERVATIONS, ledger_key
-from fleet.stream import subscribe
-from fleet.testing import WorkerProcess, wait_result
+from fleet.costs.budget import RESERVATIONS, ledger_key
+from fleet.streaming.subscribe import subscribe
 from tests.conftest import RUN_ID
+from tests.harness import WorkerProcess, wait_result
 
 pytestmark = pytest.mark.integration
 

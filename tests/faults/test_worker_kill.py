@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from fleet.testing import WorkerProcess, wait_result
 from tests.conftest import RUN_ID
+from tests.harness import WorkerProcess, wait_result
 
 pytestmark = pytest.mark.integration
 

@@ -12,8 +12,9 @@ import threading
 
 from pydantic import SecretStr
 
-from fleet.config import ModelConfig, get_config, get_settings
+from fleet.config import ModelConfig
 from fleet.errors import MissingCredentials
+from fleet.services import get_config, get_settings
 from workers.providers.base import (
     CompletionRequest,
     Provider,
@@ -21,10 +22,11 @@ from workers.providers.base import (
     StreamItem,
     TextDelta,
 )
+from workers.providers.mock import MockProvider
 from workers.providers.simulated import SimulatedProvider
 
-__all__ = ["CompletionRequest", "Provider", "ProviderCallError", "StreamItem", "TextDelta",
-           "api_key_env", "check_credentials", "provider_for"]
+__all__ = ["CompletionRequest", "MockProvider", "Provider", "ProviderCallError", "StreamItem",
+           "TextDelta", "api_key_env", "check_credentials", "provider_for"]
 
 _KEYLESS = frozenset({"openai-compatible", "simulated"})
 _cache: dict[tuple[str, str], Provider] = {}

@@ -16,9 +16,9 @@ from anthropic.types import (
 from anthropic.types import TextDelta as TextDelta_
 
 from fleet.config import ModelConfig
-from fleet.models import TokenUsage
+from fleet.contracts import TokenUsage
 from workers.providers.base import CompletionRequest, ProviderCallError, StreamItem, TextDelta
-from workers.providers.http_errors import SDKProvider
+from workers.providers.sdk import SDKProvider
 
 
 class AnthropicProvider(SDKProvider):

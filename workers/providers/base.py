@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from fleet.config import ModelConfig
-from fleet.models import TokenUsage
+from fleet.contracts import TokenUsage
 
 CONTINUE_INSTRUCTION = ("Continue exactly where your previous message stopped, mid-word if "
                         "need be. Do not repeat any of it and do not comment on it.")

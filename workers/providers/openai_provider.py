@@ -10,7 +10,7 @@ import httpx
 import openai
 
 from fleet.config import ModelConfig
-from fleet.models import TokenUsage
+from fleet.contracts import TokenUsage
 from workers.providers.base import (
     CONTINUE_INSTRUCTION,
     CompletionRequest,
@@ -18,7 +18,7 @@ from workers.providers.base import (
     StreamItem,
     TextDelta,
 )
-from workers.providers.http_errors import SDKProvider
+from workers.providers.sdk import SDKProvider
 
 GEMINI_OPENAI_BASE_URL = "https://generativelanguage.googleapis.com/v1beta/openai/"
 

@@ -15,8 +15,8 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from fleet.models import TokenUsage
-from fleet.tokens import estimate_tokens
+from fleet.contracts import TokenUsage
+from fleet.routing.tokens import estimate_tokens
 from workers.providers.base import CompletionRequest, StreamItem, TextDelta
 
 _VOCABULARY = (

@@ -1,0 +1,108 @@
+"""The ``fleet`` command line: the group, and the commands about the fleet itself (migrate,
+schema, config, gateway, bench); tasks, costs and routing have modules of their own."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+import yaml
+
+from fleet.config import load_config, masked_dump, migrate_v104, read_yaml
+from fleet.errors import FleetError
+from fleet.services import get_config, get_settings
+
+
+class FleetGroup(click.Group):
+    """Turns fleet errors into one clear line and exit code 2 instead of a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except FleetError as exc:
+            click.echo(f"fleet: {exc}", err=True)
+            ctx.exit(2)
+
+
+@click.group(cls=FleetGroup)
+def main() -> None:
+    """qe-fleet: route QE tasks to the cheapest capable model, stream and price them."""
+
+
+@main.command()
+def migrate() -> None:
+    """Create the database if missing and migrate it to the latest schema."""
+    from fleet.backends.migrate import migrate as run
+
+    created = run(get_settings().fleet_database_url.get_secret_value())
+    click.echo(("created database; " if created else "") + "schema is at head")
+
+
+@main.command()
+def schema() -> None:
+    """Print the JSON Schema of QETask."""
+    from fleet.contracts import QETask
+
+    click.echo(json.dumps(QETask.model_json_schema(), indent=2))
+
+
+@main.group()
+def config() -> None:
+    """Validate or migrate configuration."""
+
+
+@config.command("check")
+@click.option("--file", "path", type=click.Path(path_type=Path), default=None)
+def config_check(path: Path | None) -> None:
+    """Validate the config and print it, secrets masked."""
+    cfg = load_config(path) if path else get_config()
+    click.echo(json.dumps(masked_dump(cfg, get_settings()), indent=2))
+
+
+@config.command("migrate")
+@click.argument("old", type=click.Path(exists=True, path_type=Path))
+def config_migrate(old: Path) -> None:
+    """Migrate a v1.0.4 config to v1.0.5 (seed §9.3); prints the new YAML."""
+    click.echo(yaml.safe_dump(migrate_v104(read_yaml(old)), sort_keys=False))
+
+
+@main.command()
+@click.argument("names", nargs=-1)
+def bench(names: tuple[str, ...]) -> None:
+    """Run the benchmarks in bench/ (from a source checkout) and print a markdown table."""
+    import subprocess
+    root = Path(__file__).resolve().parents[2]
+    if not (root / "bench" / "__main__.py").exists():
+        raise click.ClickException("bench/ is not here: run from a source checkout")
+    sys.exit(subprocess.call([sys.executable, "-m", "bench", *names], cwd=root))
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8080, show_default=True)
+def gateway(host: str, port: int) -> None:
+    """Serve the HTTP gateway (POST /v1/tasks, GET /v1/tasks/ID[/events], /healthz)."""
+    import uvicorn
+
+    from fleet.http.gateway import create_app
+
+    uvicorn.run(create_app(), host=host, port=port, log_level="info")
+
+
+def _register_commands() -> None:
+    from fleet.cli.costs import budget, costs
+    from fleet.cli.routing import flags, models, routing
+    from fleet.cli.tasks import submit, watch
+
+    for command in (submit, watch, costs, budget, routing, flags, models):
+        main.add_command(command)
+
+
+_register_commands()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,186 @@
+"""``fleet routing``, ``fleet flags`` and ``fleet models``: inspect and steer the router."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from fleet.config import ModelConfig
+from fleet.contracts import MAX_TEXT, QETask, TaskType
+from fleet.errors import FleetError, InvalidTask, PayloadTooLarge
+from fleet.routing.flags import FLAGS, Flag
+from fleet.routing.router import ModelRouter
+from fleet.services import get_config, get_services
+
+# Keys that carry a bare prompt (not a QETask): one text, a list of turns, or chat messages.
+PROMPT_KEYS = ("prompt", "messages", "turns", "conversation")
+
+
+def prompt_text(value: Any) -> str:
+    """The text of a prompt given as a string, a list of turns (a multi-turn chat), or chat
+    messages (``{"role", "content"}``, content as a string or a list of ``{"text"}`` parts);
+    turns are joined with blank lines, so code and paragraphs keep their shape."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list):
+        return "\n\n".join(t for t in (prompt_text(v) for v in value) if t)
+    if isinstance(value, dict):
+        for key in ("content", "text", "prompt"):
+            if key in value:
+                return prompt_text(value[key])
+        return ""
+    return "" if value is None else str(value)
+
+
+def task_from_line(line: str) -> QETask:
+    """A QETask from a JSON line; a bare prompt (``{"prompt": ...}``, ``{"messages": ...}``…,
+    or a JSON string or list of turns on its own) is a general task with that text."""
+    limit = get_config().fleet.max_payload_bytes
+    size = len(line.encode())
+    if size > limit:
+        raise PayloadTooLarge(f"line is {size} bytes, limit is {limit}")
+    try:
+        data = json.loads(line)
+    except ValueError as exc:
+        raise InvalidTask(f"malformed JSON: {exc}") from None
+    prompts: list[Any] = [data] if isinstance(data, str | list) else []
+    if isinstance(data, dict) and "type" not in data:
+        prompts = [data[k] for k in PROMPT_KEYS if k in data][:1]
+    if prompts:
+        text = prompt_text(prompts[0])[:MAX_TEXT]
+        return QETask(type=TaskType.GENERAL, description=text if text.strip() else " ")
+    from fleet.dispatch.intake import parse_task
+
+    return parse_task(data, limit)
+
+
+@click.group()
+def routing() -> None:
+    """Score tasks and inspect routing decisions."""
+
+
+@routing.command()
+def score() -> None:
+    """Read JSON lines (QETask or {"prompt": ...}) on stdin; print one overall score each."""
+    from fleet.routing.complexity import ComplexityAnalyzer
+
+    analyzer = ComplexityAnalyzer(get_config().routing.complexity)
+    out = sys.stdout
+    for number, line in enumerate(sys.stdin, 1):
+        if not line.strip():
+            continue
+        try:
+            out.write(f"{analyzer.analyze(task_from_line(line)).overall:.6f}\n")
+        except FleetError as exc:
+            raise FleetError(f"line {number}: {exc}") from None
+
+
+@routing.command()
+@click.argument("source", default="-")
+def explain(source: str) -> None:
+    """Print the full complexity score and model selection for one task (file or -)."""
+    text = sys.stdin.read() if source == "-" else Path(source).read_text()
+    task = task_from_line(text)
+    services = get_services()
+    selection = ModelRouter(services.config, registry=services.registry,
+                            flags=services.flags).select_model(task)
+    click.echo(json.dumps(selection.model_dump(mode="json", by_alias=True), indent=2))
+
+
+@routing.command()
+@click.option("--days", default=7, show_default=True)
+def stats(days: int) -> None:
+    """Selections per model, degraded (ROUTER_001) rate and selection latency."""
+    with get_services().db.connection() as conn:
+        rows: list[tuple[Any, ...]] = conn.execute(
+            """SELECT model, count(*), avg(complexity), count(error_code),
+                      percentile_cont(0.5) WITHIN GROUP (ORDER BY latency_us),
+                      percentile_cont(0.99) WITHIN GROUP (ORDER BY latency_us)
+               FROM routing_selections WHERE created_at > now() - make_interval(days => %s)
+               GROUP BY model ORDER BY count(*) DESC""", (days,)).fetchall()
+    total = sum(r[1] for r in rows) or 1
+    click.echo(f"{'model':<24}{'tasks':>8}{'share':>8}{'avg cx':>8}{'ROUTER_001':>12}"
+               f"{'p50 us':>9}{'p99 us':>9}")
+    for model, n, avg, degraded, p50, p99 in rows:
+        click.echo(f"{model:<24}{n:>8}{n / total:>8.1%}{avg:>8.2f}{degraded / n:>12.1%}"
+                   f"{p50:>9.0f}{p99:>9.0f}")
+    degraded_total = sum(r[3] for r in rows)
+    click.echo(f"total {sum(r[1] for r in rows)} selections in {days} days; "
+               f"fallback to default (ROUTER_001) {degraded_total / total:.1%}")
+
+
+@click.group()
+def flags() -> None:
+    """Runtime feature flags (seen fleet-wide within 1 s)."""
+
+
+@flags.command("set")
+@click.argument("flag", type=click.Choice(["router", "multiModelRouter", "streaming"]))
+@click.argument("state", type=click.Choice(["on", "off", "default"]))
+@click.option("--agent-type")
+@click.option("--env", "environment")
+def flags_set(flag: str, state: str, agent_type: str | None, environment: str | None) -> None:
+    name: Flag = "multiModelRouter" if flag in ("router", "multiModelRouter") else "streaming"
+    manager = get_services().flags
+    if state == "default":
+        manager.unset(name, agent_type, environment)
+    else:
+        manager.set(name, state == "on", agent_type, environment)
+    click.echo(f"{name} {state}" + (f" for agent type {agent_type}" if agent_type else "")
+               + (f" in environment {environment}" if environment else ""))
+
+
+@flags.command("list")
+@click.option("--agent-type")
+@click.option("--env", "environment")
+def flags_list(agent_type: str | None, environment: str | None) -> None:
+    manager = get_services().flags
+    for flag in FLAGS:
+        state = "on" if manager.is_enabled(flag, agent_type, environment) else "off"
+        click.echo(f"{flag:<18}{state}")
+    for field, value in manager.runtime_values().items():
+        click.echo(f"  runtime {field} = {value}")
+
+
+@click.group()
+def models() -> None:
+    """The model registry (runtime changes are seen fleet-wide within 1 s)."""
+
+
+@models.command("list")
+def models_list() -> None:
+    """Models with their state, provider, complexity range, prices and circuit breaker."""
+    services = get_services()
+    breaker = services.breaker
+    for m in services.registry.all():
+        p = m.capabilities.cost_per_1k_tokens
+        click.echo(f"{m.name:<24}{'enabled' if m.enabled else 'disabled':<10}{m.provider:<12}"
+                   f"range {m.complexity_range.min}-{m.complexity_range.max}  "
+                   f"${p.input}/${p.output} per 1k  circuit {breaker.state(m)}")
+
+
+@models.command("register")
+@click.argument("path", type=click.Path(exists=True, path_type=Path))
+def models_register(path: Path) -> None:
+    """Register (or replace) a model from a JSON file in the ModelConfig shape."""
+    model = ModelConfig.model_validate_json(path.read_text())
+    get_services().registry.register(model)
+    click.echo(f"registered {model.name}; start a worker on queue model.{model.name}")
+
+
+@models.command("enable")
+@click.argument("name")
+def models_enable(name: str) -> None:
+    get_services().registry.set_enabled(name, True)
+    click.echo(f"{name} enabled")
+
+
+@models.command("disable")
+@click.argument("name")
+def models_disable(name: str) -> None:
+    get_services().registry.set_enabled(name, False)
+    click.echo(f"{name} disabled")

@@ -1,0 +1,208 @@
+"""The fleet's configuration schema: the seed's §8 sections as pydantic models (camelCase in
+YAML)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, model_validator
+from pydantic.alias_generators import to_camel
+
+Provider = Literal["anthropic", "openai", "google", "openai-compatible", "simulated"]
+
+
+
+
+class CamelModel(BaseModel):
+    """Accepts and emits the seed's camelCase keys; Python code uses snake_case."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid",
+                              protected_namespaces=())
+
+
+# Exact in Python, a plain number in JSON (as in the seed's Appendix A).
+Money = Annotated[Decimal, PlainSerializer(float, return_type=float, when_used="json")]
+
+
+class TokenPrices(CamelModel):
+    input: Money = Field(ge=0)
+    output: Money = Field(ge=0)
+    cache_read: Money | None = Field(default=None, ge=0)
+    cache_write: Money | None = Field(default=None, ge=0)
+
+
+class Capabilities(CamelModel):
+    """A model's limits and prices.
+
+    Prices are per 1k tokens (the seed's ``costPer1kTokens`` and its formula). Providers list
+    prices per million tokens, and the seed's example numbers (Sonnet 3.00 / 15.00) are those
+    per-million list prices, so ``costPer1mTokens`` is accepted too and converted exactly.
+    """
+
+    max_tokens: int = Field(gt=0)
+    supports_streaming: bool = True
+    cost_per_1k_tokens: TokenPrices = Field(alias="costPer1kTokens")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _per_million(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or "costPer1mTokens" not in data:
+            return data
+        if "costPer1kTokens" in data or "cost_per_1k_tokens" in data:
+            raise ValueError("give costPer1kTokens or costPer1mTokens, not both")
+        per_m = data["costPer1mTokens"]
+        if not isinstance(per_m, dict):
+            raise ValueError("costPer1mTokens must be a mapping")
+        rest = {k: v for k, v in data.items() if k != "costPer1mTokens"}
+        return rest | {"costPer1kTokens": {
+            key: (Decimal(str(value)) / 1000 if isinstance(value, int | float | str) else value)
+            for key, value in per_m.items()}}
+
+
+class ComplexityRange(CamelModel):
+    min: float = Field(ge=0, le=1)
+    max: float = Field(ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ComplexityRange:
+        if self.min > self.max:
+            raise ValueError(f"min {self.min} is above max {self.max}")
+        return self
+
+    def holds(self, score: float) -> bool:
+        return self.min <= score <= self.max
+
+
+class Credentials(CamelModel):
+    """Where a model's key comes from: an environment variable *name*, never the key itself."""
+
+    api_key_env: str | None = None
+    endpoint: str | None = None
+
+
+class ModelConfig(CamelModel):
+    name: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+    provider: Provider
+    model: str = Field(min_length=1)
+    capabilities: Capabilities
+    complexity_range: ComplexityRange
+    enabled: bool = True
+    credentials: Credentials = Field(default_factory=Credentials)
+
+
+class FleetSection(CamelModel):
+    id: str = "qe-fleet"
+    name: str = "QE Fleet"
+    max_agents: int = Field(default=50, gt=0)
+    heartbeat_interval: int = Field(default=5000, gt=0)
+    task_timeout: int = Field(default=600, gt=0, description="seconds a task may run")
+    max_payload_bytes: int = Field(default=1 << 20, gt=0)
+    redeliver_after: int = Field(default=120, gt=0, description=(
+        "seconds a task may wait for a worker before its execute message is presumed lost "
+        "and sent again (fleet/outbox.py)"))
+    environment: str = "production"
+
+
+class FeatureFlags(CamelModel):
+    multi_model_router: bool = False
+    streaming: bool = False
+
+
+class FlagOverrides(CamelModel):
+    agent_type: dict[str, dict[str, bool]] = Field(default_factory=dict)
+    environment: dict[str, dict[str, bool]] = Field(default_factory=dict)
+
+
+class FeaturesSection(FeatureFlags):
+    overrides: FlagOverrides = Field(default_factory=FlagOverrides)
+
+
+class ComplexityWeights(CamelModel):
+    token_weighting: float = Field(default=0.4, ge=0, le=1)
+    structure_weighting: float = Field(default=0.3, ge=0, le=1)
+    context_weighting: float = Field(default=0.3, ge=0, le=1)
+
+
+class BudgetLimits(CamelModel):
+    daily: Money | None = Field(default=None, ge=0)
+    weekly: Money | None = Field(default=None, ge=0)
+    monthly: Money | None = Field(default=None, ge=0)
+
+
+class AlertThresholds(CamelModel):
+    daily_percent: float = Field(default=80, gt=0, le=100)
+    monthly_percent: float = Field(default=90, gt=0, le=100)
+
+
+class CostTracking(CamelModel):
+    enabled: bool = False
+    on_limit: Literal["block", "downgrade"] = Field(
+        default="block", description="at 100 %: reject (ROUTER_002) or use a cheaper model")
+    budget_limits: BudgetLimits = Field(default_factory=BudgetLimits)
+    alert_thresholds: AlertThresholds = Field(default_factory=AlertThresholds)
+
+
+DEFAULT_MODEL = ModelConfig(
+    name="claude-sonnet-4.5", provider="anthropic", model="claude-sonnet-4-5-20250929",
+    capabilities=Capabilities(
+        max_tokens=200_000, supports_streaming=True,
+        cost_per_1k_tokens=TokenPrices(input=Decimal("0.003"), output=Decimal("0.015")),
+    ),
+    complexity_range=ComplexityRange(min=0.0, max=1.0),
+)
+
+
+class RoutingSection(CamelModel):
+    enabled: bool = False
+    default_model: str = DEFAULT_MODEL.name
+    models: list[ModelConfig] = Field(default_factory=lambda: [DEFAULT_MODEL], min_length=1)
+    complexity: ComplexityWeights = Field(default_factory=ComplexityWeights)
+    cost_tracking: CostTracking = Field(default_factory=CostTracking)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> RoutingSection:
+        names = [m.name for m in self.models]
+        if len(set(names)) != len(names):
+            raise ValueError(f"duplicate model names in {names}")
+        if self.default_model not in names:
+            raise ValueError(f"defaultModel {self.default_model!r} is not one of {names}")
+        return self
+
+    def model(self, name: str) -> ModelConfig | None:
+        return next((m for m in self.models if m.name == name), None)
+
+
+class RetryConfig(CamelModel):
+    max_retries: int = Field(default=3, ge=0, le=20)
+    backoff_ms: int = Field(default=1000, ge=0)
+    backoff_multiplier: float = Field(default=2.0, ge=1)
+
+
+class CircuitBreakerConfig(CamelModel):
+    failure_threshold: int = Field(default=5, ge=1)
+    cooldown_ms: int = Field(default=30_000, ge=0)
+
+
+class StreamingSection(CamelModel):
+    enabled: bool = False
+    buffer_size: int = Field(default=1024, gt=0)
+    backpressure_threshold: float = Field(default=0.8, gt=0, le=1)
+    timeout_ms: int = Field(default=30_000, gt=0)
+    flush_ms: int = Field(default=20, ge=0, description="coalesce tokens for at most this long")
+    flush_chars: int = Field(default=256, gt=0, description="flush a chunk at this many chars")
+    retry_config: RetryConfig = Field(default_factory=RetryConfig)
+    circuit_breaker: CircuitBreakerConfig = Field(default_factory=CircuitBreakerConfig)
+
+
+class FleetConfig(CamelModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore",
+                              protected_namespaces=())
+
+    fleet: FleetSection = Field(default_factory=FleetSection)
+    features: FeaturesSection = Field(default_factory=FeaturesSection)
+    routing: RoutingSection = Field(default_factory=RoutingSection)
+    streaming: StreamingSection = Field(default_factory=StreamingSection)
+
+    def enabled_models(self) -> list[ModelConfig]:
+        return [m for m in self.routing.models if m.enabled]

@@ -1,0 +1,35 @@
+"""Process settings from the environment: where the services are, and secrets (``SecretStr``)."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Process settings: where the services are, and secrets."""
+
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore", case_sensitive=False)
+
+    fleet_broker_url: str = "redis://127.0.0.1:6379/0"
+    fleet_redis_url: str = "redis://127.0.0.1:6379/0"
+    # How often a Redis command is retried through a reconnect (backoff capped at 2 s; 20 is
+    # about half a minute): how long a Redis outage may last before tasks fail.
+    fleet_redis_retries: int = Field(default=20, ge=0, le=1000)
+    fleet_result_backend: str | None = None
+    fleet_database_url: SecretStr = SecretStr("postgresql://127.0.0.1:5432/fleet")
+    fleet_simulate: bool = False
+    anthropic_api_key: SecretStr | None = None
+    openai_api_key: SecretStr | None = None
+    google_api_key: SecretStr | None = None
+    fleet_gateway_token: SecretStr | None = None  # bearer token the HTTP gateway requires
+    # Where a worker keeps cost rows while PostgreSQL and Redis are both away (fleet/hold.py):
+    # a directory that outlives the process (systemd StateDirectory, a pod volume).
+    fleet_hold_dir: Path = Path(tempfile.gettempdir()) / "qe-fleet-held"
+
+    @property
+    def result_backend(self) -> str:
+        return self.fleet_result_backend or self.fleet_redis_url

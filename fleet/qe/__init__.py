@@ -1,0 +1,1 @@
+"""QE task types: what each asks a model (prompts)."""

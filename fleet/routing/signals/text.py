@@ -1,0 +1,253 @@
+"""Text signals: what a request asks for (reasoning, quantities, expert domains, hard QE topics).
+
+Every signal is a count or ratio computed by C-speed scans (compiled regexes, ``bytes.count``),
+so analysing a task with 8k tokens of code stays well under a millisecond. Lexicons are general
+vocabulary of each kind of demand (quantitative, logical, expert-domain, creative, simple
+look-up, hard QE topics), matched as whole words or phrases — multi-word cues such as
+"race condition" or "step by step" match as phrases, which a split-into-words scan cannot do.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from fleet.routing.signals.choices import ChoiceSignals, choice_signals
+
+
+def _lexicon(*terms: str) -> re.Pattern[str]:
+    # Longest first so "race condition" wins over "race"; no word character on either side
+    # for whole words (unlike \b, this also ends a term in a symbol: "c++"); a trailing "*"
+    # marks a stem ("optimi*" matches optimise, optimization …): only where every word it
+    # starts has the same sense ("tort*" would also be torture and tortoise).
+    parts = sorted(terms, key=len, reverse=True)
+    body = "|".join(re.escape(t[:-1]) + r"\w*" if t.endswith("*") else re.escape(t)
+                    for t in parts)
+    return re.compile(rf"(?<!\w)(?:{body})(?!\w)", re.IGNORECASE)
+
+
+QUANTITATIVE = _lexicon(
+    # Relations ("twice", "half", "more than"…) are RELATIONAL's, counted once, there.
+    "calculat*", "compute", "computes", "computed", "computing", "computation*", "solve",
+    "equation*", "integral*", "derivative*", "probabilit*",
+    "matrix", "matrices", "polynomial*", "theorem*", "prime", "divisible", "modulo", "integer*",
+    "fraction*", "percent*", "ratio", "proportion*", "average", "median", "variance",
+    "standard deviation", "profit", "discount", "per hour", "per day", "per week", "each",
+    "remaining", "rest of", "total", "altogether", "how many", "how much", "how long", "how far",
+    "velocity", "acceleration", "momentum", "energy", "joule*", "newton*", "molar", "molarity",
+    "mole", "moles", "molecul*",
+    "entropy", "enthalpy", "kinetic", "potential", "vector*", "eigen*", "logarithm*", "exponent*",
+    "factorial", "permutation*", "combination*", "expected value", "distribution", "area",
+    "perimeter", "volume", "triangle*", "circle*", "radius", "diameter", "angle", "angles",
+    "inequalit*", "remainder", "divided by", "multiply", "multiplies", "multiplied",
+    "multiplying", "multiplication", "multiple of", "multiples of", "sum of", "product of",
+    "square root", "digit", "digits", "decimal*", "slope", "intercept", "coordinate",
+    "coordinates",
+)
+LOGICAL = _lexicon(
+    "why", "explain", "prove", "proof", "derive", "justify", "deduce", "infer", "infers",
+    "inferred", "inferring", "inference*", "implies",
+    "therefore", "hence", "thus", "consequently", "assume", "assuming", "suppose", "if and only if",
+    "necessary", "sufficient", "valid", "invalid", "premise*", "conclusion*", "argument*",
+    "contradict*", "step by step", "reason*", "analy*", "evaluate", "compare", "contrast",
+    "trade-off*", "tradeoff*", "which of the following", "most likely", "best explains",
+    "strongest", "weakest", "would most", "unless", "whereas", "despite",
+    # The classic verbal-reasoning puzzles: family relations, direction sense, seating and
+    # ordering, race positions, truth-tellers and liars, verdicts on a claim.
+    "father of", "mother of", "son of", "daughter of", "brother of", "sister of", "uncle of",
+    "aunt of", "grandfather of", "grandmother of", "grandson of", "granddaughter of",
+    "cousin of", "nephew of", "niece of", "to the left of", "to the right of", "north of",
+    "south of", "east of", "west of", "clockwise", "anticlockwise", "counterclockwise",
+    "which direction", "turns left", "turns right", "turned left", "turned right", "in front of",
+    "next to", "sits between", "sitting between", "in a row", "in a circle", "second place",
+    "third place", "last place", "overtake*", "what position", "always lies",
+    "always tells the truth", "liar*", "truth-teller*", "uncertain", "must be true",
+    "cannot be determined", "does not belong", "odd one out", "riddle*", "brain teaser*",
+    "trick question",
+)
+# Categorical statements, the premises of a syllogism ("all bloops are razzies").
+_CATEGORICAL = re.compile(r"\b(?:all|no|some)\s+\w+\s+are\b", re.IGNORECASE)
+EXPERT = _lexicon(
+    # law
+    "plaintiff", "defendant", "statute*", "constitutional*", "tort", "torts", "tortious",
+    "negligen*", "liab*",
+    "contract*", "breach*", "jurisdiction", "testimony", "hearsay", "admissib*", "prosecut*",
+    "felony", "misdemeanor", "appellate", "easement", "covenant", "estoppel",
+    # medicine and life science
+    "patient*", "diagnos*", "symptom*", "clinical", "syndrome", "dosage", "etiology",
+    "patholog*", "enzyme*", "protein*", "receptor*", "genetic*", "chromosom*", "mutation*",
+    # physical science and engineering
+    "quantum", "thermodynamic*", "electromagnetic", "oxidation", "catalyst*", "isotope*",
+    "semiconductor*", "impedance", "wavelength",
+    # economics and accounting
+    "elasticity", "marginal", "monopol*", "equilibrium", "depreciation", "amortiz*",
+    "accrual*", "liabilit*", "fiscal", "monetary",
+    # formal logic and philosophy
+    "symboliz*", "tautolog*", "syllogism*", "utilitarian*", "deontolog*", "epistemolog*",
+)
+SOFTWARE = _lexicon(
+    # Not "class" or "method": school classes and methods are everywhere in word problems; not
+    # "functional" or "functioning" (biology) nor a bare "exception" (a hearsay exception).
+    "function", "functions", "algorithm*", "implement*", "refactor*", "compile*",
+    "runtime", "recursion", "recursive", "complexity", "big-o", "data structure*", "pointer*",
+    "thread*", "async*", "await", "api", "database", "query", "sql", "regex*", "parse*",
+    "python", "javascript", "typescript", "java", "golang", "rust", "c++", "code", "bug", "bugs",
+    "buggy", "debug*", "stack trace", "exception handling", "unhandled exception*",
+    "throw an exception", "throws an exception", "raise an exception",
+    "raises an exception", "unit test*", "integration test*", "mock",
+    "mocks", "mocked", "mocking",
+    # "program" alone is also a policy or a broadcast: only in phrases that mean software.
+    "programming", "programmer*", "program that", "program to", "program which",
+    "program in", "script that", "script to", "shell script*", "html", "css",
+    "array*", "linked list*", "hash map*", "hash table*", "binary tree*",
+    "binary search", "command line", "command-line", "linux", "unix", "git", "docker",
+    # Systems and machine learning as software topics; not "protocol", "schema" or "endpoint"
+    # (medicine and psychology use them) nor "http" (every URL has it).
+    "kubernetes", "microservice*", "tcp", "grpc", "websocket*", "encrypt*", "machine learning",
+    "neural network*", "deep learning", "gradient descent", "backpropagation", "compiler*",
+    "operating system*", "caching",
+)
+HARD_QE = _lexicon(
+    "race condition*", "deadlock*", "livelock*", "concurren*", "thread-safe*", "thread safety",
+    "nondetermin*", "non-determin*", "flaky", "flakiness", "memory leak*", "vulnerabilit*",
+    "sql injection", "code injection", "command injection", "cryptograph*", "timing attack*",
+    "side channel*", "fuzz*", "property-based", "invariant*", "edge case*", "corner case*",
+    "mutation test*", "latency", "throughput", "scalab*", "distributed system*", "atomicity",
+    "eventual consistency", "idempoten*", "rollback", "backward compat*",
+)
+# Hard QE topics in words that mean something else outside software: "security" studies, a
+# "performance" review, "consistent" testimony, bird "migration", an "authorized" agent. They
+# count only where the text is about software (see text_signals).
+HARD_QE_IN_SOFTWARE = _lexicon(
+    "atomic*", "intermittent*", "security", "injection", "exploit*", "authenticat*",
+    "authoriz*", "boundary", "performance", "distributed", "consisten*", "transaction*",
+    "migration*", "regression*",
+)
+CREATIVE = _lexicon(
+    "write a story", "story", "poem", "poetry", "haiku", "lyrics", "compose", "imagine",
+    "pretend", "role-play", "roleplay", "brainstorm", "slogan", "creative*", "blog post",
+    # Not "character" (a scenario's main character, character evidence, a string's
+    # characters) nor "invent*" (inventory, inventors).
+    "essay", "persuasive", "catchy", "fictional", "invent",
+)
+SIMPLE = _lexicon(
+    # Not "what is": word problems ask "what is the total …" (a look-up cue only when short).
+    # Not "list" in mid-sentence ("a list of integers"); see _LOOKUP.
+    "define", "definition",
+    "name the", "summarize", "summarise", "summary", "translate", "rephrase", "reformat",
+    "convert", "extract", "spell", "capital of", "yes or no", "true or false", "pass or fail",
+    # Open-ended advice and description: any fluent model answers these well.
+    "tips", "advice", "suggest*", "recommend*", "describe", "discuss", "pros and cons",
+    "ideas for",
+)
+COMPARATIVE = _lexicon(
+    # Reasoning about change and comparison ("if supply falls, does the price rise?").
+    "increase*", "decrease*", "rise*", "rising", "fall", "falls", "falling", "fallen", "fell",
+    "higher", "lower", "greater",
+    "smaller", "bigger", "larger", "more", "less", "fewer", "than", "shift*", "grow", "grows",
+    "growing", "grown", "growth", "shrink*", "reduc*", "raise*", "drop", "drops", "dropped",
+    "dropping", "expand*", "taller", "shorter", "older", "younger", "faster",
+    "slower", "heavier", "lighter", "cheaper", "earlier",
+)
+RECALL = _lexicon(
+    # Factual-recall vocabulary (humanities, social and life science): questions over it are
+    # answered from memory, which cheap models share with strong ones.
+    "religio*", "buddh*", "christian*", "islam*", "muslim*", "hindu*", "jewish", "judaism",
+    "confucian*", "sikh*", "shinto", "sacred", "ritual*", "worship*", "god", "gods", "dynasty",
+    "empire", "emperor", "king", "kings", "kingdom", "queen", "century", "centuries", "ancient",
+    "medieval", "colonial*", "revolution*", "war", "treaty", "psycholog*", "theory of",
+    "theorist*", "according to", "refers to", "known as", "is called", "are called", "term",
+    "concept", "characteristic*", "characteriz*", "characteris*", "cell", "cells", "dna", "rna",
+    "gene", "genes", "species", "organism*", "tissue*",
+    "organs", "hormone*", "neuron*", "culture*", "society", "social*", "identity", "nationalism",
+    "feminis*", "philosopher*",
+)
+RELATIONAL = _lexicon(
+    # Quantities stated as relations to other quantities ("twice as many as", "a third of the
+    # rest"): the classic stumbling block of word problems, since each must be turned into an
+    # operation in the right direction before anything can be computed.
+    # One relation, one match: "twice as many" is a phrase, not "twice" and "as many".
+    "twice as many", "twice as much", "half as many", "half as much", "times as many",
+    "times as much", "half", "halves", "third", "thirds", "quarter", "quarters", "twice",
+    "thrice", "double", "doubled", "doubles", "triple", "tripled", "triples", "times as",
+    "times more", "as many", "as much", "more than", "less than", "fewer than",
+)
+# Look-up questions and list requests open a sentence ("Who was…?", "List the…"); mid-sentence
+# "who is" starts a relative clause ("the runner who is in second place") and "a list of
+# integers" is material, neither asks for a look-up.
+_LOOKUP = re.compile(r"(?:^|[.?!:]\s+)(?:who (?:is|was)|when did|list)\b", re.IGNORECASE)
+NEGATION = _lexicon("not", "except", "least", "incorrect", "false", "never", "cannot", "neither",
+                    "nor", "without")
+
+_QUANTITY = re.compile(r"\d|\b(?:two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|"
+                       r"twenty|thirty|forty|fifty|hundred|thousand|dozen)s?\b", re.IGNORECASE)
+_FRACTION = re.compile(r"\b\d+/\d+\b")
+# Connectives of formal logic (⊃ implies, ≡ iff, \u2228 or, ∧ or · and, ¬ or ~ before a
+# letter: not, quantifiers); "~5 ms" is an approximation, not a negation.
+_LOGIC_SYMBOL = re.compile("[⊃≡\u2228∧·¬→↔∀∃]|~(?=[A-Za-z(])")
+_QUOTE = re.compile(r"[\"“”]")
+_CLAUSE = re.compile(r"[,;:]|\b(?:and|but|then|after|before|while|if|when|which|that|because)\b",
+                     re.IGNORECASE)
+
+
+@dataclass(frozen=True, slots=True)
+class TextSignals:
+    clauses: int
+    quotes: int
+    quantitative: int
+    logical: int
+    expert: int
+    software: int
+    hard_qe: int
+    creative: int
+    simple: int
+    negation: int
+    comparative: int
+    recall: int
+    relational: int
+    logic_symbols: int
+    choices: ChoiceSignals  # of the answer options the text lists, if any
+
+    def plus(self, other: TextSignals) -> TextSignals:
+        """The signals of this text followed by ``other`` (material such as a task's context):
+        counts add up; listed answer options belong to this text."""
+        counts = {f: getattr(self, f) + getattr(other, f) for f in self.__slots__
+                  if f != "choices"}
+        return TextSignals(**counts, choices=self.choices)
+
+
+def relations(text: str) -> int:
+    """Quantities stated as relations to others, counted only where the text states a quantity
+    (a digit or a number word): "as much as possible" in plain prose relates nothing."""
+    if not _QUANTITY.search(text):
+        return 0
+    return len(RELATIONAL.findall(text)) + len(_FRACTION.findall(text))
+
+
+def text_signals(text: str, about_software: bool = False) -> TextSignals:
+    """``about_software``: the text comes with code, so its ambiguous QE words (security,
+    performance…) mean the software sense even without software vocabulary of its own."""
+    software = len(SOFTWARE.findall(text))
+    hard_qe = len(HARD_QE.findall(text))
+    if about_software or software or hard_qe:
+        hard_qe += len(HARD_QE_IN_SOFTWARE.findall(text))
+    choices = choice_signals(text)
+    return TextSignals(
+        clauses=len(_CLAUSE.findall(text)),
+        quotes=len(_QUOTE.findall(text)) // 2,
+        quantitative=len(QUANTITATIVE.findall(text)),
+        # Options that each give several verdicts: one compound judgement.
+        logical=len(LOGICAL.findall(text)) + len(_CATEGORICAL.findall(text))
+        + choices.verdicts,
+        expert=len(EXPERT.findall(text)),
+        software=software,
+        hard_qe=hard_qe,
+        creative=len(CREATIVE.findall(text)),
+        simple=len(SIMPLE.findall(text)) + len(_LOOKUP.findall(text)),
+        negation=len(NEGATION.findall(text)),
+        comparative=len(COMPARATIVE.findall(text)),
+        recall=len(RECALL.findall(text)),
+        relational=relations(text),
+        logic_symbols=len(_LOGIC_SYMBOL.findall(text)),
+        choices=choices,
+    )
