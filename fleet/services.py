@@ -31,9 +31,10 @@ T = TypeVar("T")
 
 
 class Services:
-    def __init__(self, config: FleetConfig | None = None,
-                 settings: Settings | None = None) -> None:
-        self._built: dict[str, Any] = {}
+    def __init__(self, config: FleetConfig | None = None, settings: Settings | None = None,
+                 **components: Any) -> None:
+        """``components``: ready-made ones by name (a test's ``costs=StubCostTracker()``)."""
+        self._built: dict[str, Any] = dict(components)
         if config is not None:
             self._built["config"] = config
         if settings is not None:

@@ -1,9 +1,11 @@
-"""Test harness: real Redis and PostgreSQL, isolated per run.
+"""Test harness. Pure tests need no service; a test that needs Redis or PostgreSQL asks for the
+``services`` fixture (directly, or through ``redis_client``, ``pg``, ``worker`` …).
 
-Each run gets its own PostgreSQL database (``fleet_test_<random>``, migrated, dropped at the end)
-and its own Redis logical database (claimed with a lock key, flushed before and after). The
-environment is set here, before any ``fleet`` module reads its settings, so worker processes
-started by the tests inherit the same isolation.
+The first such test claims, for the whole run, a Redis logical database of its own (a lock key,
+flushed before and after) and a PostgreSQL database ``fleet_test_<random>`` (migrated, dropped at
+the end), and points the environment at them, so worker processes started by the tests inherit
+the same isolation. Until then the service URLs point at a closed port with no retries: a test
+that reaches a service without asking for one fails at once instead of touching a shared one.
 """
 
 from __future__ import annotations
@@ -11,22 +13,19 @@ from __future__ import annotations
 import os
 import uuid
 
-from tests.harness import claim_redis_db
-
 REDIS_HOST = os.environ.get("FLEET_TEST_REDIS_HOST", "127.0.0.1")
 REDIS_PORT = int(os.environ.get("FLEET_TEST_REDIS_PORT", "6379"))
 PG_BASE = os.environ.get("FLEET_TEST_PG", "postgresql://127.0.0.1:5432")
 RUN_ID = uuid.uuid4().hex[:10]
-
-
-REDIS_DB = claim_redis_db(REDIS_HOST, REDIS_PORT, RUN_ID)
-REDIS_URL = f"redis://{REDIS_HOST}:{REDIS_PORT}/{REDIS_DB}"
-DATABASE_URL = f"{PG_BASE}/fleet_test_{RUN_ID}"
+UNREACHABLE = {
+    "FLEET_REDIS_URL": "redis://127.0.0.1:1/0",
+    "FLEET_BROKER_URL": "redis://127.0.0.1:1/0",
+    "FLEET_DATABASE_URL": "postgresql://127.0.0.1:1/unclaimed",
+    "FLEET_REDIS_RETRIES": "0",
+}
 
 os.environ.update({
-    "FLEET_REDIS_URL": REDIS_URL,
-    "FLEET_BROKER_URL": REDIS_URL,
-    "FLEET_DATABASE_URL": DATABASE_URL,
+    **UNREACHABLE,
     "FLEET_CONFIG": os.path.join(os.path.dirname(__file__), "..", "config", "fleet.yaml"),
     "FLEET_SIMULATE": "true",
     "FEATURE_MULTI_MODEL_ROUTER": "true",

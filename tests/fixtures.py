@@ -1,5 +1,5 @@
-"""Fixtures: the migrated test database, a clean Redis db, real worker processes, a Redis of
-a test's own, and HTTP servers (gateway, Flower) as processes."""
+"""Fixtures: the run's isolated Redis and PostgreSQL (``services``), real worker processes, a
+Redis of a test's own, and HTTP servers (gateway, Flower) as processes."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,58 +19,95 @@ import httpx
 import pytest
 import redis
 
-from fleet.dispatch.outbox import DUE_KEY, OUTBOX_KEY
-from tests import harness as testing
-from tests.conftest import DATABASE_URL, REDIS_URL, RUN_ID
+from fleet.backends import keys
+from fleet.services import Services, get_services, set_services
+from fleet.streaming.relay import StreamRelay
+from tests import harness
+from tests.conftest import PG_BASE, REDIS_HOST, REDIS_PORT, RUN_ID
 
-ROOT = testing.ROOT
+ROOT = harness.ROOT
 MODEL_QUEUES = ["model.claude-haiku-4", "model.claude-sonnet-4.5", "model.claude-opus-4"]
 
 
-@pytest.fixture(scope="session", autouse=True)
-def _isolated_services() -> Iterator[None]:
-    from fleet.backends import postgres as db
-    from fleet.backends.migrate import migrate
+@dataclass(frozen=True)
+class FleetEnv:
+    """Where this run's fleet keeps its state."""
 
-    client = redis.Redis.from_url(REDIS_URL)
+    redis_url: str
+    database_url: str
+
+
+@pytest.fixture(scope="session")
+def services() -> Iterator[FleetEnv]:
+    """Claims this run's Redis database and PostgreSQL database and points the fleet (this
+    process's Services and Celery app, and every process started after) at them."""
+    from fleet.backends.migrate import migrate
+    from fleet.backends.postgres import drop_database
+
+    redis_db = harness.claim_redis_db(REDIS_HOST, REDIS_PORT, RUN_ID)
+    env = FleetEnv(f"redis://{REDIS_HOST}:{REDIS_PORT}/{redis_db}",
+                   f"{PG_BASE}/fleet_test_{RUN_ID}")
+    os.environ.pop("FLEET_REDIS_RETRIES", None)
+    os.environ.update({"FLEET_REDIS_URL": env.redis_url, "FLEET_BROKER_URL": env.redis_url,
+                       "FLEET_DATABASE_URL": env.database_url})
+    harness.repoint_fleet(env.redis_url)
+    client = redis.Redis.from_url(env.redis_url)
     client.flushdb()
-    client.set("fleet:test:claimed", RUN_ID, ex=3600)
-    migrate(DATABASE_URL)
-    yield
-    db.close_pools()
-    db.drop_database(DATABASE_URL)
+    client.set(harness.CLAIM_KEY, RUN_ID, ex=3600)
+    migrate(env.database_url)
+    yield env
+    from fleet.dispatch.selections import flush_selections
+
+    flush_selections()  # the last selections go to this database, not to the spool
+    previous = set_services(None)
+    if previous is not None:
+        previous.close()
+    drop_database(env.database_url)
     client.flushdb()
 
 
 @pytest.fixture
-def redis_client() -> redis.Redis:
-    return redis.Redis.from_url(REDIS_URL)
+def redis_client(services: FleetEnv) -> redis.Redis:
+    return redis.Redis.from_url(services.redis_url)
+
+
+@pytest.fixture
+def fleet(services: FleetEnv) -> Services:
+    """The process's Services, pointed at this run's Redis and PostgreSQL."""
+    return get_services()
+
+
+@pytest.fixture
+def relay(fleet: Services) -> StreamRelay:
+    """The process's stream relay, on this run's Redis."""
+    return fleet.relay
 
 
 @pytest.fixture(autouse=True)
-def _no_outbox_carry_over(redis_client: redis.Redis) -> Iterator[None]:
+def _no_outbox_carry_over(request: pytest.FixtureRequest) -> Iterator[None]:
     """A task a test enqueued but never ran must not come back in a later test, sent again by
-    the workers' outbox sweep (fleet/outbox.py)."""
+    the workers' outbox sweep (fleet/dispatch/outbox.py)."""
     yield
-    redis_client.delete(OUTBOX_KEY, DUE_KEY)
+    if "services" in request.fixturenames:
+        redis.Redis.from_url(os.environ["FLEET_REDIS_URL"]).delete(keys.OUTBOX, keys.OUTBOX_DUE)
 
 
 @pytest.fixture
-def pg() -> Iterator[object]:
+def pg(services: FleetEnv) -> Iterator[object]:
     import psycopg
 
-    with psycopg.connect(DATABASE_URL, autocommit=True) as conn:
+    with psycopg.connect(services.database_url, autocommit=True) as conn:
         yield conn
 
 
-class WorkerProcess(testing.WorkerProcess):
+class WorkerProcess(harness.WorkerProcess):
     def __init__(self, queues: list[str], name: str, env: dict[str, str] | None = None,
                  pool: str = "threads", concurrency: int = 8) -> None:
         super().__init__(queues, name, env, pool, concurrency, run_id=RUN_ID)
 
 
 @pytest.fixture(scope="module")
-def worker() -> Iterator[WorkerProcess]:
+def worker(services: FleetEnv) -> Iterator[WorkerProcess]:
     """One worker consuming dispatch, every model queue and beat."""
     proc = WorkerProcess(["fleet.dispatch", *MODEL_QUEUES, "fleet.beat"], "all")
     yield proc
@@ -77,31 +115,31 @@ def worker() -> Iterator[WorkerProcess]:
 
 
 @pytest.fixture
-def bare_client() -> object:
+def bare_client(services: FleetEnv) -> object:
     """A plain Celery client with no fleet import: how another service enqueues."""
     from celery import Celery
 
-    client = Celery("other-service", broker=REDIS_URL, backend=REDIS_URL)
+    client = Celery("other-service", broker=services.redis_url, backend=services.redis_url)
     client.conf.update(task_serializer="json", accept_content=["json"],
                        result_accept_content=["json"])
     return client
 
 
-def _throwaway_redis() -> Iterator[testing.ThrowawayRedis]:
-    server = testing.ThrowawayRedis(testing.free_port())
+def _throwaway_redis() -> Iterator[harness.ThrowawayRedis]:
+    server = harness.ThrowawayRedis(harness.free_port())
     server.start()
     yield server
     server.destroy()
 
 
 @pytest.fixture
-def own_redis() -> Iterator[testing.ThrowawayRedis]:
+def own_redis() -> Iterator[harness.ThrowawayRedis]:
     """A redis-server of the test's own (append-only file), to stop and start."""
     yield from _throwaway_redis()
 
 
 @pytest.fixture
-def own_broker() -> Iterator[testing.ThrowawayRedis]:
+def own_broker() -> Iterator[harness.ThrowawayRedis]:
     """A second one, for a broker that stays up while the fleet's state Redis goes away."""
     yield from _throwaway_redis()
 
@@ -112,7 +150,7 @@ def http_process(args: list[str], name: str, health: str, env: dict[str, str] | 
                  ) -> Iterator[tuple[httpx.Client, Path]]:
     """``python -m <args> --port P`` on a free port, once ``health`` answers 200; yields a
     client for it and its log."""
-    port = testing.free_port()
+    port = harness.free_port()
     log_path = Path(tempfile.gettempdir()) / f"fleet-{name}-{port}.log"
     with log_path.open("wb") as log:
         proc = subprocess.Popen([sys.executable, "-m", *args, f"--port={port}"], cwd=ROOT,
@@ -140,7 +178,7 @@ def http_process(args: list[str], name: str, health: str, env: dict[str, str] | 
 def assert_ran_once(task_id: str, redis_client: redis.Redis, pg: Any) -> None:
     """The task ran once and completed: one ``start`` event, one cost row (attempt 1), and no
     copy of its message left in the outbox."""
-    log = [json.loads(f[b"e"]) for _, f in redis_client.xrange(f"fleet:log:{task_id}")]
+    log = [json.loads(f[b"e"]) for _, f in redis_client.xrange(keys.stream_log(task_id))]
     assert [e["type"] for e in log].count("start") == 1, task_id
     assert log[-1]["type"] == "complete"
     rows = pg.execute("SELECT attempt FROM cost_entries WHERE task_id = %s",
@@ -149,6 +187,6 @@ def assert_ran_once(task_id: str, redis_client: redis.Redis, pg: Any) -> None:
     # A copy that reached the worker while the task ran waits for it by a retry, kept in the
     # outbox until the retry is taken (and acknowledged: the task has finished).
     deadline = time.monotonic() + 30
-    while redis_client.hget(OUTBOX_KEY, task_id) is not None:
+    while redis_client.hget(keys.OUTBOX, task_id) is not None:
         assert time.monotonic() < deadline, f"{task_id} left a copy in the outbox"
         time.sleep(0.2)

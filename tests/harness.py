@@ -31,6 +31,19 @@ def claim_redis_db(host: str = "127.0.0.1", port: int = 6379, owner: str | None 
     raise RuntimeError("no free Redis database (1-15)")
 
 
+def repoint_fleet(redis_url: str) -> None:
+    """Make this process's fleet follow the environment as it is now: new Services (closing
+    the old one's pool), and the Celery app, when already imported, on ``redis_url``."""
+    from fleet.services import set_services
+
+    previous = set_services(None)
+    if previous is not None:
+        previous.close()
+    app_module = sys.modules.get("fleet.app")
+    if app_module is not None:
+        app_module.app.conf.update(broker_url=redis_url, result_backend=redis_url)
+
+
 def wait_result(result: AsyncResult, timeout: float = 30.0, propagate: bool = True) -> Any:
     """``result.get()`` that looks at the stored result again every second.
 
@@ -202,3 +215,23 @@ class ThrowawayRedis:
 
         self.stop()
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class SlowRelay:
+    """Wraps the relay's writer so every batch takes a while: a slow path to Redis."""
+
+    def __init__(self, relay: Any, delay: float) -> None:
+        self.relay, self.delay, self.original = relay, delay, relay._write
+
+    def __enter__(self) -> SlowRelay:
+        import time
+
+        def slow(batch: Any) -> Any:
+            time.sleep(self.delay)
+            return self.original(batch)
+
+        self.relay._write = slow
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.relay._write = self.original

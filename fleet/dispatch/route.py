@@ -12,7 +12,7 @@ from typing import Any
 
 from fleet.config import ModelConfig
 from fleet.contracts import ModelSelection, QETask
-from fleet.costs.budget import BudgetLedger
+from fleet.costs.budget import Ledger
 from fleet.costs.pricing import estimate
 from fleet.dispatch import outbox
 from fleet.dispatch.intake import parse_task
@@ -29,7 +29,7 @@ log = logging.getLogger("fleet.dispatch")
 INPUT_ESTIMATE_MARGIN = 1.1
 
 
-def reserve_budget(task: QETask, selection: ModelSelection, ledger: BudgetLedger,
+def reserve_budget(task: QETask, selection: ModelSelection, ledger: Ledger,
                    registry: ModelRegistry) -> ModelSelection:
     """Reserve the task's estimated cost, or downgrade / refuse (ROUTER_002 / ROUTER_003)."""
     if not ledger.active:

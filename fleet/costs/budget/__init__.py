@@ -4,6 +4,7 @@ from fleet.costs.budget.ledger import (
     PERIODS,
     Alert,
     BudgetLedger,
+    Ledger,
     Period,
     RemainingBudget,
     SendLater,
@@ -15,5 +16,5 @@ from fleet.costs.budget.ledger import (
     to_usd,
 )
 
-__all__ = ["PERIODS", "Alert", "BudgetLedger", "Period", "RemainingBudget", "SendLater",
+__all__ = ["PERIODS", "Alert", "BudgetLedger", "Ledger", "Period", "RemainingBudget", "SendLater",
            "Settled", "ledger_key", "period_end", "period_start", "to_units", "to_usd"]

@@ -96,17 +96,12 @@ class SendLater(Protocol):
                  on_reply: Callable[[Any], None] | None = None) -> None: ...
 
 
-class BudgetLedger:
-    def __init__(self, settings: CostTracking, client: redis.Redis, scripts: Scripts,
-                 db: Database, reservation_ttl_s: float = 1260) -> None:
-        """``db``: where the spend of record is (rebuild)."""
+class Ledger:
+    """What every ledger shares (limits, thresholds, status); a backend keeps the periods'
+    spend and reservations: :class:`BudgetLedger` in Redis, ``StubLedger`` in memory."""
+
+    def __init__(self, settings: CostTracking) -> None:
         self.settings = settings
-        self.client = client
-        self.db = db
-        self.reservation_ttl_ms = int(reservation_ttl_s * 1000)
-        self._reserve = scripts["reserve"]
-        self._settle = scripts["settle"]
-        self._rebuild = scripts["rebuild"]
 
     def limit(self, period: Period) -> Decimal | None:
         return cast(Decimal | None, getattr(self.settings.budget_limits, period))
@@ -115,10 +110,82 @@ class BudgetLedger:
     def active(self) -> bool:
         return self.settings.enabled and any(self.limit(p) is not None for p in PERIODS)
 
-    def _thresholds(self, period: Period) -> str:
+    def thresholds(self, period: Period) -> list[float]:
+        """The percentages of ``period``'s limit at which an alert fires (once each)."""
         alerts = self.settings.alert_thresholds
         own = {"daily": alerts.daily_percent, "monthly": alerts.monthly_percent}.get(period)
-        return ",".join(str(t) for t in sorted({*([own] if own else []), 100.0}))
+        return sorted({*([own] if own else []), 100.0})
+
+    def reserve(self, task_id: str, amount: Decimal, day: date | None = None
+                ) -> tuple[bool, Period | None, Decimal]:
+        """Reserve ``amount`` against every limited period, or nothing: (reserved?, the period
+        that refused, its used amount). A task reserves once (a redelivery changes nothing)."""
+        raise NotImplementedError
+
+    def settle(self, task_id: str, spend: Mapping[int, Decimal] | None = None,
+               day: date | None = None) -> Settled:
+        """Release the task's reservation and add the cost of each attempt in ``spend``
+        (attempt number -> USD) not settled before; returns the alerts that fired for the first
+        time in their period, and the budget status after it."""
+        raise NotImplementedError
+
+    def settle_later(self, task_id: str, spend: Mapping[int, Decimal],
+                     send_later: SendLater) -> Future[Settled]:
+        """:meth:`settle` sent with ``send_later``; the future holds its outcome."""
+        raise NotImplementedError
+
+    def used(self, period: Period, day: date | None = None) -> tuple[Decimal, Decimal]:
+        """(spent, reserved) in the period containing ``day``."""
+        raise NotImplementedError
+
+    def release(self, task_id: str) -> None:
+        """Drop a reservation without spending (a task rejected after reserving)."""
+        self.settle(task_id)
+
+    def remaining(self, day: date | None = None) -> Decimal | None:
+        """The smallest room left across limited periods (None: no limit)."""
+        rooms = []
+        for period in PERIODS:
+            limit = self.limit(period)
+            if limit is not None:
+                spent, reserved = self.used(period, day)
+                rooms.append(limit - spent - reserved)
+        return min(rooms) if rooms else None
+
+    def status(self, day: date | None = None) -> dict[str, Any]:
+        """The seed's budgetStatus shape: {period: {used, limit, percentUsed}}."""
+        return {period: self.status_entry(period, *self.used(period, day))
+                for period in PERIODS}
+
+    def status_entry(self, period: Period, spent: Decimal,
+                     reserved: Decimal | None = None) -> dict[str, Any]:
+        limit = self.limit(period)
+        entry: dict[str, Any] = {"used": float(spent), "limit": float(limit)
+                                 if limit is not None else None,
+                                 "percentUsed": round(float(spent / limit * 100), 2)
+                                 if limit else None}
+        if reserved is not None:
+            entry["reserved"] = float(reserved)
+        return entry
+
+
+class BudgetLedger(Ledger):
+    """The fleet's ledger: in Redis, shared by every dispatcher and worker, changed only by
+    Lua scripts (each change is one atomic step)."""
+
+    def __init__(self, settings: CostTracking, client: redis.Redis, scripts: Scripts,
+                 db: Database, reservation_ttl_s: float = 1260) -> None:
+        """``db``: where the spend of record is (rebuild)."""
+        super().__init__(settings)
+        self.client = client
+        self.db = db
+        self.reservation_ttl_ms = int(reservation_ttl_s * 1000)
+        self._reserve = scripts["reserve"]
+        self._settle = scripts["settle"]
+        self._rebuild = scripts["rebuild"]
+
+    def _thresholds(self, period: Period) -> str:
+        return ",".join(str(t) for t in self.thresholds(period))
 
     def _keys(self, day: date) -> list[str]:
         return [ledger_key(p, day) for p in PERIODS]
@@ -129,7 +196,6 @@ class BudgetLedger:
 
     def reserve(self, task_id: str, amount: Decimal, day: date | None = None
                 ) -> tuple[bool, Period | None, Decimal]:
-        """(reserved?, the period that refused, its used amount)."""
         if not self.active:
             return True, None, Decimal(0)
         day = day or datetime.now(UTC).date()
@@ -143,9 +209,6 @@ class BudgetLedger:
 
     def settle(self, task_id: str, spend: Mapping[int, Decimal] | None = None,
                day: date | None = None) -> Settled:
-        """Release the task's reservation and add the cost of each attempt in ``spend``
-        (attempt number -> USD) not settled before; returns the alerts that fired for the first
-        time in their period, and the budget status after it."""
         if not self.settings.enabled:
             return [], {}
         call_keys, args = self._settle_call(task_id, spend, day)
@@ -186,7 +249,7 @@ class BudgetLedger:
 
     def _settled(self, result: list[int]) -> Settled:
         spent, fired = result[:len(PERIODS)], result[len(PERIODS):]
-        status: dict[str, Any] = {period: self._status_entry(period, to_usd(int(units)))
+        status: dict[str, Any] = {period: self.status_entry(period, to_usd(int(units)))
                                   for period, units in zip(PERIODS, spent, strict=True)}
         alerts = []
         for i in range(0, len(fired), 3):
@@ -195,41 +258,10 @@ class BudgetLedger:
             alerts.append(Alert(period, float(fired[i + 1]), to_usd(int(fired[i + 2])), limit))
         return alerts, status
 
-    def _status_entry(self, period: Period, spent: Decimal,
-                      reserved: Decimal | None = None) -> dict[str, Any]:
-        limit = self.limit(period)
-        entry: dict[str, Any] = {"used": float(spent), "limit": float(limit)
-                                 if limit is not None else None,
-                                 "percentUsed": round(float(spent / limit * 100), 2)
-                                 if limit else None}
-        if reserved is not None:
-            entry["reserved"] = float(reserved)
-        return entry
-
-    def release(self, task_id: str) -> None:
-        """Drop a reservation without spending (a task rejected after reserving)."""
-        self.settle(task_id)
-
     def used(self, period: Period, day: date | None = None) -> tuple[Decimal, Decimal]:
-        """(spent, reserved) in the period containing ``day``."""
         raw = cast(dict[bytes, bytes], self.client.hgetall(
             ledger_key(period, day or datetime.now(UTC).date())))
         return (to_usd(int(raw.get(b"spent", 0))), to_usd(int(raw.get(b"reserved", 0))))
-
-    def remaining(self, day: date | None = None) -> Decimal | None:
-        """The smallest room left across limited periods (None: no limit)."""
-        rooms = []
-        for period in PERIODS:
-            limit = self.limit(period)
-            if limit is not None:
-                spent, reserved = self.used(period, day)
-                rooms.append(limit - spent - reserved)
-        return min(rooms) if rooms else None
-
-    def status(self, day: date | None = None) -> dict[str, Any]:
-        """The seed's budgetStatus shape: {period: {used, limit, percentUsed}}."""
-        return {period: self._status_entry(period, *self.used(period, day))
-                for period in PERIODS}
 
     def rebuild(self, day: date | None = None) -> dict[str, Decimal]:
         """Reset every period's spend from PostgreSQL (the source of truth)."""
@@ -255,7 +287,7 @@ class RemainingBudget:
     """The router's cheap view of the budget (refreshed every 0.5 s); the reservation at
     dispatch is the authoritative, atomic check."""
 
-    def __init__(self, ledger: BudgetLedger) -> None:
+    def __init__(self, ledger: Ledger) -> None:
         self.ledger = ledger
         self._value: Decimal | None = None
         self._at = float("-inf")

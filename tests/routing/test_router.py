@@ -14,7 +14,7 @@ from fleet.routing.complexity import ComplexityAnalyzer
 from fleet.routing.flags import FeatureFlagManager
 from fleet.routing.registry import ModelRegistry
 from fleet.routing.router import ModelRouter
-from tests.test_config import SHIPPED
+from tests.config.test_config import SHIPPED
 
 
 class FixedScore(ComplexityAnalyzer):

@@ -14,9 +14,15 @@ import yaml
 
 from fleet.config import FleetConfig, Settings, load_config, masked_dump, migrate_v104
 from fleet.errors import ConfigError
+from fleet.routing.flags import FeatureFlagManager
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = ROOT / "config" / "fleet.yaml"
+
+
+def on(cfg: FleetConfig, flag: str) -> bool:
+    """Whether a feature is on for the fleet as configured (flag and section both on)."""
+    return FeatureFlagManager(cfg).is_enabled(flag)  # type: ignore[arg-type]
 
 
 def test_shipped_config_has_the_seeds_three_models_and_prices() -> None:
@@ -27,13 +33,14 @@ def test_shipped_config_has_the_seeds_three_models_and_prices() -> None:
     assert per_million == {"claude-opus-4": (Decimal("15.00"), Decimal("75.00")),
                            "claude-sonnet-4.5": (Decimal("3.00"), Decimal("15.00")),
                            "claude-haiku-4": (Decimal("0.80"), Decimal("4.00"))}
-    assert not cfg.router_active and not cfg.streaming_active  # v1.0.4 behaviour by default
+    # v1.0.4 behaviour by default
+    assert not on(cfg, "multiModelRouter") and not on(cfg, "streaming")
 
 
 def test_without_a_file_the_defaults_are_one_model_and_no_router() -> None:
     cfg = FleetConfig()
     assert [m.name for m in cfg.routing.models] == ["claude-sonnet-4.5"]
-    assert not cfg.router_active
+    assert not on(cfg, "multiModelRouter")
 
 
 def test_seed_environment_variables_override_yaml() -> None:
@@ -44,7 +51,7 @@ def test_seed_environment_variables_override_yaml() -> None:
         "STREAMING_BUFFER_SIZE": "64", "STREAMING_BACKPRESSURE_THRESHOLD": "0.5",
         "STREAMING_TIMEOUT_MS": "1000", "COST_TRACKING_ENABLED": "false",
     })
-    assert cfg.router_active and cfg.streaming_active
+    assert on(cfg, "multiModelRouter") and on(cfg, "streaming")
     assert cfg.routing.default_model == "claude-haiku-4"
     assert cfg.routing.cost_tracking.budget_limits.daily == Decimal("12.50")
     assert cfg.routing.cost_tracking.budget_limits.monthly == Decimal("300")
@@ -107,5 +114,5 @@ def test_migrate_v104_matches_seed_section_9_3() -> None:
     assert new["streaming"]["retryConfig"] == {"maxRetries": 3, "backoffMs": 1000,
                                                "backoffMultiplier": 2}
     cfg = FleetConfig.model_validate(new)
-    assert not cfg.router_active and cfg.routing.default_model == "claude-sonnet-4.5"
+    assert not on(cfg, "multiModelRouter") and cfg.routing.default_model == "claude-sonnet-4.5"
     assert "routing" not in migrate_v104({"fleet": {"id": "f"}})

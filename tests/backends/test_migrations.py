@@ -13,7 +13,7 @@ import psycopg
 from fleet.backends.postgres import drop_database
 from tests.conftest import PG_BASE
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_migrate_concurrently_then_again() -> None:

@@ -10,7 +10,7 @@ from fleet.contracts import TokenUsage
 from fleet.costs.budget import get_ledger
 from fleet.costs.tracker import CostTracker
 from fleet.streaming.relay import get_relay
-from tests.test_costs import MODELS
+from tests.costs.test_pricing import MODELS
 from workers.execute import owed_by
 
 

@@ -8,7 +8,7 @@ import pickle
 import pytest
 
 from fleet.contracts import QETask
-from fleet.dispatch.route import parse_task
+from fleet.dispatch.intake import parse_task
 from fleet.errors import ALL_ERRORS, InvalidTask, PayloadTooLarge
 
 
@@ -20,8 +20,8 @@ def test_schema_is_json_schema_of_qetask() -> None:
 
 def test_parse_accepts_dict_and_json_string() -> None:
     payload = {"type": "quality-gate", "description": "gate it"}
-    assert parse_task(payload).type == "quality-gate"
-    assert parse_task(json.dumps(payload)).description == "gate it"
+    assert parse_task(payload, 1 << 20).type == "quality-gate"
+    assert parse_task(json.dumps(payload), 1 << 20).description == "gate it"
 
 
 @pytest.mark.parametrize(("payload", "error", "text"), [

@@ -10,7 +10,7 @@ import json
 import lizard
 import pytest
 
-from fleet.routing import signals
+from fleet.routing.signals import code as code_signals_module
 from fleet.routing.signals import code_signals, text_signals
 from fleet.routing.signals.choices import NO_CHOICES, choice_signals, word_overlap
 from fleet.routing.tokens import estimate_tokens
@@ -216,8 +216,8 @@ def _reference_counts(source: str) -> tuple[int, int]:
 def test_code_signals_track_ast_and_lizard_on_real_code(monkeypatch: pytest.MonkeyPatch) -> None:
     """Scanned in full, the lexical counts follow ast's function count and lizard's cyclomatic
     complexity on real modules (they stand in for both because they are ~20x faster)."""
-    monkeypatch.setattr(signals, "HEAD", 1 << 30)
-    monkeypatch.setattr(signals, "SCAN_END", 1 << 30)
+    monkeypatch.setattr(code_signals_module, "HEAD", 1 << 30)
+    monkeypatch.setattr(code_signals_module, "SCAN_END", 1 << 30)
     for source in _reference_modules():
         ours = code_signals(source)
         functions, ccn = _reference_counts(source)
