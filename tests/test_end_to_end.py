@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from fleet.costs.budget import RESERVATIONS
+from fleet.backends import keys
 from tests.fixtures import MODEL_QUEUES
 from tests.harness import wait_result
 
@@ -184,7 +184,7 @@ def test_duplicate_delivery_is_not_rerun(worker, bare_client, redis_client, pg):
     assert count == 1
     log = redis_client.xrange(f"fleet:log:{payload['id']}")
     assert sum(json.loads(f[b"e"])["type"] == "complete" for _, f in log) == 1
-    assert redis_client.hget(RESERVATIONS, payload["id"]) is None  # none left behind
+    assert redis_client.hget(keys.BUDGET_RESERVATIONS, payload["id"]) is None  # none left behind
 
 
 BAD_INPUTS = [

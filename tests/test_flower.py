@@ -12,10 +12,10 @@ from typing import Any
 import httpx
 import pytest
 
+from fleet.backends import keys
 from tests.fixtures import http_process
 from tests.harness import wait_result
 from tests.test_end_to_end import task_payload
-from workers.attempt import lease_key
 
 pytestmark = pytest.mark.integration
 
@@ -41,7 +41,7 @@ def test_flower_follows_fleet_tasks_through_cost_events(worker, bare_client, red
     for i in range(3):  # each task also sends cost.tracked; Flower must keep up after them
         payload = task_payload()
         if i == 2:  # held by "another attempt" for a second: execution is retried once
-            redis_client.set(lease_key(payload["id"]), "elsewhere", px=1000)
+            redis_client.set(keys.lease(payload["id"]), "elsewhere", px=1000)
         bare_client.send_task("fleet.dispatch", kwargs={"task": payload},
                               queue="fleet.dispatch")
         wait_result(bare_client.AsyncResult(payload["id"]), 30)

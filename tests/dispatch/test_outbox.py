@@ -7,9 +7,10 @@ from typing import Any
 
 import pytest
 
+from fleet.backends import keys
 from fleet.dispatch import outbox
-from fleet.dispatch.outbox import DUE_KEY, MAX_REDELIVERIES, OUTBOX_KEY, Message
-from workers.attempt import Attempt, LeaseKeeper
+from fleet.dispatch.outbox import MAX_REDELIVERIES, Message
+from workers.attempt import LeaseKeeper
 
 
 def _message() -> Message:
@@ -32,17 +33,17 @@ def test_overdue_messages_are_sent_again_a_bounded_number_of_times(
     assert {m.kwargs == message.kwargs and m.queue == message.queue for m in sent} == {True}
     # Given up after the last one: dropped, never sent again.
     assert outbox.redeliver_due(redis_client, sent.append, now=2000.0) == 0
-    assert redis_client.hget(OUTBOX_KEY, message.task_id) is None
-    assert redis_client.zscore(DUE_KEY, message.task_id) is None
+    assert redis_client.hget(keys.OUTBOX, message.task_id) is None
+    assert redis_client.zscore(keys.OUTBOX_DUE, message.task_id) is None
 
 
-def test_a_worker_taking_the_task_removes_its_copy(redis_client: Any) -> None:
+def test_a_worker_taking_the_task_removes_its_copy(redis_client: Any, fleet: Any) -> None:
     message = _message()
     outbox.remember(redis_client, message)
-    keeper = LeaseKeeper(redis_client)
-    assert isinstance(keeper.acquire(message.task_id), Attempt)
-    assert redis_client.hget(OUTBOX_KEY, message.task_id) is None
-    assert redis_client.zscore(DUE_KEY, message.task_id) is None
+    keeper = LeaseKeeper(fleet.relay, fleet.scripts["lease"])
+    assert keeper.acquire(message.task_id).number == 1
+    assert redis_client.hget(keys.OUTBOX, message.task_id) is None
+    assert redis_client.zscore(keys.OUTBOX_DUE, message.task_id) is None
     keeper.release(message.task_id)
 
 
@@ -50,5 +51,5 @@ def test_a_message_that_was_never_sent_is_forgotten(redis_client: Any) -> None:
     message = _message()
     outbox.remember(redis_client, message)
     outbox.forget(redis_client, message.task_id)
-    assert redis_client.hget(OUTBOX_KEY, message.task_id) is None
-    assert redis_client.zscore(DUE_KEY, message.task_id) is None
+    assert redis_client.hget(keys.OUTBOX, message.task_id) is None
+    assert redis_client.zscore(keys.OUTBOX_DUE, message.task_id) is None

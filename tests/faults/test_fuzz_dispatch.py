@@ -54,16 +54,15 @@ SEEN = {"accepted": 0, "rejected": 0}
 
 
 @pytest.fixture(scope="module")
-def dispatch_task() -> Iterator[Any]:
+def dispatch_task(services: Any) -> Iterator[Any]:
     """The real dispatch task, run in process; afterwards the tasks it accepted are purged so
     they neither run in later tests nor hold budget reservations."""
     import redis
 
-    from fleet.dispatch.route import dispatch
-    from tests.conftest import REDIS_URL
+    from fleet.dispatch.task import dispatch
 
     yield dispatch
-    purge_accepted(redis.Redis.from_url(REDIS_URL))
+    purge_accepted(redis.Redis.from_url(services.redis_url))
 
 
 def purge_accepted(client: Any) -> None:

@@ -23,15 +23,14 @@ SEEN = {"accepted": 0, "rejected": 0}
 
 
 @pytest.fixture(scope="module")
-def client() -> Iterator[TestClient]:
+def client(services: Any) -> Iterator[TestClient]:
     import redis
 
     from fleet.http.gateway import create_app
-    from tests.conftest import REDIS_URL
 
     with TestClient(create_app(), raise_server_exceptions=True) as test_client:
         yield test_client
-    purge_accepted(redis.Redis.from_url(REDIS_URL))
+    purge_accepted(redis.Redis.from_url(services.redis_url))
 
 
 @settings(max_examples=10_000, deadline=None, database=None,

@@ -15,12 +15,12 @@ from typing import Any
 
 import pytest
 
-from fleet.dispatch import route as dispatch
-from fleet.dispatch.outbox import OUTBOX_KEY, Message
+from fleet.backends import keys
+from fleet.dispatch import outbox
+from fleet.dispatch.outbox import Message
 from fleet.dispatch.route import submit
 from tests.fixtures import WorkerProcess, assert_ran_once
 from tests.harness import wait_result
-from workers.attempt import lease_key
 
 pytestmark = pytest.mark.integration
 
@@ -38,12 +38,12 @@ def test_execute_messages_the_broker_lost_are_sent_again(monkeypatch: pytest.Mon
                                                          bare_client: Any, redis_client: Any,
                                                          pg: Any) -> None:
     monkeypatch.setenv("FLEET_REDELIVER_AFTER", "1")
-    monkeypatch.setattr(dispatch, "send_execute", lambda message: None)  # lost on the way
+    monkeypatch.setattr(outbox, "send_execute", lambda message: None)  # lost on the way
     bodies = [_body("lost") for _ in range(5)]
     for body in bodies:
         submit(body)
     ids = [b["id"] for b in bodies]
-    assert all(redis_client.hget(OUTBOX_KEY, task_id) for task_id in ids)
+    assert all(redis_client.hget(keys.OUTBOX, task_id) for task_id in ids)
     worker = WorkerProcess(["model.claude-haiku-4"], "lost-exec", ENV)
     try:
         results = {task_id: wait_result(bare_client.AsyncResult(task_id), 30)
@@ -69,7 +69,7 @@ def test_a_message_that_only_waited_is_not_run_twice(monkeypatch: pytest.MonkeyP
     try:
         deadline = time.monotonic() + 20
         while True:
-            raw = redis_client.hget(OUTBOX_KEY, task_id)
+            raw = redis_client.hget(keys.OUTBOX, task_id)
             if raw is not None and Message.from_json(task_id, raw).redelivered >= 1:
                 break
             assert time.monotonic() < deadline, "the sweep did not send a second copy"
@@ -95,7 +95,7 @@ def test_a_retry_message_the_broker_lost_is_sent_again(monkeypatch: pytest.Monke
     body = _body("retry")
     task_id = body["id"]
     # Another attempt holds the task's lease: the worker's attempt waits for it by a retry.
-    redis_client.set(lease_key(task_id), "another-attempt", px=2000)
+    redis_client.set(keys.lease(task_id), "another-attempt", px=2000)
     first = WorkerProcess(["model.claude-haiku-4"], "retry-exec", ENV)
     try:
         submit(body)
@@ -103,7 +103,7 @@ def test_a_retry_message_the_broker_lost_is_sent_again(monkeypatch: pytest.Monke
         while f"task {task_id} is running elsewhere" not in first.log_path.read_text():
             assert time.monotonic() < deadline, "the attempt did not retry"
             time.sleep(0.1)
-        assert redis_client.hget(OUTBOX_KEY, task_id) is not None  # the retry's copy
+        assert redis_client.hget(keys.OUTBOX, task_id) is not None  # the retry's copy
     finally:
         first.kill()
     # The worker died holding the retry message, and the broker kept no record of it (what

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from celery import Celery
 
-from tests.conftest import REDIS_URL, RUN_ID
+from tests.conftest import RUN_ID
 from tests.fixtures import WorkerProcess, assert_ran_once
 from tests.harness import wait_result
 
@@ -42,9 +42,9 @@ def rabbitmq() -> Iterator[str]:
 
 
 def test_a_dispatcher_killed_holding_messages_loses_none(rabbitmq: str, redis_client: Any,
-                                                          pg: Any) -> None:
+                                                          pg: Any, services: Any) -> None:
     env = {**ENV, "FLEET_BROKER_URL": rabbitmq}
-    client = Celery("other-service", broker=rabbitmq, backend=REDIS_URL)
+    client = Celery("other-service", broker=rabbitmq, backend=services.redis_url)
     client.conf.update(task_serializer="json", accept_content=["json"],
                        result_accept_content=["json"])
     ids = [f"rmq-{i}-{uuid.uuid4().hex[:6]}" for i in range(60)]

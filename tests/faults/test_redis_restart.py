@@ -17,7 +17,8 @@ import pytest
 import redis
 from celery import Celery
 
-from fleet.costs.budget import RESERVATIONS, ledger_key
+from fleet.backends import keys
+from fleet.costs.budget import ledger_key
 from fleet.streaming.subscribe import subscribe
 from tests.conftest import RUN_ID
 from tests.harness import WorkerProcess, wait_result
@@ -125,4 +126,4 @@ def test_workers_and_subscribers_survive_a_redis_restart(own_redis, pg, client_r
         "SELECT coalesce(sum(cost_usd), 0) FROM cost_entries WHERE created_at >= %s",
         (datetime.combine(today, datetime.min.time(), UTC),)).fetchone()[0]))
     assert Decimal(check.hget(ledger_key("daily", today), "spent").decode()) / 10**8 == recorded
-    assert check.hlen(RESERVATIONS) == 0
+    assert check.hlen(keys.BUDGET_RESERVATIONS) == 0
