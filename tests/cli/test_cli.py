@@ -7,7 +7,12 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from tests.fixtures import ROOT
+
+# The CLI as an operator runs it: against this run's Redis and PostgreSQL.
+pytestmark = pytest.mark.usefixtures("services")
 
 
 def fleet(*args: str, stdin: str | None = None, env: dict[str, str] | None = None
@@ -101,19 +106,12 @@ def test_schema_and_config_check_mask_secrets() -> None:
 
 
 def test_routing_stats_shows_distribution_and_latency() -> None:
-    import fakeredis
-
-    from fleet.config import get_config
     from fleet.contracts import QETask
     from fleet.dispatch.selections import flush_selections, store_selection
-    from fleet.routing.flags import FeatureFlagManager
-    from fleet.routing.registry import ModelRegistry
     from fleet.routing.router import ModelRouter
+    from fleet.services import get_config
 
-    client = fakeredis.FakeRedis()
-    config = get_config()
-    router = ModelRouter(config, ModelRegistry.from_config(config, client),
-                         flags=FeatureFlagManager(config, client))
+    router = ModelRouter(get_config())  # the configured models and flags
     for i, text in enumerate(["PASS or FAIL?", "Prove the scheduler never deadlocks under "
                               "concurrency and explain the race condition step by step."] * 3):
         task = QETask(id=f"stats-{i}", type="general", description=text)

@@ -8,13 +8,13 @@ import time
 import pytest
 import redis
 
-from fleet.backends.redis import get_redis, wait_for_redis
+from fleet.backends.redis import connect, wait_for_redis
 
 pytestmark = pytest.mark.integration
 
 
 def test_a_command_sent_while_redis_is_down_runs_when_it_is_back(own_redis) -> None:
-    client = get_redis(own_redis.url)
+    client = connect(own_redis.url, retries=20)  # the default FLEET_REDIS_RETRIES
     client.set("kept", "1")  # the pool now holds a connection that the restart breaks
     own_redis.stop()
     restart = threading.Timer(3.0, own_redis.start)
@@ -32,21 +32,17 @@ def test_a_command_sent_while_redis_is_down_runs_when_it_is_back(own_redis) -> N
 
 def test_the_retry_budget_is_a_setting(own_redis, monkeypatch) -> None:
     """``FLEET_REDIS_RETRIES`` bounds how long a command waits for Redis before it fails."""
-    from fleet.backends import redis as redis_client
-    from fleet.config import get_settings
+    from fleet.services import Services
 
+    monkeypatch.setenv("FLEET_REDIS_URL", own_redis.url)
     monkeypatch.setenv("FLEET_REDIS_RETRIES", "0")
-    get_settings.cache_clear()
-    try:
-        # A URL of its own: clients are cached per URL, with the settings of their creation.
-        client = redis_client.get_redis(own_redis.url + "?client_name=no-retries")
-        own_redis.stop()
-        started = time.monotonic()
-        with pytest.raises(redis.ConnectionError):
-            client.get("anything")
-        assert time.monotonic() - started < 2  # no backoff: the first refusal is the answer
-    finally:
-        get_settings.cache_clear()
+    client = Services().redis  # a process's client, from its settings
+    client.ping()
+    own_redis.stop()
+    started = time.monotonic()
+    with pytest.raises(redis.ConnectionError):
+        client.get("anything")
+    assert time.monotonic() - started < 2  # no backoff: the first refusal is the answer
 
 
 def test_wait_for_redis_returns_when_it_is_back_or_at_the_deadline(own_redis) -> None:
