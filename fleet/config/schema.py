@@ -100,7 +100,7 @@ class FleetSection(CamelModel):
     max_payload_bytes: int = Field(default=1 << 20, gt=0)
     redeliver_after: int = Field(default=120, gt=0, description=(
         "seconds a task may wait for a worker before its execute message is presumed lost "
-        "and sent again (fleet/outbox.py)"))
+        "and sent again (fleet/dispatch/outbox.py)"))
     environment: str = "production"
 
 

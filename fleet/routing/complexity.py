@@ -4,7 +4,7 @@ The score blends three things:
 
 * **demand** — what the text asks for: reasoning, quantitative work, expert-domain knowledge,
   hard QE topics (concurrency, security, flakiness…), discounted for creative writing and simple
-  look-ups, which cheap models handle well (:mod:`fleet.signals`);
+  look-ups, which cheap models handle well (:mod:`fleet.routing.signals`);
 * **content** — the seed's weighted size / structure / context blend (``routing.complexity``
   weights): token count, code structure (branches, nesting, functions, concurrency primitives)
   and how many files and context entries come with the task;

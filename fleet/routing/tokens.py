@@ -15,7 +15,7 @@ _HIGH = bytes(range(128, 256))
 _WHITESPACE = string.whitespace.encode()
 _NOT_ALNUM = bytes(b for b in range(256) if not chr(b).isascii() or not chr(b).isalnum())
 # Punctuation becomes a separator and letters lower-case, so ``split()`` yields the
-# alphanumeric pieces, ready for keyword counting too (see fleet.signals).
+# alphanumeric pieces, ready for keyword counting too (see fleet.routing.signals).
 SPLIT_TABLE = bytes.maketrans(_PUNCT + string.ascii_uppercase.encode(),
                               b" " * len(_PUNCT) + string.ascii_lowercase.encode())
 

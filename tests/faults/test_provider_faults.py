@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 import yaml
 
 from fleet.contracts import StreamEvent
@@ -82,7 +83,8 @@ def run_task(bare_client: Any, faults: str = "", **fields: Any
                "description": f"[[task:{task_id}]] {faults} Write tests.",
                "max_output_tokens": 200} | fields
     bare_client.send_task("fleet.dispatch", kwargs={"task": payload}, queue="fleet.dispatch")
-    events = list(subscribe(task_id, timeout=30))
+    events = list(subscribe(redis.Redis.from_url(os.environ["FLEET_REDIS_URL"]), task_id,
+                            timeout=30))
     result = bare_client.AsyncResult(task_id)
     wait_result(result, 30, propagate=False)
     return task_id, events, (result.result if isinstance(result.result, dict) else
@@ -208,23 +210,24 @@ def test_circuit_opens_and_router_skips_the_model(fake_worker, bare_client, redi
     assert redis_client.hget("fleet:breakers", "fake-primary") is None
 
 
-def test_late_subscriber_and_resume_after_seq(fake_worker, bare_client) -> None:
+def test_late_subscriber_and_resume_after_seq(fake_worker, bare_client, redis_client) -> None:
     task_id, events, _ = run_task(bare_client, "[[fake-primary:words=300&delay_ms=1]]",
                                   max_output_tokens=400)
-    late = list(subscribe(task_id, timeout=5))
+    late = list(subscribe(redis_client, task_id, timeout=5))
     assert [e.model_dump() for e in late] == [e.model_dump() for e in events]
     assert len(events) > 8
-    resumed = list(subscribe(task_id, after_seq=4, timeout=5))
+    resumed = list(subscribe(redis_client, task_id, after_seq=4, timeout=5))
     assert [e.seq for e in resumed] == list(range(5, len(events)))
-    assert list(subscribe(task_id, after_seq=len(events) + 3, timeout=5)) == []
+    assert list(subscribe(redis_client, task_id, after_seq=len(events) + 3, timeout=5)) == []
 
 
-def test_live_and_slow_subscribers_see_every_event_once(fake_worker, bare_client) -> None:
+def test_live_and_slow_subscribers_see_every_event_once(fake_worker, bare_client,
+                                                        redis_client) -> None:
     task_id = f"live-{uuid.uuid4().hex[:10]}"
     got: dict[str, list[int]] = {"live": [], "slow": []}
 
     def follow(name: str, pause: float) -> None:
-        for event in subscribe(task_id, timeout=30):
+        for event in subscribe(redis_client, task_id, timeout=30):
             got[name].append(event.seq)
             time.sleep(pause)
 

@@ -78,7 +78,7 @@ def test_workers_and_subscribers_survive_a_redis_restart(own_redis, pg, client_r
         subscriber = redis.Redis.from_url(own_redis.url, retry_on_error=[
             redis.ConnectionError], retry=redis.retry.Retry(
                 redis.backoff.ExponentialBackoff(cap=1.0), 40))
-        seen.extend(e.seq for e in subscribe(watched, timeout=60, client=subscriber))
+        seen.extend(e.seq for e in subscribe(subscriber, watched, timeout=60))
 
     try:
         watcher = threading.Thread(target=watch)
