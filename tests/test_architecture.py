@@ -100,3 +100,22 @@ def test_importing_the_errors_loads_no_client_library() -> None:
     out = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True,
                          text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+PURE = ["tests/routing/test_signals.py", "tests/routing/test_complexity.py",
+        "tests/routing/test_router.py", "tests/costs/test_pricing.py", "tests/config",
+        "tests/streaming/test_chunker.py", "tests/test_errors.py", "tests/test_contracts.py",
+        "tests/dispatch/test_intake.py", "tests/dispatch/test_route.py",
+        "tests/workers/test_runner.py", "tests/test_services.py"]
+
+
+def test_pure_tests_need_no_redis_and_no_postgresql() -> None:
+    """Prices, signals, complexity, config, chunker, error codes, routing and the runner run
+    with both services out of reach (a closed port each)."""
+    env = {"FLEET_TEST_REDIS_PORT": "1", "FLEET_TEST_PG": "postgresql://127.0.0.1:1",
+           "PATH": str(Path(sys.executable).parent)}
+    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                          "-m", "not integration", *PURE], cwd=ROOT, env=env,
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stdout[-3000:]
+    assert " passed" in run.stdout.splitlines()[-1] and "error" not in run.stdout.splitlines()[-1]

@@ -1,15 +1,10 @@
-"""Task validation, the published schema and error codes."""
+"""The wire shapes: QETask's published schema."""
 
 from __future__ import annotations
 
 import json
-import pickle
 
-import pytest
-
-from fleet.contracts import QETask
-from fleet.dispatch.intake import parse_task
-from fleet.errors import ALL_ERRORS, InvalidTask, PayloadTooLarge
+from fleet.contracts import QETask, StreamEvent, queue_for
 
 
 def test_schema_is_json_schema_of_qetask() -> None:
@@ -18,37 +13,17 @@ def test_schema_is_json_schema_of_qetask() -> None:
     assert "test-generation" in json.dumps(schema)
 
 
-def test_parse_accepts_dict_and_json_string() -> None:
-    payload = {"type": "quality-gate", "description": "gate it"}
-    assert parse_task(payload, 1 << 20).type == "quality-gate"
-    assert parse_task(json.dumps(payload), 1 << 20).description == "gate it"
+def test_a_task_lists_its_code_with_language_or_path_hints() -> None:
+    task = QETask(type="test-generation", description="x", code="def f(): pass",
+                  language="python", files=[{"path": "a.js", "content": "f()"},
+                                            {"path": "empty.py"}])
+    assert task.all_code() == [("python", "def f(): pass"), ("a.js", "f()")]
 
 
-@pytest.mark.parametrize(("payload", "error", "text"), [
-    ("[", InvalidTask, "malformed JSON"),
-    (42, InvalidTask, "JSON object"),
-    ({"type": "nope", "description": "x"}, InvalidTask, "field type"),
-    ({"type": "general", "description": "x", "surprise": 1}, InvalidTask, "field surprise"),
-    ({"type": "general", "description": "x", "id": "has spaces"}, InvalidTask, "field id"),
-    ({"type": "general", "description": "x" * 2000}, PayloadTooLarge, "limit is 1000"),
-])
-def test_parse_rejects_with_code_and_field(payload: object, error: type, text: str) -> None:
-    with pytest.raises(error) as info:
-        parse_task(payload, max_bytes=1000)
-    assert text in str(info.value)
-    assert str(info.value).startswith(info.value.code)
+def test_only_complete_and_error_end_a_stream() -> None:
+    def event(type_: str) -> StreamEvent:
+        return StreamEvent(task_id="t", seq=0, type=type_, model="m", ts=0.0)  # type: ignore[arg-type]
 
-
-def test_payload_size_is_counted_in_utf8_bytes() -> None:
-    text = "日本語" * 100  # 300 characters, 900 bytes in UTF-8, 1,800 as \\u escapes
-    assert parse_task({"type": "general", "description": text}, max_bytes=1000).description
-    with pytest.raises(PayloadTooLarge):
-        parse_task({"type": "general", "description": text * 2}, max_bytes=1000)
-
-
-def test_errors_round_trip_through_their_message() -> None:
-    for cls in ALL_ERRORS:
-        err = cls("something broke")
-        clone = pickle.loads(pickle.dumps(err))  # what Celery does with (type, args)
-        assert str(clone) == str(err) and cls(*err.args).code == cls.code
-        assert err.to_dict()["recovery"]
+    assert [t for t in ("start", "chunk", "progress", "fallback", "complete", "error")
+            if event(t).final] == ["complete", "error"]
+    assert queue_for("claude-haiku-4") == "model.claude-haiku-4"

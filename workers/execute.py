@@ -39,7 +39,7 @@ from fleet.streaming.relay import StreamPublisher
 from fleet.streaming.subscribe import read_log
 from workers.attempt import Attempt, LeaseBusy, LeaseKeeper
 from workers.billing import announce_costs, owed_by, record_costs
-from workers.providers import provider_for
+from workers.providers import Providers
 from workers.runner import Outcome, RunFailed, Runner
 
 log = logging.getLogger("fleet.execute")
@@ -59,7 +59,7 @@ def lease_keeper(services: Services) -> LeaseKeeper:
 
 def runner(services: Services) -> Runner:
     return services.component("runner", lambda: Runner(
-        services.config, services.registry, services.breaker, provider_for))
+        services.config, services.registry, services.breaker, Providers()))
 
 
 @app.task(name="fleet.execute", bind=True, acks_late=True, throws=(FleetError,))

@@ -40,7 +40,7 @@ from workers.providers import CompletionRequest, Provider, ProviderCallError, Te
 
 log = logging.getLogger("fleet.runner")
 
-# The adapter that calls a model: ``workers.providers.provider_for`` in a worker, a
+# The adapter that calls a model: ``workers.providers.Providers()`` in a worker, a
 # ``MockProvider`` in tests.
 ProviderFactory = Callable[[ModelConfig], Provider]
 MAX_BACKOFF_SECONDS = 60.0

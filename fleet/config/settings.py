@@ -26,8 +26,9 @@ class Settings(BaseSettings):
     openai_api_key: SecretStr | None = None
     google_api_key: SecretStr | None = None
     fleet_gateway_token: SecretStr | None = None  # bearer token the HTTP gateway requires
-    # Where a worker keeps cost rows while PostgreSQL and Redis are both away (fleet/costs/spool.py):
-    # a directory that outlives the process (systemd StateDirectory, a pod volume).
+    # Where a worker keeps cost rows while PostgreSQL and Redis are both away
+    # (fleet/costs/spool.py): a directory that outlives the process (systemd StateDirectory,
+    # a pod volume).
     fleet_hold_dir: Path = Path(tempfile.gettempdir()) / "qe-fleet-held"
 
     @property

@@ -260,7 +260,7 @@ def test_worker_refuses_to_start_without_its_models_key(fake_config: Path) -> No
 
 
 def test_overall_task_deadline_ends_a_slow_stream_with_task_003(fake, redis_client,
-                                                               monkeypatch) -> None:
+                                                               fleet) -> None:
     """In process (real SDK, real Redis): a stream still going at the deadline is cut off."""
     from fleet.config import load_config
     from fleet.contracts import ModelSelection, QETask
@@ -276,16 +276,15 @@ def test_overall_task_deadline_ends_a_slow_stream_with_task_003(fake, redis_clie
     from workers.providers.anthropic_provider import AnthropicProvider
 
     model = config.routing.model("claude-haiku-4").model_copy(update={"model": "slow"})
-    monkeypatch.setattr("workers.runner.provider_for",
-                        lambda m: AnthropicProvider(m, "k", fake.url, 5.0))
     task = QETask(id=f"deadline-{uuid.uuid4().hex[:8]}", type="general",
                   description="[[slow:words=500&delay_ms=20]] go")
     registry = ModelRegistry([model], redis_client)
     selection = ModelSelection(model_name=model.name, model_config_=model,
                                complexity=ModelRouter(config, registry).analyzer.analyze(task),
                                reason="test")
-    runner = Runner(config, registry, CircuitBreaker(redis_client))
-    publisher = StreamPublisher(task.id, model.name, redis_client)
+    runner = Runner(config, registry, CircuitBreaker(redis_client, fleet.scripts["breaker"]),
+                    lambda m: AnthropicProvider(m, "k", fake.url, 5.0))
+    publisher = StreamPublisher(task.id, model.name, fleet.relay)
     started = time.monotonic()
     with pytest.raises(RunFailed) as info:
         runner.run(task, selection, "sys", task.description, publisher, True,

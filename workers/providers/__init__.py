@@ -25,12 +25,19 @@ from workers.providers.base import (
 from workers.providers.mock import MockProvider
 from workers.providers.simulated import SimulatedProvider
 
-__all__ = ["CompletionRequest", "MockProvider", "Provider", "ProviderCallError", "StreamItem",
-           "TextDelta", "api_key_env", "check_credentials", "provider_for"]
+__all__ = [
+    "CompletionRequest",
+    "MockProvider",
+    "Provider",
+    "ProviderCallError",
+    "Providers",
+    "StreamItem",
+    "TextDelta",
+    "api_key_env",
+    "check_credentials",
+]
 
 _KEYLESS = frozenset({"openai-compatible", "simulated"})
-_cache: dict[tuple[str, str], Provider] = {}
-_lock = threading.Lock()
 
 
 def simulated(model: ModelConfig) -> bool:
@@ -70,11 +77,18 @@ def _build(model: ModelConfig) -> Provider:
     return OpenAIChatProvider(model, secret, model.credentials.endpoint, timeout_s)
 
 
-def provider_for(model: ModelConfig) -> Provider:
-    """The (cached, thread-safe) adapter for a model; SDK clients keep their connection pools."""
-    key = (model.name, model.model_dump_json())
-    with _lock:
-        provider = _cache.get(key)
-        if provider is None:
-            provider = _cache[key] = _build(model)
-        return provider
+class Providers:
+    """The runner's provider factory in a worker: one adapter per model (and its settings),
+    built on first use and kept, so SDK clients keep their connection pools."""
+
+    def __init__(self) -> None:
+        self._built: dict[tuple[str, str], Provider] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, model: ModelConfig) -> Provider:
+        key = (model.name, model.model_dump_json())
+        with self._lock:
+            provider = self._built.get(key)
+            if provider is None:
+                provider = self._built[key] = _build(model)
+            return provider
