@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -96,18 +96,26 @@ def test_every_payload_is_rejected_with_a_code_or_accepted(dispatch_task, payloa
     outcome(dispatch_task, payload)
 
 
-def test_both_paths_are_exercised(dispatch_task, redis_client) -> None:
-    """The generator reaches both outcomes often (a fuzz run that only ever rejects proves
-    little); measured on a sample of its own, so the test stands alone."""
+def outcomes(strategy: st.SearchStrategy[Any], outcome_of: Callable[[Any], str],
+             examples: int = 1000) -> Counter[str]:
+    """How often each outcome comes up on a fixed sample of ``strategy`` (a coverage check
+    that stands alone, not counters left by another test)."""
     seen: Counter[str] = Counter()
 
-    @settings(max_examples=1000, deadline=None, database=None, derandomize=True,
+    @settings(max_examples=examples, deadline=None, database=None, derandomize=True,
               suppress_health_check=[HealthCheck.too_slow])
-    @given(payload=payloads)
-    def sample(payload: Any) -> None:
-        seen[outcome(dispatch_task, payload)] += 1
+    @given(value=strategy)
+    def sample(value: Any) -> None:
+        seen[outcome_of(value)] += 1
 
     sample()
+    return seen
+
+
+def test_both_paths_are_exercised(dispatch_task, redis_client) -> None:
+    """The generator reaches both outcomes often: a fuzz run that only ever rejects proves
+    little."""
+    seen = outcomes(payloads, lambda payload: outcome(dispatch_task, payload))
     assert seen["accepted"] > 10 and seen["rejected"] > 100, seen
     purge_accepted(redis_client)  # before a real worker starts in this module
 

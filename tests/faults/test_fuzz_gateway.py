@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
@@ -16,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
-from tests.faults.test_fuzz_dispatch import payloads, purge_accepted
+from tests.faults.test_fuzz_dispatch import outcomes, payloads, purge_accepted
 
 CODE = re.compile(r"[A-Z]+_\d{3}")
 bodies = st.one_of(payloads.map(lambda p: json.dumps(p).encode()), st.binary(max_size=300))
@@ -61,14 +60,6 @@ def test_every_body_gets_a_task_id_or_a_coded_error(client: TestClient, body: by
 
 
 def test_both_outcomes_are_exercised(client: TestClient) -> None:
-    """Both outcomes come up often, on a sample of the test's own (it stands alone)."""
-    seen: Counter[str] = Counter()
-
-    @settings(max_examples=1000, deadline=None, database=None, derandomize=True,
-              suppress_health_check=[HealthCheck.too_slow])
-    @given(body=bodies)
-    def sample(body: bytes) -> None:
-        seen[outcome(client, body)] += 1
-
-    sample()
+    """Both outcomes come up often."""
+    seen = outcomes(bodies, lambda body: outcome(client, body))
     assert seen["accepted"] > 10 and seen["rejected"] > 10, seen
