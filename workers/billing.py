@@ -61,8 +61,11 @@ def record_costs(services: Services, qe: QETask, attempt: int,
     services.costs.record(entries)
     for entry in entries:
         COST_USD.labels(entry.model, entry.task_type).inc(float(entry.cost_usd))
-        TOKENS.labels(entry.model, "input").inc(entry.usage.input_tokens)
-        TOKENS.labels(entry.model, "output").inc(entry.usage.output_tokens)
+        for kind, tokens in (("input", entry.usage.input_tokens),
+                             ("output", entry.usage.output_tokens),
+                             ("cache_read", entry.usage.cached_tokens),
+                             ("cache_write", entry.usage.cache_write_tokens)):
+            TOKENS.labels(entry.model, kind).inc(tokens)
     spend = sum((e.cost_usd for e in entries), Decimal(0))
     settled = services.ledger.settle_later(qe.id, owed_by(services, qe.id, attempt, spend),
                                            services.relay.send_later)

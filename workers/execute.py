@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
+from dataclasses import asdict
 from decimal import Decimal
 from typing import Any
 
@@ -127,7 +128,8 @@ def run_attempt(self: Task, services: Services, qe: QETask, chosen: ModelSelecti
             raise failed.error from None
         STREAMS.labels(model.name, failed.error.code).inc()
         recorded = record_costs(services, qe, begun.number, failed.calls)
-        publisher.emit("error", failed.error.to_dict() | {"attempt": begun.number})
+        publisher.emit("error", failed.error.to_dict() | {
+            "attempt": begun.number, "failed_calls": [asdict(f) for f in failed.failed]})
         announce_costs(services, self, recorded)
         raise failed.error from None
     except REDIS_DOWN:
@@ -194,6 +196,8 @@ def finish_stream(self: Task, publisher: StreamPublisher, qe: QETask, attempt: i
         "cost_usd": str(sum(costs, Decimal(0))),
         "calls": [{"model": c.model.name, "usage": c.usage.model_dump(), "cost_usd": str(cost)}
                   for c, cost in zip(outcome.calls, costs, strict=True)],
+        # Refused before any output: not billed, shown here and in fleet_failed_calls_total.
+        "failed_calls": [asdict(f) for f in outcome.failed],
         "duration_ms": round((time.monotonic() - started) * 1000, 1),
     }
     publisher.emit("complete", result if streaming else result | {"text": outcome.text})

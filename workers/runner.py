@@ -10,7 +10,10 @@ model:
   tells subscribers, and the next model is asked to continue the text already streamed, so they
   see the continuation — neither a restart nor a duplicate;
 * when a stream keeps timing out, tries once more without streaming (STREAM_002);
-* records every call's usage (estimated when the provider reports none: COST_001, logged).
+* bills every call that produced output, at its reported usage (estimated when the provider
+  reports none: COST_001, logged); a call refused before any output (429, 5xx, a connection
+  that failed) costs nothing and is only counted (``fleet_failed_calls_total``, and the
+  result's ``failed_calls``).
 
 The overall task deadline (``fleet.taskTimeout``) bounds all of it (TASK_003).
 """
@@ -27,11 +30,12 @@ from fleet.contracts import ModelSelection, QETask, TokenUsage
 from fleet.errors import (
     CostCalculationFailed,
     FleetError,
+    MissingCredentials,
     ProviderError,
     StreamTimeout,
     TaskTimedOut,
 )
-from fleet.metrics import FALLBACKS
+from fleet.metrics import FAILED_CALLS, FALLBACKS
 from fleet.routing.breaker import CircuitBreaker
 from fleet.routing.registry import ModelRegistry
 from fleet.routing.tokens import estimate_tokens
@@ -54,19 +58,29 @@ class Call:
 
 
 @dataclass
+class FailedCall:
+    """A call that failed before producing anything: the provider charges nothing for it."""
+
+    model: str
+    reason: str
+
+
+@dataclass
 class Outcome:
     text: str
     model: ModelConfig
-    calls: list[Call] = field(default_factory=list)
+    calls: list[Call] = field(default_factory=list)  # the billed ones
+    failed: list[FailedCall] = field(default_factory=list)
 
 
 class RunFailed(Exception):
     """The task could not be completed; ``calls`` still have to be paid for."""
 
-    def __init__(self, error: FleetError, calls: list[Call]) -> None:
+    def __init__(self, error: FleetError, calls: list[Call], failed: list[FailedCall]) -> None:
         super().__init__(str(error))
         self.error = error
         self.calls = calls
+        self.failed = failed
 
 
 class Runner:
@@ -96,16 +110,16 @@ class Runner:
             delivered: str = "") -> Outcome:
         """``delivered``: text an earlier attempt already streamed (a redelivered task
         continues it instead of starting over)."""
-        calls: list[Call] = []
+        outcome = Outcome(text="", model=selection.model_config_)
         try:
             return self._run(task, selection, system, prompt, publisher, streaming, deadline,
-                             calls, delivered)
+                             outcome, delivered)
         except FleetError as exc:
-            raise RunFailed(exc, calls) from exc
+            raise RunFailed(exc, outcome.calls, outcome.failed) from exc
 
     def _run(self, task: QETask, selection: ModelSelection, system: str, prompt: str,
              publisher: StreamPublisher, streaming: bool, deadline: float,
-             calls: list[Call], delivered: str) -> Outcome:
+             outcome: Outcome, delivered: str) -> Outcome:
         parts: list[str] = [delivered] if delivered else []
         last_error = "no model could be called"
         timed_out = False  # the last failure was a stream that went silent
@@ -114,6 +128,12 @@ class Runner:
         for index, model in enumerate(chain):
             if not self.breaker.allow(model):
                 last_error, timed_out = f"{model.name}: circuit open", False
+                continue
+            try:
+                provider = self.providers(model)
+            except MissingCredentials as exc:  # PROVIDER_002 on this worker: the next model
+                log.warning("task %s skips %s: %s", task.id, model.name, exc)
+                last_error, timed_out = f"{model.name}: {exc.message}", False
                 continue
             if previous is not None:
                 FALLBACKS.labels(previous.name).inc()
@@ -132,13 +152,19 @@ class Runner:
                     max_output_tokens=task.max_output_tokens,
                     stream=streaming and not synchronous, continuation="".join(parts))
                 try:
-                    usage = self._call(request, parts, publisher, streaming, deadline)
+                    usage = self._call(provider, request, parts, publisher, streaming,
+                                       deadline)
                 except ProviderCallError as exc:
                     self.breaker.record(model, ok=False)
-                    calls.append(Call(model, self._estimate(request, parts[before:])))
                     last_error, timed_out = f"{model.name}: {exc}", exc.timeout
                     log.warning("task %s on %s: %s", task.id, model.name, exc)
                     produced = len(parts) > before
+                    if produced:  # a stream that died mid-way: what was sent is estimated
+                        outcome.calls.append(Call(model, self._estimate(request,
+                                                                        parts[before:])))
+                    else:  # refused before any output: providers charge nothing
+                        outcome.failed.append(FailedCall(model.name, exc.reason))
+                        FAILED_CALLS.labels(model.name, exc.reason).inc()
                     last_model = index == len(chain) - 1
                     if produced and not last_model:
                         break  # mid-stream: carry on with the next model
@@ -154,19 +180,20 @@ class Runner:
                         continue
                     break
                 self.breaker.record(model, ok=True)
-                calls.append(Call(model, usage))
+                outcome.calls.append(Call(model, usage))
                 publisher.flush_text()
-                return Outcome(text="".join(parts), model=model, calls=calls)
+                outcome.text, outcome.model = "".join(parts), model
+                return outcome
         if timed_out:
             raise StreamTimeout(last_error)
         raise ProviderError(last_error)
 
-    def _call(self, request: CompletionRequest, parts: list[str],
+    def _call(self, provider: Provider, request: CompletionRequest, parts: list[str],
               publisher: StreamPublisher, streaming: bool, deadline: float) -> TokenUsage:
         usage: TokenUsage | None = None
         max_tokens = request.max_output_tokens
         start = len(parts)
-        for item in self.providers(request.model).stream(request):
+        for item in provider.stream(request):
             if isinstance(item, TextDelta):
                 parts.append(item.text)
                 if streaming:

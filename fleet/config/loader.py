@@ -28,6 +28,8 @@ ENV_OVERRIDES: dict[str, tuple[str, ...]] = {
     "BUDGET_LIMIT_WEEKLY": ("routing", "costTracking", "budgetLimits", "weekly"),
     "BUDGET_LIMIT_MONTHLY": ("routing", "costTracking", "budgetLimits", "monthly"),
     "BUDGET_ALERT_DAILY_PERCENT": ("routing", "costTracking", "alertThresholds", "dailyPercent"),
+    "BUDGET_ALERT_WEEKLY_PERCENT": (
+        "routing", "costTracking", "alertThresholds", "weeklyPercent"),
     "BUDGET_ALERT_MONTHLY_PERCENT": (
         "routing", "costTracking", "alertThresholds", "monthlyPercent"),
     "STREAMING_ENABLED": ("streaming", "enabled"),

@@ -132,6 +132,7 @@ class BudgetLimits(CamelModel):
 
 class AlertThresholds(CamelModel):
     daily_percent: float = Field(default=80, gt=0, le=100)
+    weekly_percent: float = Field(default=85, gt=0, le=100)
     monthly_percent: float = Field(default=90, gt=0, le=100)
 
 

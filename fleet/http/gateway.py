@@ -37,6 +37,7 @@ from fleet.errors import (
     BudgetExceeded,
     FleetError,
     InvalidTask,
+    ModelSelectionFailed,
     NoAffordableModel,
     PayloadTooLarge,
     UnknownModel,
@@ -46,8 +47,8 @@ from fleet.streaming.subscribe import asubscribe
 
 # What each error means to an HTTP client; anything else is the fleet's fault (500).
 STATUS: dict[type[FleetError], int] = {
-    InvalidTask: 422, UnknownModel: 422, PayloadTooLarge: 413, BudgetExceeded: 429,
-    NoAffordableModel: 429,
+    InvalidTask: 422, UnknownModel: 422, ModelSelectionFailed: 422, PayloadTooLarge: 413,
+    BudgetExceeded: 429, NoAffordableModel: 429,
 }
 _TASK_ID = re.compile(TASK_ID_PATTERN)
 SSE_HEARTBEAT_SECONDS = 15.0

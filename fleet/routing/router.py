@@ -3,8 +3,10 @@
 Eligible means enabled, large enough for the task's input plus its maximum output, able to
 stream when the task streams, not circuit-open and affordable (the last two are hooks that the
 streaming and budget components plug into). No model in range → the nearest stronger one.
-Router off, or selection failing → the default model, with ROUTER_001 recorded on the selection
-(the seed's graceful degradation). An unknown ``preferred_model`` is the caller's error.
+Router off → the default model. Selection failing → ROUTER_001 recorded on the selection (the
+seed's graceful degradation) and the default model, or, when the default is disabled or cannot
+hold the task, the cheapest enabled model that can; when none can, ROUTER_001 is the caller's
+error (nothing runs). An unknown ``preferred_model`` is the caller's error.
 """
 
 from __future__ import annotations
@@ -60,9 +62,12 @@ class ModelRouter:
             try:
                 model, reason, fallbacks = self._choose(task, complexity)
             except ModelSelectionFailed as exc:
-                log.warning("task %s: %s; using the default model", task.id, exc)
-                model, error_code = self._default(), exc.code
-                reason, fallbacks = f"{exc.code}: {exc.message}; default model", []
+                model = self._last_resort(task, complexity.token_count, exc)
+                log.warning("task %s: %s; using %s", task.id, exc, model.name)
+                error_code, fallbacks = exc.code, []
+                reason = (f"{exc.code}: {exc.message}; "
+                          + ("default model" if model.name == self.config.routing.default_model
+                             else f"{model.name}, the cheapest enabled model that holds it"))
         return ModelSelection(
             model_name=model.name, model_config_=model, complexity=complexity, reason=reason,
             fallback_models=fallbacks, error_code=error_code,
@@ -71,6 +76,22 @@ class ModelRouter:
 
     def _default(self) -> ModelConfig:
         return self.registry.get(self.config.routing.default_model)
+
+    def _last_resort(self, task: QETask, input_tokens: int,
+                     failed: ModelSelectionFailed) -> ModelConfig:
+        """ROUTER_001's model: the default when it is enabled and holds the task, else the
+        cheapest enabled model that does; none holds it → the error itself (nothing is
+        called, nothing is billed)."""
+        needed = input_tokens + task.max_output_tokens
+        holding = [m for m in self.registry.all()
+                   if m.enabled and needed <= m.capabilities.max_tokens]
+        default = self._default()
+        if default in holding:
+            return default
+        if not holding:
+            raise failed
+        return min(holding, key=lambda m: (estimate(m, input_tokens, task.max_output_tokens),
+                                           m.name))
 
     def _ineligibility(self, model: ModelConfig, task: QETask, input_tokens: int,
                        streaming: bool) -> str | None:

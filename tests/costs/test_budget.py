@@ -20,12 +20,15 @@ from fleet.costs.budget.stub import StubLedger
 DAY = date(2031, 3, 18)  # a Tuesday, far from any real spend
 
 
-def settings(daily: str | None = "1.00", monthly: str | None = None) -> CostTracking:
+def settings(daily: str | None = "1.00", monthly: str | None = None,
+             weekly: str | None = None) -> CostTracking:
     return CostTracking(
         enabled=True,
         budget_limits=BudgetLimits(daily=Decimal(daily) if daily else None,
+                                   weekly=Decimal(weekly) if weekly else None,
                                    monthly=Decimal(monthly) if monthly else None),
-        alert_thresholds=AlertThresholds(daily_percent=80, monthly_percent=90))
+        alert_thresholds=AlertThresholds(daily_percent=80, weekly_percent=70,
+                                         monthly_percent=90))
 
 
 @pytest.fixture
@@ -35,10 +38,10 @@ def redis_ledger(fleet: Any, redis_client: Any) -> Iterator[Callable[..., Budget
         for key in redis_client.scan_iter("fleet:budget*"):
             redis_client.delete(key)
 
-    def build(daily: str | None = "1.00", monthly: str | None = None,
-              ttl: float = 60) -> BudgetLedger:
-        return BudgetLedger(settings(daily, monthly), fleet.redis, fleet.scripts, fleet.db,
-                            reservation_ttl_s=ttl)
+    def build(daily: str | None = "1.00", monthly: str | None = None, ttl: float = 60,
+              weekly: str | None = None) -> BudgetLedger:
+        return BudgetLedger(settings(daily, monthly, weekly), fleet.redis, fleet.scripts,
+                            fleet.db, reservation_ttl_s=ttl)
 
     wipe()
     yield build
@@ -49,7 +52,8 @@ def redis_ledger(fleet: Any, redis_client: Any) -> Iterator[Callable[..., Budget
 def any_ledger(request: pytest.FixtureRequest) -> Callable[..., Ledger]:
     """The Redis ledger, then the in-memory stub: the stub must keep the same rules."""
     if request.param == "stub":
-        return lambda daily="1.00", monthly=None: StubLedger(settings(daily, monthly))
+        return lambda daily="1.00", monthly=None, weekly=None: StubLedger(
+            settings(daily, monthly, weekly))
     return request.getfixturevalue("redis_ledger")  # type: ignore[no-any-return]
 
 
@@ -129,6 +133,26 @@ def test_alerts_fire_once_per_period_and_threshold(any_ledger) -> None:
     assert [(a.period, a.threshold) for a in over] == [("daily", 100.0)]
     next_day = b.settle("e", {1: Decimal("0.90")}, date(2031, 3, 19))[0]
     assert [(a.period, a.threshold) for a in next_day] == [("daily", 80.0)]
+
+
+def test_weekly_alerts_fire_at_their_own_threshold_once_per_week(any_ledger) -> None:
+    b = any_ledger(daily=None, weekly="10.00")
+    assert b.settle("a", {1: Decimal("6.00")}, DAY)[0] == []
+    crossed = b.settle("b", {1: Decimal("1.50")}, DAY)[0]  # 75 % of the week (threshold 70)
+    assert [(a.period, a.threshold, a.used) for a in crossed] == [
+        ("weekly", 70.0, Decimal("7.50"))]
+    assert b.settle("c", {1: Decimal("0.50")}, date(2031, 3, 20))[0] == []  # same ISO week
+    full = b.settle("d", {1: Decimal("2.00")}, date(2031, 3, 22))[0]  # Sunday: 100 %
+    assert [(a.period, a.threshold) for a in full] == [("weekly", 100.0)]
+    next_week = b.settle("e", {1: Decimal("8.00")}, date(2031, 3, 24))[0]  # Monday
+    assert [(a.period, a.threshold) for a in next_week] == [("weekly", 70.0)]
+
+
+def test_the_weekly_threshold_is_configurable_from_the_environment() -> None:
+    from fleet.config import load_config
+
+    config = load_config(environ={"BUDGET_ALERT_WEEKLY_PERCENT": "60"})
+    assert config.routing.cost_tracking.alert_thresholds.weekly_percent == 60
 
 
 def test_status_has_the_seeds_shape(any_ledger) -> None:

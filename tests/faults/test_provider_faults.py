@@ -120,15 +120,21 @@ def test_anthropic_stream_end_to_end(fake_worker, bare_client, fake, pg) -> None
     assert tin > 0
 
 
-def test_rate_limit_is_retried_after_retry_after(fake_worker, bare_client, fake) -> None:
+def test_rate_limit_is_retried_after_retry_after(fake_worker, bare_client, fake, pg) -> None:
     since = len(fake.requests)
     started = time.monotonic()
-    _, events, result = run_task(bare_client, "[[fake-primary:fault=429&retry_after=1]]")
+    task_id, events, result = run_task(bare_client,
+                                       "[[fake-primary:fault=429&retry_after=1]]")
     assert time.monotonic() - started >= 1.0
     assert_coherent(events)
     assert result["model"] == "fake-primary" and streamed_text(events) == EXPECTED
     assert len(calls_of(fake, "fake-primary", since)) == 2
     assert not [e for e in events if e.type == "fallback"]
+    # The refused call is counted, not billed: one cost row, the call that answered.
+    assert result["failed_calls"] == [{"model": "fake-primary", "reason": "429"}]
+    rows = pg.execute("SELECT segment, estimated FROM cost_entries WHERE task_id = %s",
+                      (task_id,)).fetchall()
+    assert rows == [(0, False)]
 
 
 @pytest.mark.parametrize("status", ["500", "529"])
@@ -184,14 +190,18 @@ def test_missing_usage_is_estimated_and_marked(fake_worker, bare_client, pg) -> 
     assert estimated is True and tout > 0
 
 
-def test_every_model_failing_ends_with_one_clear_error(fake_worker, bare_client) -> None:
+def test_every_model_failing_ends_with_one_clear_error(fake_worker, bare_client, pg) -> None:
     faults = " ".join(f"[[{m}:fault=500&times=99]]" for m in
                       ("fake-primary", "fake-backup", "fake-gemini"))
-    _, events, result = run_task(bare_client, faults)
+    task_id, events, result = run_task(bare_client, faults)
     assert_coherent(events)
     assert events[-1].type == "error" and events[-1].data["code"] == "PROVIDER_001"
     assert "HTTP 500" in events[-1].data["message"]
     assert "PROVIDER_001" in result["error"]
+    # Every call was refused before any output: nothing is billed, each is counted.
+    assert {f["reason"] for f in events[-1].data["failed_calls"]} == {"500"}
+    assert pg.execute("SELECT count(*) FROM cost_entries WHERE task_id = %s",
+                      (task_id,)).fetchone()[0] == 0
 
 
 def test_circuit_opens_and_router_skips_the_model(fake_worker, bare_client, redis_client,

@@ -9,7 +9,7 @@ import pytest
 
 from fleet.config import ModelConfig, load_config
 from fleet.contracts import ComplexityScore, QETask
-from fleet.errors import UnknownModel
+from fleet.errors import ModelSelectionFailed, UnknownModel
 from fleet.routing.complexity import ComplexityAnalyzer
 from fleet.routing.flags import FeatureFlagManager
 from fleet.routing.registry import ModelRegistry
@@ -125,6 +125,22 @@ def test_no_eligible_model_degrades_to_default_with_router_001() -> None:
     selection = make_router(0.5, is_available=lambda m: False).select_model(task())
     assert selection.model_name == "claude-sonnet-4.5"
     assert selection.error_code == "ROUTER_001" and "ROUTER_001" in selection.reason
+
+
+def test_router_001_skips_a_disabled_default_for_the_cheapest_enabled_model() -> None:
+    router = make_router(0.5, is_available=lambda m: False)
+    router.registry.set_enabled("claude-sonnet-4.5", False)  # the default
+    selection = router.select_model(task())
+    assert selection.model_name == "claude-haiku-4" and selection.error_code == "ROUTER_001"
+    assert "cheapest enabled model that holds it" in selection.reason
+
+
+def test_a_task_no_model_can_hold_is_refused_not_sent_to_the_default() -> None:
+    """375k tokens: no model holds it, so nothing runs and nothing is billed."""
+    router = make_router(0.5, tokens=375_000)
+    with pytest.raises(ModelSelectionFailed) as refused:
+        router.select_model(task())
+    assert refused.value.code == "ROUTER_001" and "holds 200000" in refused.value.message
 
 
 def test_ties_resolve_deterministically_by_name() -> None:

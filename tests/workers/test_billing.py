@@ -8,6 +8,8 @@ import uuid
 from decimal import Decimal
 from typing import Any
 
+from prometheus_client import REGISTRY
+
 from fleet.config import AlertThresholds, BudgetLimits, CostTracking, load_config
 from fleet.contracts import CostEntry, QETask, TokenUsage
 from fleet.costs.budget.stub import StubLedger
@@ -18,6 +20,14 @@ from tests.config.test_config import SHIPPED
 from tests.costs.test_pricing import MODELS
 from workers.billing import owed_by, record_costs
 from workers.runner import Call
+
+KINDS = ("input", "output", "cache_read", "cache_write")
+
+
+def tokens(model: str, kind: str) -> float:
+    """fleet_tokens_total{model, kind} in this process."""
+    return REGISTRY.get_sample_value("fleet_tokens_total",
+                                     {"model": model, "kind": kind}) or 0.0
 
 
 def entries_of(task_id: str) -> list[CostEntry]:
@@ -34,7 +44,10 @@ def test_an_attempt_records_its_calls_and_settles_once_in_memory() -> None:
     services = Services(load_config(SHIPPED, environ={}), ledger=ledger, costs=costs)
     task = QETask(id="bill-1", type="general", description="x")
     calls = [Call(MODELS["claude-haiku-4"], TokenUsage(input_tokens=9000, output_tokens=900)),
-             Call(MODELS["claude-opus-4"], TokenUsage(input_tokens=100, output_tokens=10))]
+             Call(MODELS["claude-opus-4"], TokenUsage(input_tokens=100, output_tokens=10,
+                                                      cached_tokens=4000,
+                                                      cache_write_tokens=300))]
+    before = {kind: tokens("claude-opus-4", kind) for kind in KINDS}
     ledger.reserve(task.id, Decimal("0.50"))
     recorded = record_costs(services, task, 2, calls)
     assert [e.segment for e in recorded.entries] == [0, 1]
@@ -43,6 +56,8 @@ def test_an_attempt_records_its_calls_and_settles_once_in_memory() -> None:
     assert ledger.used("daily") == (sum(recorded.costs, Decimal(0)), Decimal(0))
     assert status["daily"]["used"] == float(sum(recorded.costs, Decimal(0)))
     assert [(a.period, a.threshold) for a in alerts] == [("daily", 1.0)]
+    counted = {kind: tokens("claude-opus-4", kind) - before[kind] for kind in KINDS}
+    assert counted == {"input": 100, "output": 10, "cache_read": 4000, "cache_write": 300}
     # The same attempt recorded again (a retried settle) adds no row and no spend.
     again = record_costs(services, task, 2, calls)
     assert again.settled.result(timeout=1)[0] == []

@@ -12,7 +12,7 @@ import pytest
 
 from fleet.config import load_config
 from fleet.contracts import ModelSelection, QETask, TokenUsage
-from fleet.errors import ProviderError, StreamTimeout
+from fleet.errors import MissingCredentials, ProviderError, StreamTimeout
 from fleet.routing.registry import ModelRegistry
 from fleet.routing.router import ModelRouter
 from fleet.streaming.relay import StreamPublisher
@@ -103,7 +103,9 @@ def test_a_retryable_failure_before_any_text_is_retried_on_the_same_model() -> N
         then=words("all ", "good", usage=TokenUsage(input_tokens=5, output_tokens=2)))})
     assert outcome.text == "all good" and outcome.model.name == "claude-opus-4"
     assert len(mocks["claude-opus-4"].requests) == 2
-    assert [c.usage.estimated for c in outcome.calls] == [True, False]  # the 429: no usage
+    # The 429 produced nothing: it is counted, not billed.
+    assert [c.usage for c in outcome.calls] == [TokenUsage(input_tokens=5, output_tokens=2)]
+    assert [(f.model, f.reason) for f in outcome.failed] == [("claude-opus-4", "429")]
     assert breaker.outcomes == [("claude-opus-4", False), ("claude-opus-4", True)]
     assert [e["type"] for e in relay.events] == ["chunk"] * 2
 
@@ -119,6 +121,10 @@ def test_a_stream_that_dies_mid_way_continues_on_the_next_model() -> None:
     fallback = outcome.model.name
     assert fallback != "claude-opus-4"
     assert outcome.text == "first half, second half"
+    # The dead stream is billed (what it sent, estimated), and the continuation.
+    assert [(c.model.name, c.usage.estimated) for c in outcome.calls] == [
+        ("claude-opus-4", True), (fallback, False)]
+    assert outcome.failed == []
     assert mocks[fallback].requests[0].continuation == "first half, "
     kinds = [e["type"] for e in relay.events]
     assert kinds == ["chunk", "fallback", "chunk"]
@@ -137,14 +143,15 @@ def test_a_stream_that_keeps_timing_out_ends_with_stream_002() -> None:
     assert outcome.error.code == "STREAM_002"
 
 
-def test_every_model_failing_is_one_provider_error_with_its_calls_to_pay() -> None:
+def test_every_model_failing_is_one_provider_error_and_costs_nothing() -> None:
     refused = failing(*(ProviderCallError("HTTP 400", retryable=False, status=400)
                         for _ in range(5)))
     outcome, _, _, _ = run({name: refused for name in
                             ("claude-opus-4", "claude-sonnet-4.5", "claude-haiku-4")})
     assert isinstance(outcome, RunFailed) and isinstance(outcome.error, ProviderError)
     assert "HTTP 400" in outcome.error.message
-    assert len(outcome.calls) == 3  # one refused call per model of the chain
+    assert outcome.calls == []  # refused calls: nothing to pay
+    assert [f.reason for f in outcome.failed] == ["400"] * 3  # one per model of the chain
 
 
 def test_usage_a_provider_does_not_report_is_estimated(caplog: pytest.LogCaptureFixture) -> None:
@@ -152,3 +159,26 @@ def test_usage_a_provider_does_not_report_is_estimated(caplog: pytest.LogCapture
     usage = outcome.calls[-1].usage
     assert usage.estimated and usage.output_tokens > 0 and usage.input_tokens > 0
     assert "COST_001" in caplog.text
+
+
+def test_a_model_without_credentials_on_this_worker_is_skipped_for_the_next() -> None:
+    task = QETask(id="run-2", type="security-review", description="Audit this.",
+                  preferred_model="claude-opus-4", max_output_tokens=100)
+    registry = ModelRegistry.from_config(CONFIG)
+    selection = ModelRouter(CONFIG, registry).select_model(task)
+    answer = MockProvider(words("answered", usage=TokenUsage(input_tokens=3, output_tokens=1)))
+
+    def providers(model: Any) -> MockProvider:
+        if model.name == "claude-opus-4":
+            raise MissingCredentials("model 'claude-opus-4' (anthropic) has no API key: set "
+                                     "ANTHROPIC_API_KEY or FLEET_SIMULATE=true")
+        return answer
+
+    relay = RecordingRelay()
+    runner = Runner(CONFIG, registry, OpenBreaker(), providers)  # type: ignore[arg-type]
+    outcome = runner.run(task, selection, "system", "prompt",
+                         StreamPublisher(task.id, selection.model_name, relay,  # type: ignore[arg-type]
+                                         log_read=True),
+                         True, deadline=time.monotonic() + 30)
+    assert outcome.text == "answered" and outcome.model.name == selection.fallback_models[0]
+    assert [e["type"] for e in relay.events] == ["chunk"]  # nothing was called, no fallback

@@ -49,6 +49,17 @@ class ProviderCallError(Exception):
         self.timeout = timeout
         self.status = status
 
+    @property
+    def reason(self) -> str:
+        """A short label for metrics: the HTTP status, or timeout / connection / malformed /
+        error."""
+        if self.status:
+            return str(self.status)
+        if self.timeout:
+            return "timeout"
+        text = str(self)
+        return next((kind for kind in ("connection", "malformed") if kind in text), "error")
+
 
 class Provider(Protocol):
     """Yields ``TextDelta`` items as the model produces them, then one ``TokenUsage`` (omitted

@@ -113,8 +113,9 @@ class Ledger:
     def thresholds(self, period: Period) -> list[float]:
         """The percentages of ``period``'s limit at which an alert fires (once each)."""
         alerts = self.settings.alert_thresholds
-        own = {"daily": alerts.daily_percent, "monthly": alerts.monthly_percent}.get(period)
-        return sorted({*([own] if own else []), 100.0})
+        own = {"daily": alerts.daily_percent, "weekly": alerts.weekly_percent,
+               "monthly": alerts.monthly_percent}[period]
+        return sorted({own, 100.0})
 
     def reserve(self, task_id: str, amount: Decimal, day: date | None = None
                 ) -> tuple[bool, Period | None, Decimal]:
