@@ -72,6 +72,7 @@ def rebuild_budgets() -> dict[str, str]:
 @app.task(name="fleet.beat.cleanup")
 @once_per_slot(3600)
 def cleanup() -> dict[str, int]:
-    deleted = rollup.cleanup(get_services().db)
+    services = get_services()
+    deleted = rollup.cleanup(services.db, services.config.routing.cost_tracking)
     log.info("TTL cleanup deleted %s", deleted)
     return deleted

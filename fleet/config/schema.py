@@ -142,6 +142,10 @@ class CostTracking(CamelModel):
         default="block", description="at 100 %: reject (ROUTER_002) or use a cheaper model")
     budget_limits: BudgetLimits = Field(default_factory=BudgetLimits)
     alert_thresholds: AlertThresholds = Field(default_factory=AlertThresholds)
+    raw_retention_days: int = Field(default=30, ge=1, description=(
+        "days cost rows are kept; older days are read from the daily summaries"))
+    summary_retention_days: int = Field(default=400, ge=35, description=(
+        "days daily cost summaries are kept: budgets and reports of longer periods read them"))
 
 
 DEFAULT_MODEL = ModelConfig(

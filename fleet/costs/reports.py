@@ -1,48 +1,72 @@
-"""Cost reports from PostgreSQL rows: spend by period and dimension, and what the same
-recorded tokens would have cost on the default model alone (savings from routing)."""
+"""Cost reports from PostgreSQL: spend by period and dimension (cost rows, and the daily
+summaries for days past the rows' retention), and what the same recorded tokens would have
+cost on the default model alone (savings from routing)."""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Literal
 
 from fleet.backends.postgres import Database
 from fleet.config import FleetConfig
 from fleet.contracts import TokenUsage
+from fleet.costs.budget.ledger import Period, period_start
 from fleet.costs.pricing import price
+from fleet.costs.rollup import summarised_before
 
 ReportPeriod = Literal["day", "week", "month"]
 Dimension = Literal["model", "task-type", "agent"]
 _COLUMN = {"model": "model", "task-type": "task_type", "agent": "coalesce(agent_id, '-')"}
+# Daily summaries keep no agent: the spend of summarised days is reported under this name.
+SUMMARISED_AGENT = "(summarised days)"
+_LEDGER_PERIOD: dict[ReportPeriod, Period] = {"day": "daily", "week": "weekly",
+                                              "month": "monthly"}
+_SUMS = "count(*), sum(input_tokens), sum(output_tokens), sum(cached_tokens), " \
+        "sum(cache_write_tokens), sum(cost_usd)"
 
 
-def cost_report(db: Database, config: FleetConfig, period: ReportPeriod,
-                by: Dimension) -> dict[str, Any]:
+def cost_report(db: Database, config: FleetConfig, period: ReportPeriod, by: Dimension,
+                today: date | None = None) -> dict[str, Any]:
     """Spend in the current day / ISO week / month, grouped by ``by``, with the savings
     against running every recorded token on ``routing.defaultModel`` (priced by the same
-    function as the rows themselves)."""
+    function as the rows themselves). Days whose rows are past their retention are read from
+    the daily summaries, so a month is always whole."""
     default = config.routing.model(config.routing.default_model)
     assert default is not None
-    column = _COLUMN[by]
+    today = today or datetime.now(UTC).date()
+    start = period_start(_LEDGER_PERIOD[period], today)
+    end = today + timedelta(days=1)
+    boundary = summarised_before(config.routing.cost_tracking, today)
+    summary_key = {"model": "model", "task-type": "task_type",
+                   "agent": f"'{SUMMARISED_AGENT}'"}[by]
     with db.connection() as conn:
         rows = conn.execute(
-            f"""SELECT {column} AS key, count(*), sum(input_tokens), sum(output_tokens),
+            f"""SELECT {_COLUMN[by]}, {_SUMS} FROM cost_entries
+                WHERE created_at >= %s AND created_at < %s GROUP BY 1""",
+            (datetime.combine(max(start, boundary), datetime.min.time(), UTC),
+             datetime.combine(end, datetime.min.time(), UTC))).fetchall()
+        rows += conn.execute(
+            f"""SELECT {summary_key}, sum(requests), sum(input_tokens), sum(output_tokens),
                        sum(cached_tokens), sum(cache_write_tokens), sum(cost_usd)
-                FROM cost_entries
-                WHERE created_at >= date_trunc(%(period)s, now() AT TIME ZONE 'UTC')
-                          AT TIME ZONE 'UTC'
-                GROUP BY 1 ORDER BY 7 DESC""", {"period": period}).fetchall()
-    groups: list[dict[str, Any]] = [
-        {by: str(r[0]), "requests": int(str(r[1])), "input_tokens": int(str(r[2])),
-         "output_tokens": int(str(r[3])), "cached_tokens": int(str(r[4])),
-         "cost_usd": Decimal(str(r[6])),
+                FROM daily_cost_summaries WHERE day >= %s AND day < %s GROUP BY 1""",
+            (start, min(end, boundary))).fetchall()
+    totals: dict[str, list[Decimal]] = {}
+    for row in rows:
+        sums = totals.setdefault(str(row[0]), [Decimal(0)] * 6)
+        for k in range(6):
+            sums[k] += Decimal(str(row[k + 1] or 0))
+    groups: list[dict[str, Any]] = sorted((
+        {by: key, "requests": int(n), "input_tokens": int(tin), "output_tokens": int(tout),
+         "cached_tokens": int(cached), "cost_usd": cost,
          "single_model_cost_usd": price(TokenUsage(
-             input_tokens=int(str(r[2])), output_tokens=int(str(r[3])),
-             cached_tokens=int(str(r[4])), cache_write_tokens=int(str(r[5]))), default)}
-        for r in rows]
+             input_tokens=int(tin), output_tokens=int(tout), cached_tokens=int(cached),
+             cache_write_tokens=int(written)), default)}
+        for key, (n, tin, tout, cached, written, cost) in totals.items()),
+        key=lambda g: (-g["cost_usd"], g[by]))
     actual: Decimal = sum((g["cost_usd"] for g in groups), Decimal(0))
     single: Decimal = sum((g["single_model_cost_usd"] for g in groups), Decimal(0))
     return {"period": period, "by": by, "groups": groups, "total_cost_usd": actual,

@@ -3,14 +3,28 @@ runs both; ``fleet costs`` rolls up on demand)."""
 
 from __future__ import annotations
 
-from fleet.backends.postgres import Database
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 
-# The seed's §5.1 partitions kept in PostgreSQL, with their TTLs.
-TTL_DAYS = {
-    "cost_entries": 30,          # routing/costs
-    "daily_cost_summaries": 30,  # routing/costs/daily
-    "routing_selections": 7,     # routing/selections and performance/router latencies
-}
+from fleet.backends.postgres import Database
+from fleet.config import CostTracking
+
+SELECTIONS_TTL_DAYS = 7  # the seed's §5.1 routing/selections and router latencies
+
+
+def ttl_days(tracking: CostTracking) -> dict[str, int]:
+    """How long each table's rows are kept. Daily summaries outlive the raw rows (400 days by
+    default, the seed's 30 at least), so a month's or a year's spend can still be read."""
+    return {"cost_entries": tracking.raw_retention_days,
+            "daily_cost_summaries": max(tracking.summary_retention_days,
+                                        tracking.raw_retention_days),
+            "routing_selections": SELECTIONS_TTL_DAYS}
+
+
+def summarised_before(tracking: CostTracking, today: date) -> date:
+    """The first day whose raw cost rows are all still kept: earlier days are read from the
+    daily summaries (cleanup deletes rows older than ``rawRetentionDays`` to the second)."""
+    return today - timedelta(days=tracking.raw_retention_days - 1)
 DELETE_BATCH = 5000
 
 # Roll up rows written by transactions that have all finished since the last run. Additive,
@@ -48,6 +62,26 @@ RETURNING (SELECT count(*) FROM upsert)
 """
 
 
+def _midnight(day: date) -> datetime:
+    return datetime.combine(day, datetime.min.time(), UTC)
+
+
+def recorded_spend(db: Database, tracking: CostTracking, start: date, end: date,
+                   today: date) -> Decimal:
+    """What was spent on days ``start`` up to ``end`` (exclusive): the raw rows for the days
+    still kept whole, the daily summaries for the days before (their rows may be gone)."""
+    boundary = summarised_before(tracking, today)
+    with db.connection() as conn:
+        raw = conn.execute(
+            "SELECT coalesce(sum(cost_usd), 0) FROM cost_entries "
+            "WHERE created_at >= %s AND created_at < %s",
+            (_midnight(max(start, boundary)), _midnight(end))).fetchone()
+        summed = conn.execute(
+            "SELECT coalesce(sum(cost_usd), 0) FROM daily_cost_summaries "
+            "WHERE day >= %s AND day < %s", (start, min(end, boundary))).fetchone()
+    return sum((Decimal(str(r[0])) for r in (raw, summed) if r), Decimal(0))
+
+
 def aggregate_costs(db: Database) -> int:
     """Add cost rows written since the last run to the daily summaries; returns groups
     touched."""
@@ -56,11 +90,11 @@ def aggregate_costs(db: Database) -> int:
         return int(str(row[0])) if row else 0
 
 
-def cleanup(db: Database, batch: int = DELETE_BATCH) -> dict[str, int]:
+def cleanup(db: Database, tracking: CostTracking, batch: int = DELETE_BATCH) -> dict[str, int]:
     """Delete rows past their TTL in small batches (short transactions that never hold up the
     cost path); Redis partitions expire by themselves (EXPIRE set when written)."""
     deleted: dict[str, int] = {}
-    for table, days in TTL_DAYS.items():
+    for table, days in ttl_days(tracking).items():
         column = "day" if table == "daily_cost_summaries" else "created_at"
         columns = {"daily_cost_summaries": "day, model, task_type",
                    "routing_selections": "task_id", "cost_entries": "id"}[table]

@@ -33,6 +33,7 @@ import redis
 
 from fleet.backends import keys
 from fleet.config import CostTracking
+from fleet.costs.rollup import recorded_spend
 
 if TYPE_CHECKING:
     from fleet.backends.postgres import Database
@@ -265,20 +266,15 @@ class BudgetLedger(Ledger):
         return (to_usd(int(raw.get(b"spent", 0))), to_usd(int(raw.get(b"reserved", 0))))
 
     def rebuild(self, day: date | None = None) -> dict[str, Decimal]:
-        """Reset every period's spend from PostgreSQL (the source of truth)."""
+        """Reset every period's spend from PostgreSQL (the source of truth: cost rows, and
+        the daily summaries for days whose rows are past their retention)."""
         day = day or datetime.now(UTC).date()
         out: dict[str, Decimal] = {}
         for period in PERIODS:
             key = ledger_key(period, day)
             journal = int(cast(bytes | None, self.client.hget(key, "journal")) or 0)
-            with self.db.connection() as conn:
-                row = conn.execute(
-                    "SELECT coalesce(sum(cost_usd), 0) FROM cost_entries "
-                    "WHERE created_at >= %s AND created_at < %s",
-                    (datetime.combine(period_start(period, day), datetime.min.time(), UTC),
-                     datetime.combine(period_end(period, day), datetime.min.time(), UTC)),
-                ).fetchone()
-            total = Decimal(str(row[0])) if row else Decimal(0)
+            total = recorded_spend(self.db, self.settings, period_start(period, day),
+                                   period_end(period, day), day)
             self._rebuild(keys=[key], args=[to_units(total), journal])
             out[period] = total
         return out
