@@ -83,12 +83,16 @@ def load_config(path: Path | None = None, environ: dict[str, str] | None = None)
     for name in applied:
         _set_path(tree, ENV_OVERRIDES[name], env[name])
     try:
-        return FleetConfig.model_validate(tree)
+        config = FleetConfig.model_validate(tree)
     except ValidationError as exc:
         source = str(path) if path else "defaults"
         if applied:
             source += " + env " + ",".join(applied)
         raise ConfigError(f"{source}: {describe_invalid(exc, limit=1, root='(root)')}") from None
+    for model in config.routing.models:
+        if model.enabled_if_key:
+            model.enabled = bool(env.get(model.key_env))
+    return config
 
 
 def masked_dump(config: FleetConfig, settings: Settings) -> dict[str, Any]:

@@ -88,7 +88,15 @@ class ModelConfig(CamelModel):
     capabilities: Capabilities
     complexity_range: ComplexityRange
     enabled: bool = True
+    enabled_if_key: bool = Field(default=False, description=(
+        "on only when its API key variable is set (a provider the fleet may not have a key "
+        "for): the loader sets ``enabled`` from the environment"))
     credentials: Credentials = Field(default_factory=Credentials)
+
+    @property
+    def key_env(self) -> str:
+        """The environment variable holding this model's API key (never the key itself)."""
+        return self.credentials.api_key_env or f"{self.provider.upper().replace('-', '_')}_API_KEY"
 
 
 class FleetSection(CamelModel):

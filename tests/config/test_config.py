@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import typing
 from decimal import Decimal
 from pathlib import Path
 
@@ -25,16 +26,50 @@ def on(cfg: FleetConfig, flag: str) -> bool:
     return FeatureFlagManager(cfg).is_enabled(flag)  # type: ignore[arg-type]
 
 
-def test_shipped_config_has_the_seeds_three_models_and_prices() -> None:
+def test_shipped_config_has_the_seeds_three_tiers_on_current_models() -> None:
     cfg = load_config(SHIPPED, environ={})
-    per_million = {m.name: (m.capabilities.cost_per_1k_tokens.input * 1000,
+    per_million = {m.name: (m.model, m.capabilities.cost_per_1k_tokens.input * 1000,
                             m.capabilities.cost_per_1k_tokens.output * 1000)
-                   for m in cfg.routing.models}
-    assert per_million == {"claude-opus-4": (Decimal("15.00"), Decimal("75.00")),
-                           "claude-sonnet-4.5": (Decimal("3.00"), Decimal("15.00")),
-                           "claude-haiku-4": (Decimal("0.80"), Decimal("4.00"))}
+                   for m in cfg.enabled_models()}
+    assert per_million == {
+        "claude-opus-4": ("claude-opus-4-5-20251101", Decimal("5.00"), Decimal("25.00")),
+        "claude-sonnet-4.5": ("claude-sonnet-4-5-20250929", Decimal("3.00"), Decimal("15.00")),
+        "claude-haiku-4": ("claude-haiku-4-5-20251001", Decimal("1.00"), Decimal("5.00"))}
     # v1.0.4 behaviour by default
     assert not on(cfg, "multiModelRouter") and not on(cfg, "streaming")
+
+
+def test_other_providers_models_switch_on_with_their_key_only() -> None:
+    """One provider's key is enough to run the shipped config: the OpenAI and Google models
+    are on only when their own key is set."""
+    def enabled(**keys: str) -> set[str]:
+        return {m.name for m in load_config(SHIPPED, environ=keys).enabled_models()}
+
+    tiers = {"claude-opus-4", "claude-sonnet-4.5", "claude-haiku-4"}
+    assert enabled() == tiers
+    assert enabled(OPENAI_API_KEY="sk-test") == tiers | {"gpt-5-mini"}
+    assert enabled(GOOGLE_API_KEY="g-test") == tiers | {"gemini-2.5-flash"}
+
+
+def _sdk_literals(annotation: object) -> set[str]:
+    """Every string literal in a type alias (the model names an SDK lists)."""
+    if typing.get_origin(annotation) is typing.Literal:
+        return {a for a in typing.get_args(annotation) if isinstance(a, str)}
+    return set().union(*(_sdk_literals(a) for a in typing.get_args(annotation)))
+
+
+def test_every_shipped_model_id_is_one_the_providers_sdk_names() -> None:
+    """A typo in a model id is a 404 on the first real call: check each Anthropic and OpenAI
+    id against the literals of the installed SDK."""
+    from anthropic.types import ModelParam
+    from openai.types import ChatModel
+
+    known = {"anthropic": _sdk_literals(ModelParam), "openai": _sdk_literals(ChatModel)}
+    assert known["anthropic"] and known["openai"]
+    shipped = [(m.provider, m.model) for m in load_config(SHIPPED, environ={}).routing.models
+               if m.provider in known]
+    assert {p for p, _ in shipped} == {"anthropic", "openai"}
+    assert [(p, model) for p, model in shipped if model not in known[p]] == []
 
 
 def test_without_a_file_the_defaults_are_one_model_and_no_router() -> None:

@@ -179,8 +179,8 @@ def test_rebuild_restores_spend_from_postgres(redis_client, redis_ledger, fleet,
     b = redis_ledger()
     redis_client.delete(ledger_key("daily", DAY))  # Redis lost everything
     totals = b.rebuild(DAY)
-    assert totals["daily"] == entry.cost_usd == Decimal("0.09")
-    assert b.used("daily", DAY)[0] == Decimal("0.09")
+    assert totals["daily"] == entry.cost_usd == Decimal("0.03")
+    assert b.used("daily", DAY)[0] == Decimal("0.03")
     pg.execute("DELETE FROM cost_entries WHERE task_id = 'rebuild-1'")
 
 

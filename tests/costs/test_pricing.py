@@ -23,7 +23,7 @@ def test_seed_example_price() -> None:
 
 def test_cache_tokens_use_their_own_prices() -> None:
     usage = TokenUsage(cached_tokens=10_000, cache_write_tokens=1000)
-    assert price(usage, MODELS["claude-haiku-4"]) == Decimal("0.00180000")
+    assert price(usage, MODELS["claude-haiku-4"]) == Decimal("0.00225000")
 
 
 @given(st.integers(0, 10**7), st.integers(0, 10**7), st.integers(0, 10**7),
@@ -46,5 +46,5 @@ def test_the_estimate_is_the_price_of_the_call_it_estimates() -> None:
 
 def test_prices_are_quantised_to_the_cost_column() -> None:
     model = MODELS["claude-haiku-4"]
-    assert price(TokenUsage(input_tokens=1), model) == Decimal("0.00000080")
+    assert price(TokenUsage(input_tokens=1), model) == Decimal("0.00000100")
     assert price(TokenUsage(input_tokens=1), model).as_tuple().exponent == -8

@@ -33,7 +33,6 @@ __all__ = [
     "Providers",
     "StreamItem",
     "TextDelta",
-    "api_key_env",
     "check_credentials",
 ]
 
@@ -44,12 +43,8 @@ def simulated(model: ModelConfig) -> bool:
     return get_settings().fleet_simulate or model.provider == "simulated"
 
 
-def api_key_env(model: ModelConfig) -> str:
-    return model.credentials.api_key_env or f"{model.provider.upper().replace('-', '_')}_API_KEY"
-
-
 def api_key(model: ModelConfig) -> SecretStr | None:
-    value = os.environ.get(api_key_env(model))
+    value = os.environ.get(model.key_env)
     return SecretStr(value) if value else None
 
 
@@ -58,7 +53,7 @@ def check_credentials(model: ModelConfig) -> None:
     if simulated(model) or model.provider in _KEYLESS or api_key(model) is not None:
         return
     raise MissingCredentials(f"model {model.name!r} ({model.provider}) has no API key: set "
-                             f"{api_key_env(model)} or FLEET_SIMULATE=true")
+                             f"{model.key_env} or FLEET_SIMULATE=true")
 
 
 def _build(model: ModelConfig) -> Provider:
