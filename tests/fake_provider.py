@@ -11,6 +11,10 @@ makes the first request (per task id) to model ``fake-primary`` stream five word
 the connection. Faults: ``429`` (with ``retry_after``), ``500``, ``529`` (Anthropic overloaded),
 ``reset``, ``stall`` (silence for ``stall`` seconds), ``malformed`` (an undecodable event),
 ``nousage``. ``words`` sets the reply length, ``delay_ms`` the pause between words.
+
+Anthropic prompt caching is simulated: a prefix marked with ``cache_control`` is written to the
+server's cache on first sight (``cache_creation_input_tokens``) and read from it after that
+(``cache_read_input_tokens``), a token a word; unmarked requests report two cached tokens.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ class FakeProvider:
     def __init__(self) -> None:
         self.requests: list[dict[str, Any]] = []
         self.counts: Counter[tuple[str, str]] = Counter()
+        self.cached: set[tuple[str, str]] = set()  # (model, prefix) marked cache_control
         self.lock = threading.Lock()
         handler = type("Handler", (_Handler,), {"fake": self})
         self.server = _QuietServer(("127.0.0.1", 0), handler)
@@ -89,8 +94,8 @@ class _Handler(BaseHTTPRequestHandler):
         body = json.loads(self.rfile.read(int(self.headers.get("content-length", "0"))))
         anthropic = self.path.endswith("/messages")
         messages = body["messages"]
-        prompt = " ".join(str(m.get("content")) for m in messages if m["role"] in ("user",
-                                                                                   "system"))
+        prompt = " ".join(_text(m.get("content")) for m in messages
+                          if m["role"] in ("user", "system"))
         prompt += " " + str(body.get("system", ""))
         prior = ""
         if anthropic and messages[-1]["role"] == "assistant":
@@ -109,15 +114,27 @@ class _Handler(BaseHTTPRequestHandler):
         have = len(prior.split())
         words = _words(have, total)
         usage_in, usage_out = len(prompt.split()), len(words)
+        cache = {"cache_read_input_tokens": 2, "cache_creation_input_tokens": 0}
+        prefix = _cached_prefix(body) if anthropic else None
+        if prefix is not None:
+            key, tokens = (body["model"], prefix), len(prefix.split())
+            with self.fake.lock:
+                seen = key in self.fake.cached
+                self.fake.cached.add(key)
+            cache = {"cache_read_input_tokens": tokens if seen else 0,
+                     "cache_creation_input_tokens": 0 if seen else tokens}
+            usage_in -= tokens
         if not body.get("stream"):
             return self._json(200, _complete_body(body["model"], "".join(words), usage_in,
-                                                  usage_out, anthropic))
+                                                  usage_out, anthropic,
+                                                  cache if prefix is not None else {}))
         self.send_response(200)
         self.send_header("content-type", "text/event-stream")
         self.send_header("transfer-encoding", "chunked")
         self.end_headers()
-        events = (_anthropic_events if anthropic else _openai_events)(
-            body["model"], words, usage_in, fault != "nousage")
+        events = (_anthropic_events(body["model"], words, usage_in, fault != "nousage", cache)
+                  if anthropic else
+                  _openai_events(body["model"], words, usage_in, fault != "nousage"))
         after = int(plan.get("after", "-1"))
         delay = float(plan.get("delay_ms", "0")) / 1000
         sent_words = 0
@@ -177,10 +194,28 @@ def _sse(event: str | None, data: dict[str, Any] | str) -> str:
     return (f"event: {event}\n" if event else "") + f"data: {text}\n\n"
 
 
-def _anthropic_events(model: str, words: list[str], usage_in: int,
-                      with_usage: bool) -> list[tuple[str, bool]]:
-    usage = {"input_tokens": usage_in, "output_tokens": 1, "cache_read_input_tokens": 2,
-             "cache_creation_input_tokens": 0}
+def _text(content: Any) -> str:
+    """A message's text: a string, or its content blocks' texts."""
+    if isinstance(content, list):
+        return " ".join(str(block.get("text", "")) for block in content)
+    return str(content)
+
+
+def _cached_prefix(body: dict[str, Any]) -> str | None:
+    """The system prompt and the user's blocks up to the last one marked ``cache_control``."""
+    blocks = body["messages"][0].get("content")
+    if not isinstance(blocks, list):
+        return None
+    marked = [i for i, block in enumerate(blocks) if block.get("cache_control")]
+    if not marked:
+        return None
+    return " ".join([str(body.get("system", ""))]
+                    + [str(b.get("text", "")) for b in blocks[:marked[-1] + 1]])
+
+
+def _anthropic_events(model: str, words: list[str], usage_in: int, with_usage: bool,
+                      cache: dict[str, int]) -> list[tuple[str, bool]]:
+    usage = {"input_tokens": usage_in, "output_tokens": 1, **cache}
     start = {"type": "message_start", "message": {
         "id": "msg_fake", "type": "message", "role": "assistant", "model": model, "content": [],
         "stop_reason": None, "stop_sequence": None, "usage": usage}}
@@ -224,12 +259,12 @@ def _openai_events(model: str, words: list[str], usage_in: int,
 
 
 def _complete_body(model: str, text: str, usage_in: int, usage_out: int,
-                   anthropic: bool) -> dict[str, Any]:
+                   anthropic: bool, cache: dict[str, int]) -> dict[str, Any]:
     if anthropic:
         return {"id": "msg_fake", "type": "message", "role": "assistant", "model": model,
                 "content": [{"type": "text", "text": text}], "stop_reason": "end_turn",
                 "stop_sequence": None,
-                "usage": {"input_tokens": usage_in, "output_tokens": usage_out}}
+                "usage": {"input_tokens": usage_in, "output_tokens": usage_out, **cache}}
     return {"id": "chatcmpl-fake", "object": "chat.completion", "created": 0, "model": model,
             "choices": [{"index": 0, "message": {"role": "assistant", "content": text},
                          "finish_reason": "stop"}],

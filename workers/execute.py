@@ -114,11 +114,11 @@ def run_attempt(self: Task, services: Services, qe: QETask, chosen: ModelSelecti
     model = chosen.model_config_
     streaming = (services.flags.is_enabled("streaming", qe.agent_type) and qe.stream
                  and model.capabilities.supports_streaming)
-    system, prompt = build_prompt(qe)
+    prompt = build_prompt(qe)
     start_stream(publisher, qe, chosen, begun.number, streaming, delivered)
     started = time.monotonic()
     try:
-        outcome = runner(services).run(qe, chosen, system, prompt, publisher, streaming,
+        outcome = runner(services).run(qe, chosen, prompt, publisher, streaming,
                                        deadline=deadline,
                                        delivered=delivered if streaming else "")
     except RunFailed as failed:

@@ -36,6 +36,7 @@ from fleet.errors import (
     TaskTimedOut,
 )
 from fleet.metrics import FAILED_CALLS, FALLBACKS
+from fleet.qe.prompts import Prompt
 from fleet.routing.breaker import CircuitBreaker
 from fleet.routing.registry import ModelRegistry
 from fleet.routing.tokens import estimate_tokens
@@ -105,19 +106,19 @@ class Runner:
         delay = self.retry.backoff_ms / 1000 * self.retry.backoff_multiplier ** retries
         return min(max(delay, retry_after or 0.0), MAX_BACKOFF_SECONDS)
 
-    def run(self, task: QETask, selection: ModelSelection, system: str, prompt: str,
+    def run(self, task: QETask, selection: ModelSelection, prompt: Prompt,
             publisher: StreamPublisher, streaming: bool, deadline: float,
             delivered: str = "") -> Outcome:
         """``delivered``: text an earlier attempt already streamed (a redelivered task
         continues it instead of starting over)."""
         outcome = Outcome(text="", model=selection.model_config_)
         try:
-            return self._run(task, selection, system, prompt, publisher, streaming, deadline,
+            return self._run(task, selection, prompt, publisher, streaming, deadline,
                              outcome, delivered)
         except FleetError as exc:
             raise RunFailed(exc, outcome.calls, outcome.failed) from exc
 
-    def _run(self, task: QETask, selection: ModelSelection, system: str, prompt: str,
+    def _run(self, task: QETask, selection: ModelSelection, prompt: Prompt,
              publisher: StreamPublisher, streaming: bool, deadline: float,
              outcome: Outcome, delivered: str) -> Outcome:
         parts: list[str] = [delivered] if delivered else []
@@ -148,7 +149,8 @@ class Runner:
                         f"task {task.id} exceeded {self.config.fleet.task_timeout}s")
                 before = len(parts)
                 request = CompletionRequest(
-                    task_id=task.id, model=model, system=system, prompt=prompt,
+                    task_id=task.id, model=model, system=prompt.system, prompt=prompt.user,
+                    reusable=prompt.reusable,
                     max_output_tokens=task.max_output_tokens,
                     stream=streaming and not synchronous, continuation="".join(parts))
                 try:

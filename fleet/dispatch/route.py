@@ -34,9 +34,9 @@ def reserve_budget(task: QETask, selection: ModelSelection, ledger: Ledger,
     """Reserve the task's estimated cost, or downgrade / refuse (ROUTER_002 / ROUTER_003)."""
     if not ledger.active:
         return selection
-    system, prompt = build_prompt(task)
+    prompt = build_prompt(task)
     # What the worker will send, plus a margin for provider tokenizers that count higher.
-    tokens = int(estimate_tokens(system + prompt) * INPUT_ESTIMATE_MARGIN) + 1
+    tokens = int(estimate_tokens(prompt.system + prompt.user) * INPUT_ESTIMATE_MARGIN) + 1
     chosen = selection.model_config_
     candidates = [chosen]
     downgrade = ledger.settings.on_limit == "downgrade"

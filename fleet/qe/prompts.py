@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import NamedTuple
 
 from fleet.contracts import QETask, TaskType
 
@@ -31,10 +32,28 @@ _INSTRUCTIONS: dict[TaskType, str] = {
 SYSTEM = "You are a senior quality engineer in an automated QE fleet. Be precise and concise."
 
 
-def build_prompt(task: QETask) -> tuple[str, str]:
-    parts = [_INSTRUCTIONS[task.type], "", task.description]
+class Prompt(NamedTuple):
+    """What a model is sent: the system prompt and the user's text, whose first ``reusable``
+    characters are the task's material (code, files, context). The material comes first so
+    that a provider can cache it: a retry, a fallback's continuation, or another task on the
+    same code pays the cache-read price for it (Anthropic: ``cache_control``; OpenAI caches
+    prefixes by itself)."""
+
+    system: str
+    user: str
+    reusable: int = 0
+
+    @property
+    def material(self) -> str:
+        return self.user[:self.reusable]
+
+
+def build_prompt(task: QETask) -> Prompt:
+    material: list[str] = []
     for hint, source in task.all_code():
-        parts += ["", f"```{hint or ''}", source, "```"]
+        material += [f"```{hint or ''}", source, "```", ""]
     if task.context:
-        parts += ["", "Context:", json.dumps(task.context, indent=2, default=str)]
-    return SYSTEM, "\n".join(parts)
+        material += ["Context:", json.dumps(task.context, indent=2, default=str), ""]
+    head = "\n".join(material) + "\n" if material else ""
+    return Prompt(SYSTEM, head + "\n".join([_INSTRUCTIONS[task.type], "", task.description]),
+                  len(head))

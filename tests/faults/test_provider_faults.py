@@ -274,6 +274,7 @@ def test_overall_task_deadline_ends_a_slow_stream_with_task_003(fake, redis_clie
     """In process (real SDK, real Redis): a stream still going at the deadline is cut off."""
     from fleet.config import load_config
     from fleet.contracts import ModelSelection, QETask
+    from fleet.qe.prompts import Prompt
     from fleet.routing.breaker import CircuitBreaker
     from fleet.routing.registry import ModelRegistry
     from fleet.routing.router import ModelRouter
@@ -297,7 +298,7 @@ def test_overall_task_deadline_ends_a_slow_stream_with_task_003(fake, redis_clie
     publisher = StreamPublisher(task.id, model.name, fleet.relay)
     started = time.monotonic()
     with pytest.raises(RunFailed) as info:
-        runner.run(task, selection, "sys", task.description, publisher, True,
+        runner.run(task, selection, Prompt("sys", task.description), publisher, True,
                    deadline=started + 1)
     assert info.value.error.code == "TASK_003"
     assert 1 <= time.monotonic() - started < 3

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from decimal import Decimal
 
 import pytest
 
-from fleet.config import ModelConfig
+from fleet.config import ModelConfig, TokenPrices
 from fleet.contracts import TokenUsage
 from tests.fake_provider import FakeProvider
 from workers.providers import CompletionRequest, ProviderCallError, TextDelta
@@ -109,3 +110,45 @@ def test_missing_usage_yields_no_usage_item(fake: FakeProvider, kind: str) -> No
     adapter, m = adapter_for(fake, kind)
     text, usage = collect(adapter, request(m, f"[[{m.model}:fault=nousage]]"))
     assert text == EXPECTED and usage == []
+
+
+@pytest.mark.parametrize("stream", [True, False])
+def test_a_long_material_is_cached_and_the_second_call_costs_less(fake: FakeProvider,
+                                                                  stream: bool) -> None:
+    """The task's code is marked for Anthropic's prompt cache once it is long enough: the
+    first call writes it, the next (a retry, a fallback, another task on the same code) reads
+    it, and the one price function makes that call cheaper."""
+    from fleet.costs.pricing import price
+    from fleet.qe.prompts import Prompt
+
+    adapter, m = adapter_for(fake, "anthropic")
+    m = m.model_copy(update={"capabilities": m.capabilities.model_copy(update={
+        "min_cache_tokens": 1024,
+        "cost_per_1k_tokens": TokenPrices(input=Decimal(3), output=Decimal(15),
+                                          cache_read=Decimal("0.3"),
+                                          cache_write=Decimal("3.75"))})})
+    code = f"# module {uuid.uuid4().hex}\n" + "\n".join(
+        f"def case_{i}(x): return x + {i}" for i in range(400))
+    prompt = Prompt("sys", f"```python\n{code}\n```\n\nWrite tests.", len(code) + 14)
+
+    def call(task: str) -> TokenUsage:
+        req = CompletionRequest(task_id=task, model=m, system=prompt.system,
+                                prompt=f"{prompt.user} [[task:{task}]]",
+                                reusable=prompt.reusable, max_output_tokens=100,
+                                stream=stream)
+        return collect(adapter, req)[1][-1]
+
+    first, second = call(uuid.uuid4().hex), call(uuid.uuid4().hex)
+    assert first.cache_write_tokens > 1000 and first.cached_tokens == 0
+    assert second.cached_tokens == first.cache_write_tokens and second.cache_write_tokens == 0
+    assert second.input_tokens == first.input_tokens
+    assert price(second, m) < price(first, m) / 2
+
+
+def test_a_short_material_is_not_marked_for_caching(fake: FakeProvider) -> None:
+    adapter, m = adapter_for(fake, "anthropic")
+    req = CompletionRequest(task_id="t", model=m, system="sys",
+                            prompt=f"```\nx = 1\n```\n\nTest it. [[task:{uuid.uuid4().hex}]]",
+                            reusable=13, max_output_tokens=100)
+    usage = collect(adapter, req)[1][-1]
+    assert usage.cache_write_tokens == 0 and usage.cached_tokens == 2  # the fake's unmarked reply

@@ -13,6 +13,7 @@ import pytest
 from fleet.config import load_config
 from fleet.contracts import ModelSelection, QETask, TokenUsage
 from fleet.errors import MissingCredentials, ProviderError, StreamTimeout
+from fleet.qe.prompts import Prompt
 from fleet.routing.registry import ModelRegistry
 from fleet.routing.router import ModelRouter
 from fleet.streaming.relay import StreamPublisher
@@ -69,7 +70,7 @@ def run(handlers: dict[str, Any], streaming: bool = True
     publisher = StreamPublisher(task.id, selection.model_name, relay,  # type: ignore[arg-type]
                                 log_read=True)
     try:
-        outcome: Any = runner.run(task, selection, "system", "prompt", publisher, streaming,
+        outcome: Any = runner.run(task, selection, Prompt("system", "prompt"), publisher, streaming,
                                   deadline=time.monotonic() + 30)
     except RunFailed as failed:
         outcome = failed
@@ -176,7 +177,7 @@ def test_a_model_without_credentials_on_this_worker_is_skipped_for_the_next() ->
 
     relay = RecordingRelay()
     runner = Runner(CONFIG, registry, OpenBreaker(), providers)  # type: ignore[arg-type]
-    outcome = runner.run(task, selection, "system", "prompt",
+    outcome = runner.run(task, selection, Prompt("system", "prompt"),
                          StreamPublisher(task.id, selection.model_name, relay,  # type: ignore[arg-type]
                                          log_read=True),
                          True, deadline=time.monotonic() + 30)

@@ -12,11 +12,13 @@ from anthropic.types import (
     RawMessageDeltaEvent,
     RawMessageStartEvent,
     RawMessageStopEvent,
+    TextBlockParam,
 )
 from anthropic.types import TextDelta as TextDelta_
 
 from fleet.config import ModelConfig
 from fleet.contracts import TokenUsage
+from fleet.routing.tokens import estimate_tokens
 from workers.providers.base import CompletionRequest, ProviderCallError, StreamItem, TextDelta
 from workers.providers.sdk import SDKProvider
 
@@ -35,12 +37,24 @@ class AnthropicProvider(SDKProvider):
             timeout=httpx.Timeout(timeout_s, connect=min(timeout_s, 10.0)))
 
     def _messages(self, request: CompletionRequest) -> list[MessageParam]:
-        messages: list[MessageParam] = [{"role": "user", "content": request.prompt}]
+        messages: list[MessageParam] = [{"role": "user", "content": self._user(request)}]
         if request.continuation.strip():
             # An assistant prefill: Claude continues the text from exactly where it stops
             # (the API refuses trailing whitespace in a prefill).
             messages.append({"role": "assistant", "content": request.continuation.rstrip()})
         return messages
+
+    @staticmethod
+    def _user(request: CompletionRequest) -> str | list[TextBlockParam]:
+        """The prompt, with its material marked for caching when the prefix up to it (system
+        prompt and material) is long enough for the model to cache: a retry, a fallback's
+        continuation or another task on the same code then reads it at the cache price."""
+        material = request.prompt[:request.reusable]
+        if not material or estimate_tokens(request.system + material) < \
+                request.model.capabilities.min_cache_tokens:
+            return request.prompt
+        return [{"type": "text", "text": material, "cache_control": {"type": "ephemeral"}},
+                {"type": "text", "text": request.prompt[request.reusable:]}]
 
     def _stream(self, request: CompletionRequest) -> Iterator[StreamItem]:
         usage: dict[str, int] = {}

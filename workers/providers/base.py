@@ -27,6 +27,7 @@ class CompletionRequest:
     max_output_tokens: int
     stream: bool = True
     continuation: str = ""  # text already delivered: the model is asked to carry on from it
+    reusable: int = 0  # the prompt's first characters are the task's material (cacheable)
 
 
 @dataclass(frozen=True)
