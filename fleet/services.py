@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from fleet.costs.budget import BudgetLedger
     from fleet.costs.tracker import CostTracker
     from fleet.routing.breaker import CircuitBreaker
+    from fleet.routing.consumers import QueueConsumers
     from fleet.routing.flags import FeatureFlagManager
     from fleet.routing.registry import ModelRegistry
     from fleet.routing.router import ModelRouter
@@ -153,9 +154,18 @@ class Services:
             return ModelRouter(self.config, registry=self.registry, flags=self.flags,
                                is_available=self.breaker.is_available,
                                is_affordable=RemainingBudget(ledger).affords if downgrade
-                               else always)
+                               else always, is_served=self.consumers.serves)
 
         return self.component("router", build)
+
+    @property
+    def consumers(self) -> QueueConsumers:
+        def build() -> QueueConsumers:
+            from fleet.routing.consumers import QueueConsumers
+
+            return QueueConsumers(self.redis)
+
+        return self.component("consumers", build)
 
     @property
     def costs(self) -> CostTracker:

@@ -21,7 +21,7 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
-def flower() -> Iterator[tuple[httpx.Client, Path]]:
+def flower(services: Any) -> Iterator[tuple[httpx.Client, Path]]:
     with http_process(["celery", "-A", "fleet.app", "flower", "--address=127.0.0.1"],
                       "flower", "/healthcheck",
                       env={"FLOWER_UNAUTHENTICATED_API": "true"}) as server:

@@ -1,5 +1,6 @@
 """What a worker does as it starts: check its models' keys, tune for streaming, rebuild the
-budget, serve metrics, spool cost rows held on disk and start the outbox sweeper."""
+budget, serve metrics, spool cost rows held on disk, start the outbox sweeper and announce the
+model queues it consumes (routers select a model registered at run time only once one is)."""
 
 from __future__ import annotations
 
@@ -25,11 +26,10 @@ log = logging.getLogger("fleet.execute")
 @worker_init.connect
 def _check_queue_credentials(sender: Any = None, **_: Any) -> None:
     """A worker for ``model.<name>`` refuses to start when that model has no API key."""
-    queues = getattr(getattr(sender, "app", app).amqp.queues, "consume_from", None) or {}
     registry = ModelRegistry.from_config(get_services().config)  # configured models only
-    for queue in queues:
+    for queue in _model_queues(sender):
         name = queue.removeprefix("model.")
-        if queue.startswith("model.") and name in registry:
+        if name in registry:
             try:
                 check_credentials(registry.get(name))
             except FleetError as exc:
@@ -66,6 +66,16 @@ def _spool_held_cost_rows(**_: Any) -> None:
         costs.flush_held()
     except Exception as exc:  # Redis still away: the rows stay on disk for the next start
         log.warning("could not spool held cost rows at start: %s", exc)
+
+
+def _model_queues(sender: Any) -> list[str]:
+    queues = getattr(getattr(sender, "app", app).amqp.queues, "consume_from", None) or {}
+    return sorted(q for q in queues if q.startswith("model."))
+
+
+@worker_ready.connect
+def _announce_model_queues(sender: Any = None, **_: Any) -> None:
+    get_services().consumers.keep_announcing(_model_queues(sender))
 
 
 @worker_ready.connect

@@ -37,6 +37,7 @@ SELECTIONS_SPOOL = "fleet:selections:spool"
 FLAGS = "fleet:flags"
 MODELS = "fleet:models"
 BREAKERS = "fleet:breakers"
+CONSUMERS = "fleet:consumers"  # model queue -> until when a worker consumes it (epoch ms)
 
 
 def breaker_probe(model: str) -> str:

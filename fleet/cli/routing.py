@@ -153,14 +153,16 @@ def models() -> None:
 
 @models.command("list")
 def models_list() -> None:
-    """Models with their state, provider, complexity range, prices and circuit breaker."""
+    """Models with their state, provider, complexity range, prices, circuit breaker and
+    whether a worker consumes their queue."""
     services = get_services()
-    breaker = services.breaker
+    breaker, consumers = services.breaker, services.consumers
     for m in services.registry.all():
         p = m.capabilities.cost_per_1k_tokens
+        workers = "workers" if consumers.serves(m) else "no workers"
         click.echo(f"{m.name:<24}{'enabled' if m.enabled else 'disabled':<10}{m.provider:<12}"
                    f"range {m.complexity_range.min}-{m.complexity_range.max}  "
-                   f"${p.input}/${p.output} per 1k  circuit {breaker.state(m)}")
+                   f"${p.input}/${p.output} per 1k  circuit {breaker.state(m)}  {workers}")
 
 
 @models.command("register")

@@ -69,6 +69,11 @@ class ModelRegistry:
             raise RuntimeError("this registry was built without runtime state")
         return self._runtime
 
+    def registered_at_run_time(self, name: str) -> bool:
+        """Whether ``name`` was registered with ``fleet models register`` (not configured)."""
+        return (name not in self._configured and self._runtime is not None
+                and f"model:{name}" in self._runtime.get_all())
+
     def register(self, model: ModelConfig) -> None:
         self._require_runtime().set(f"model:{model.name}",
                                     model.model_dump_json(by_alias=True))

@@ -39,7 +39,8 @@ class ModelRouter:
                  analyzer: ComplexityAnalyzer | None = None,
                  flags: FeatureFlagManager | None = None,
                  is_available: AvailabilityCheck = always,
-                 is_affordable: AffordabilityCheck = always) -> None:
+                 is_affordable: AffordabilityCheck = always,
+                 is_served: AvailabilityCheck = always) -> None:
         """Without ``registry`` and ``flags``: the configured models and flags only."""
         self.config = config
         self.registry = registry or ModelRegistry.from_config(config)
@@ -47,6 +48,9 @@ class ModelRouter:
         self.flags = flags or FeatureFlagManager(config)
         self.is_available = is_available
         self.is_affordable = is_affordable
+        # Whether a worker consumes the model's queue: a model registered at run time is only
+        # eligible once one does (a configured model's tasks wait for its workers).
+        self.is_served = is_served
 
     def select_model(self, task: QETask) -> ModelSelection:
         started = time.perf_counter()
@@ -103,6 +107,8 @@ class ModelRouter:
             return f"needs {needed} tokens, holds {model.capabilities.max_tokens}"
         if streaming and not model.capabilities.supports_streaming:
             return "cannot stream"
+        if self.registry.registered_at_run_time(model.name) and not self.is_served(model):
+            return "no worker consumes its queue yet"
         if not self.is_available(model):
             return "circuit open"
         if not self.is_affordable(model, estimate(model, input_tokens, task.max_output_tokens)):

@@ -63,7 +63,7 @@ def fake_config(fake: FakeProvider, tmp_path_factory: pytest.TempPathFactory) ->
 
 
 @pytest.fixture(scope="module")
-def fake_worker(fake_config: Path) -> Iterator[WorkerProcess]:
+def fake_worker(services: Any, fake_config: Path) -> Iterator[WorkerProcess]:
     env = {"FLEET_CONFIG": str(fake_config), "FLEET_SIMULATE": "false", **KEYS}
     proc = WorkerProcess(["fleet.dispatch", *FAKE_QUEUES], "fake", env=env, concurrency=16)
     yield proc

@@ -22,7 +22,7 @@ TOKEN = "gw-test-token-5f1c"
 
 
 @pytest.fixture(scope="module")
-def gateway() -> Iterator[tuple[httpx.Client, Path]]:
+def gateway(services: Any) -> Iterator[tuple[httpx.Client, Path]]:
     with http_process(["fleet.cli", "gateway"], "gateway", "/healthz",
                       env={"FLEET_GATEWAY_TOKEN": TOKEN},
                       headers={"Authorization": f"Bearer {TOKEN}"}) as server:

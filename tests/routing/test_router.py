@@ -7,7 +7,7 @@ from decimal import Decimal
 import fakeredis
 import pytest
 
-from fleet.config import ModelConfig, load_config
+from fleet.config import ModelConfig, TokenPrices, load_config
 from fleet.contracts import ComplexityScore, QETask
 from fleet.errors import ModelSelectionFailed, UnknownModel
 from fleet.routing.complexity import ComplexityAnalyzer
@@ -161,6 +161,21 @@ def test_registry_changes_are_seen_by_other_instances() -> None:
         one.set_enabled("nope", True)
     client.hset("fleet:models", "model:broken", "{not json")
     assert "broken" not in two  # a bad registration never breaks routing
+
+
+def test_a_model_registered_at_run_time_waits_for_a_worker_on_its_queue() -> None:
+    served: set[str] = set()
+    router = make_router(0.1, is_served=lambda m: m.name in served)
+    cheaper = router.registry.get("claude-haiku-4").model_copy(update={
+        "name": "haiku-cheaper", "capabilities": router.registry.get("claude-haiku-4")
+        .capabilities.model_copy(update={"cost_per_1k_tokens": TokenPrices(
+            input=Decimal("0.0001"), output=Decimal("0.0005"))})})
+    router.registry.register(cheaper)
+    assert router.select_model(task()).model_name == "claude-haiku-4"  # configured: no check
+    assert "no worker consumes its queue" in router._ineligibility(
+        router.registry.get("haiku-cheaper"), task(), 100, False)
+    served.add("haiku-cheaper")  # a worker announced model.haiku-cheaper
+    assert router.select_model(task()).model_name == "haiku-cheaper"
 
 
 def test_flag_precedence_environment_over_agent_type_over_global() -> None:

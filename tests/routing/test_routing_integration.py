@@ -21,7 +21,7 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
-def fleet_workers() -> Iterator[dict[str, WorkerProcess]]:
+def fleet_workers(services: Any) -> Iterator[dict[str, WorkerProcess]]:
     procs = {"dispatch": WorkerProcess(["fleet.dispatch"], "dispatch")}
     for queue in MODEL_QUEUES:
         procs[queue] = WorkerProcess([queue], queue.replace(".", "-"), concurrency=16)
@@ -120,3 +120,26 @@ def test_flags_off_under_live_traffic_loses_nothing(fleet_workers, bare_client, 
               for tid, _ in before]
     assert routed[0] == "claude-opus-4"
     assert set(routed) <= {"claude-opus-4", "claude-sonnet-4.5"}
+
+
+def test_models_list_shows_which_models_have_workers(fleet_workers, redis_client,
+                                                    tmp_path) -> None:
+    """Each worker announces the model queues it consumes; a model registered at run time has
+    none until a worker for its queue starts (and routers skip it meanwhile)."""
+    consumed = {k.decode() for k in redis_client.hkeys("fleet:consumers")}
+    assert set(MODEL_QUEUES) <= consumed
+    spec = tmp_path / "model.json"
+    spec.write_text(json.dumps({
+        "name": "rt-unserved", "provider": "simulated", "model": "sim",
+        "capabilities": {"maxTokens": 100000, "costPer1kTokens": {"input": 0.0001,
+                                                                  "output": 0.0001}},
+        "complexityRange": {"min": 0, "max": 1}}))
+    fleet_cli("models", "register", str(spec))
+    try:
+        listing = subprocess.run([sys.executable, "-m", "fleet.cli", "models", "list"],
+                                 cwd=ROOT, capture_output=True, text=True, check=True).stdout
+        rows = {line.split()[0]: line for line in listing.splitlines()}
+        assert rows["claude-haiku-4"].endswith("  workers")
+        assert rows["rt-unserved"].endswith("no workers")
+    finally:
+        redis_client.hdel("fleet:models", "model:rt-unserved")
