@@ -48,8 +48,9 @@ class ModelRouter:
         self.flags = flags or FeatureFlagManager(config)
         self.is_available = is_available
         self.is_affordable = is_affordable
-        # Whether a worker consumes the model's queue: a model registered at run time is only
-        # eligible once one does (a configured model's tasks wait for its workers).
+        # Whether a worker consumes the model's queue: a model registered at run time, or one
+        # switched on by its key (enabledIfKey), is only eligible once one does; the shipped
+        # tiers' tasks wait in their queue for their workers, as Celery's do.
         self.is_served = is_served
 
     def select_model(self, task: QETask) -> ModelSelection:
@@ -107,7 +108,8 @@ class ModelRouter:
             return f"needs {needed} tokens, holds {model.capabilities.max_tokens}"
         if streaming and not model.capabilities.supports_streaming:
             return "cannot stream"
-        if self.registry.registered_at_run_time(model.name) and not self.is_served(model):
+        if (model.enabled_if_key or self.registry.registered_at_run_time(model.name)) \
+                and not self.is_served(model):
             return "no worker consumes its queue yet"
         if not self.is_available(model):
             return "circuit open"

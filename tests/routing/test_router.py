@@ -178,6 +178,16 @@ def test_a_model_registered_at_run_time_waits_for_a_worker_on_its_queue() -> Non
     assert router.select_model(task()).model_name == "haiku-cheaper"
 
 
+def test_a_model_switched_on_by_its_key_waits_for_a_worker_too() -> None:
+    served: set[str] = set()
+    router = make_router(0.1, env={"OPENAI_API_KEY": "sk-test"},
+                         is_served=lambda m: m.name in served)
+    assert router.registry.get("gpt-5-mini").enabled
+    assert router.select_model(task()).model_name == "claude-haiku-4"
+    served.add("gpt-5-mini")
+    assert router.select_model(task()).model_name == "gpt-5-mini"  # the cheapest, now served
+
+
 def test_flag_precedence_environment_over_agent_type_over_global() -> None:
     config = load_config(SHIPPED, environ={"FEATURE_STREAMING": "true"})
     config.features.overrides.agent_type["security-scanner"] = {"streaming": False}
