@@ -122,10 +122,23 @@ class BudgetAlertTriggered(FleetError):
     recovery = "Notify administrators"
 
 
+class ResultParseFailed(FleetError):
+    code = "RESULT_001"
+    name = "ResultParseFailed"
+    recovery = "Retry with the parser's message, then escalate to a stronger model"
+
+
+class ResultInvalid(FleetError):
+    code = "RESULT_002"
+    name = "ResultInvalid"
+    recovery = "Retry with the validator's message, then escalate to a stronger model"
+
+
 ALL_ERRORS: tuple[type[FleetError], ...] = (
     ConfigError, InvalidTask, PayloadTooLarge, TaskTimedOut, ModelSelectionFailed, BudgetExceeded,
     NoAffordableModel, UnknownModel, BufferOverflow, StreamTimeout, ChunkValidationFailed,
     ProviderError, MissingCredentials, CostCalculationFailed, BudgetAlertTriggered,
+    ResultParseFailed, ResultInvalid,
 )
 
 

@@ -42,11 +42,22 @@ def migrate() -> None:
 
 
 @main.command()
-def schema() -> None:
-    """Print the JSON Schema of QETask."""
-    from fleet.contracts import QETask
+@click.option("--result", "result_type", default=None, metavar="TYPE",
+              help="the result schema of a task type instead, e.g. test-generation")
+def schema(result_type: str | None) -> None:
+    """Print the JSON Schema of QETask (or of a task type's result)."""
+    from fleet.contracts import QETask, TaskType
+    from fleet.errors import InvalidTask
+    from fleet.qe.results import SPECS
 
-    click.echo(json.dumps(QETask.model_json_schema(), indent=2))
+    if result_type is None:
+        click.echo(json.dumps(QETask.model_json_schema(), indent=2))
+        return
+    spec = SPECS.get(TaskType(result_type)) if result_type in set(TaskType) else None
+    if spec is None:
+        raise InvalidTask(f"no result schema for {result_type!r} (types with one: "
+                          f"{', '.join(sorted(t.value for t in SPECS))})")
+    click.echo(json.dumps(spec.result.model_json_schema(), indent=2))
 
 
 @main.group()

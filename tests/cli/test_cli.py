@@ -105,6 +105,14 @@ def test_schema_and_config_check_mask_secrets() -> None:
     assert json.loads(out.stdout)["settings"]["anthropic_api_key"] == "**********"
 
 
+def test_schema_prints_a_task_types_result_schema_or_one_clear_error() -> None:
+    gate = json.loads(fleet("schema", "--result", "quality-gate").stdout)
+    assert gate["title"] == "QualityGateResult"
+    assert gate["properties"]["decision"]["enum"] == ["PASS", "FAIL", "WARN"]
+    out = fleet("schema", "--result", "nonsense")
+    assert out.returncode == 2 and out.stderr.count("\n") == 1 and "TASK_001" in out.stderr
+
+
 def test_routing_stats_shows_distribution_and_latency() -> None:
     from fleet.contracts import QETask
     from fleet.dispatch.selections import flush_selections, store_selection
