@@ -222,3 +222,4 @@ def test_missing_kwarg_is_rejected(worker, bare_client):
     result = bare_client.send_task("fleet.dispatch", kwargs={"job": {}}, queue="fleet.dispatch")
     wait_result(result, 30, propagate=False)
     assert result.state == "FAILURE" and "TASK_001" in str(result.result)
+

@@ -40,8 +40,9 @@ from fleet.streaming.relay import StreamPublisher
 from fleet.streaming.subscribe import read_log
 from workers.attempt import Attempt, LeaseBusy, LeaseKeeper
 from workers.billing import announce_costs, owed_by, record_costs
+from workers.cascade import Checked, run_checked
 from workers.providers import Providers
-from workers.runner import Outcome, RunFailed, Runner
+from workers.runner import RunFailed, Runner
 
 log = logging.getLogger("fleet.execute")
 
@@ -118,9 +119,8 @@ def run_attempt(self: Task, services: Services, qe: QETask, chosen: ModelSelecti
     start_stream(publisher, qe, chosen, begun.number, streaming, delivered)
     started = time.monotonic()
     try:
-        outcome = runner(services).run(qe, chosen, prompt, publisher, streaming,
-                                       deadline=deadline,
-                                       delivered=delivered if streaming else "")
+        checked = run_checked(runner(services), qe, chosen, prompt, publisher, streaming,
+                              deadline=deadline, delivered=delivered if streaming else "")
     except RunFailed as failed:
         if isinstance(failed.error, BufferOverflow):  # Redis is away: no error event, a retry
             with contextlib.suppress(*REDIS_DOWN):
@@ -138,9 +138,10 @@ def run_attempt(self: Task, services: Services, qe: QETask, chosen: ModelSelecti
         error = ProviderError(f"{type(exc).__name__}: {exc}")
         publisher.emit("error", error.to_dict() | {"attempt": begun.number})
         raise error from exc
+    outcome = checked.outcome
     STREAMS.labels(outcome.model.name, "complete").inc()
     recorded = record_costs(services, qe, begun.number, outcome.calls)
-    result = finish_stream(self, publisher, qe, begun.number, outcome, recorded.costs,
+    result = finish_stream(self, publisher, qe, begun.number, checked, recorded.costs,
                            streaming, started)
     announce_costs(services, self, recorded)
     return result
@@ -186,10 +187,12 @@ def start_stream(publisher: StreamPublisher, qe: QETask, chosen: ModelSelection,
 
 
 def finish_stream(self: Task, publisher: StreamPublisher, qe: QETask, attempt: int,
-                  outcome: Outcome, costs: list[Decimal], streaming: bool,
+                  checked: Checked, costs: list[Decimal], streaming: bool,
                   started: float) -> dict[str, Any]:
-    """The ``complete`` event (with the text when it was not streamed); returns the result."""
-    result = {
+    """The ``complete`` event (with the text when it was not streamed, and the validated
+    ``result`` of a task type that asks for one); returns the task's result."""
+    outcome = checked.outcome
+    result: dict[str, Any] = {
         "task_id": qe.id, "status": "complete", "attempt": attempt,
         "model": outcome.model.name, "worker": self.request.hostname,
         "chunks": publisher.chunks, "usage": outcome.calls[-1].usage.model_dump(),
@@ -200,5 +203,8 @@ def finish_stream(self: Task, publisher: StreamPublisher, qe: QETask, attempt: i
         "failed_calls": [asdict(f) for f in outcome.failed],
         "duration_ms": round((time.monotonic() - started) * 1000, 1),
     }
+    if checked.valid is not None:
+        result |= {"result": checked.result, "valid": checked.valid,
+                   "problem": checked.problem, "tried": checked.tried}
     publisher.emit("complete", result if streaming else result | {"text": outcome.text})
     return result | {"text": outcome.text}

@@ -150,7 +150,7 @@ class Runner:
                 before = len(parts)
                 request = CompletionRequest(
                     task_id=task.id, model=model, system=prompt.system, prompt=prompt.user,
-                    reusable=prompt.reusable,
+                    reusable=prompt.reusable, result_type=prompt.result_type,
                     max_output_tokens=task.max_output_tokens,
                     stream=streaming and not synchronous, continuation="".join(parts))
                 try:

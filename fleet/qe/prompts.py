@@ -6,14 +6,15 @@ import json
 from typing import NamedTuple
 
 from fleet.contracts import QETask, TaskType
+from fleet.qe.results import SPECS
 
 _INSTRUCTIONS: dict[TaskType, str] = {
     TaskType.TEST_GENERATION: "Write thorough, runnable unit tests for the code below. Cover "
     "normal paths, boundaries and error handling.",
     TaskType.COVERAGE_ANALYSIS: "Find the code paths the existing tests leave uncovered and say "
     "which tests would cover them.",
-    TaskType.QUALITY_GATE: "Decide whether this change passes the quality gate. Answer PASS or "
-    "FAIL first, then the reasons.",
+    TaskType.QUALITY_GATE: "Decide whether this change passes the quality gate: PASS, FAIL or "
+    "WARN, with the reasons and each blocking rule (metric, actual value, threshold).",
     TaskType.FLAKY_TEST_HUNTING: "Find what makes this test flaky (ordering, timing, shared "
     "state, concurrency) and how to make it deterministic.",
     TaskType.SECURITY_REVIEW: "Review the code for security vulnerabilities; rank findings by "
@@ -42,6 +43,7 @@ class Prompt(NamedTuple):
     system: str
     user: str
     reusable: int = 0
+    result_type: str | None = None  # the task type whose JSON result the prompt asks for
 
     @property
     def material(self) -> str:
@@ -55,5 +57,17 @@ def build_prompt(task: QETask) -> Prompt:
     if task.context:
         material += ["Context:", json.dumps(task.context, indent=2, default=str), ""]
     head = "\n".join(material) + "\n" if material else ""
-    return Prompt(SYSTEM, head + "\n".join([_INSTRUCTIONS[task.type], "", task.description]),
-                  len(head))
+    request = [_INSTRUCTIONS[task.type], "", task.description]
+    spec = SPECS.get(task.type)
+    if spec is not None:
+        schema = json.dumps(spec.result.model_json_schema(), separators=(",", ":"))
+        request += ["", "Answer with one JSON object, in a ```json block, that matches this "
+                        f"JSON Schema:\n{schema}"]
+    return Prompt(SYSTEM, head + "\n".join(request), len(head),
+                  spec.task_type.value if spec is not None else None)
+
+
+def with_feedback(prompt: Prompt, problem: str) -> Prompt:
+    """The same prompt after an answer that failed its check, saying what was wrong."""
+    return prompt._replace(user=f"{prompt.user}\n\nYour previous answer was not valid: "
+                                f"{problem}\nAnswer again with only the JSON object.")

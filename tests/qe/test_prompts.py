@@ -19,10 +19,12 @@ def test_the_material_comes_first_and_is_marked_reusable() -> None:
     assert "```util.py\ndef g(): pass\n```" in material and '"framework": "pytest"' in material
     rest = prompt.user[prompt.reusable:]
     assert rest.startswith("Write thorough, runnable unit tests")
-    assert rest.endswith("Cover the edge cases.") and "def f" not in rest
+    assert "\n\nCover the edge cases.\n" in rest and "def f" not in rest
+    assert prompt.result_type == "test-generation"
+    assert rest.endswith('"title":"TestGenerationResult","type":"object"}')  # the schema asked
 
 
 def test_a_task_without_material_has_nothing_reusable() -> None:
-    prompt = build_prompt(QETask(type="quality-gate", description="Gate it."))
+    prompt = build_prompt(QETask(type="general", description="Gate it."))
     assert prompt.reusable == 0 and prompt.material == ""
-    assert prompt.user.endswith("Gate it.")
+    assert prompt.user.endswith("Gate it.") and prompt.result_type is None  # free text

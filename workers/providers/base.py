@@ -28,6 +28,7 @@ class CompletionRequest:
     stream: bool = True
     continuation: str = ""  # text already delivered: the model is asked to carry on from it
     reusable: int = 0  # the prompt's first characters are the task's material (cacheable)
+    result_type: str | None = None  # the task type whose structured result is asked for
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,48 @@
+"""``fleet.execute`` through real worker processes: a cheap model's answer that fails its
+check escalates, and the task completes on a stronger model (the only workers running in this
+module carry the simulator's fault mode)."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from tests.fixtures import MODEL_QUEUES
+from tests.harness import wait_result
+from tests.test_end_to_end import collect
+
+pytestmark = pytest.mark.integration
+
+
+def test_an_invalid_cheap_answer_escalates_and_completes_on_a_stronger_model(
+        bare_client, redis_client, pg) -> None:
+    """Real workers, the cheap model answering without a result: retried once with the
+    validator's message, then escalated; the stream restarts, every call has its cost row."""
+    from tests.fixtures import WorkerProcess
+
+    env = {"FLEET_SIM_INVALID_MODELS": "claude-haiku-4"}
+    workers = [WorkerProcess(["fleet.dispatch", *MODEL_QUEUES], "cascade", env)]
+    try:
+        payload = {"id": f"gate-{uuid.uuid4().hex}", "type": "quality-gate",
+                   "description": "All 120 tests pass. Gate the release.",
+                   "preferred_model": "claude-haiku-4", "max_output_tokens": 200}
+        pubsub = redis_client.pubsub()
+        pubsub.subscribe(f"fleet:stream:{payload['id']}")
+        wait_result(bare_client.send_task("fleet.dispatch", kwargs={"task": payload},
+                                          queue="fleet.dispatch"), 30)
+        events = collect(pubsub)
+        result = wait_result(bare_client.AsyncResult(payload["id"]), 30)
+    finally:
+        for worker in workers:
+            worker.stop()
+    assert result["valid"] is True and result["result"]["decision"] == "PASS"
+    assert result["model"] == "claude-sonnet-4.5"
+    restarts = [e["data"] for e in events if e["type"] == "fallback"]
+    assert [(r["to"], r["reason"], r["restart"]) for r in restarts] == [
+        ("claude-haiku-4", "validation_failed", True),
+        ("claude-sonnet-4.5", "validation_failed", True)]
+    assert events[-1]["type"] == "complete" and events[-1]["data"]["valid"] is True
+    rows = pg.execute("SELECT segment, model FROM cost_entries WHERE task_id = %s "
+                      "ORDER BY segment", (payload["id"],)).fetchall()
+    assert rows == [(0, "claude-haiku-4"), (1, "claude-haiku-4"), (2, "claude-sonnet-4.5")]

@@ -1,0 +1,84 @@
+"""The validated cascade: a structured result that fails its check is asked for again once,
+with the check's message, then from each next stronger model of the selection in turn (one
+try each); every call is billed, and the stream says so (a ``fallback`` event with ``reason:
+validation_failed`` and ``restart: true``: subscribers drop the text shown so far)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from fleet.config import ModelConfig
+from fleet.contracts import ModelSelection, QETask
+from fleet.errors import ResultInvalid, ResultParseFailed
+from fleet.metrics import FALLBACKS
+from fleet.qe.prompts import Prompt, with_feedback
+from fleet.qe.results import SPECS
+from fleet.streaming.relay import StreamPublisher
+from workers.runner import Outcome, RunFailed, Runner
+
+log = logging.getLogger("fleet.execute")
+
+
+@dataclass
+class Checked:
+    """The run's outcome (every call of every try) and its structured result, if any."""
+
+    outcome: Outcome
+    result: dict[str, Any] | None = None
+    valid: bool | None = None  # None: the task type asks for no structured result
+    problem: str = ""
+    tried: list[str] = field(default_factory=list)  # "model: valid|problem", in order
+
+
+def stronger(runner: Runner, selection: ModelSelection,
+             current: ModelConfig) -> ModelConfig | None:
+    """The least strong model of the selection's chain that is stronger than ``current``."""
+    above = [m for m in runner.chain(selection)
+             if m.complexity_range.max > current.complexity_range.max]
+    return min(above, key=lambda m: (m.complexity_range.max, m.name), default=None)
+
+
+def run_checked(runner: Runner, task: QETask, selection: ModelSelection, prompt: Prompt,
+                publisher: StreamPublisher, streaming: bool, deadline: float,
+                delivered: str = "") -> Checked:
+    outcome = runner.run(task, selection, prompt, publisher, streaming, deadline, delivered)
+    spec = SPECS.get(task.type)
+    if spec is None:
+        return Checked(outcome)
+    checked = Checked(outcome)
+    retried = False
+    while True:
+        try:
+            result = spec.check(checked.outcome.text, task)
+        except (ResultParseFailed, ResultInvalid) as exc:
+            problem = exc.message
+        else:
+            checked.tried.append(f"{checked.outcome.model.name}: valid")
+            checked.result, checked.valid, checked.problem = result.model_dump(mode="json"), \
+                True, ""
+            return checked
+        current = checked.outcome.model
+        checked.tried.append(f"{current.name}: {problem}")
+        checked.valid, checked.problem = False, problem
+        target = current if not retried else stronger(runner, selection, current)
+        if target is None:  # nothing stronger: the best answer, marked invalid
+            log.warning("task %s: no valid result (%s)", task.id, problem)
+            return checked
+        retried = True  # one retry per task, on the first model; stronger ones get one try
+        FALLBACKS.labels(current.name).inc()
+        publisher.emit("fallback", {"from": current.name, "to": target.name,
+                                    "reason": "validation_failed", "detail": problem[:500],
+                                    "restart": True, "continued_after_chars": 0})
+        only = selection.model_copy(update={"model_name": target.name,
+                                            "model_config_": target, "fallback_models": []})
+        try:
+            again = runner.run(task, only, with_feedback(prompt, problem), publisher,
+                               streaming, deadline)
+        except RunFailed as failed:  # every call so far is paid for
+            raise RunFailed(failed.error, checked.outcome.calls + failed.calls,
+                            checked.outcome.failed + failed.failed) from failed.error
+        again.calls = checked.outcome.calls + again.calls
+        again.failed = checked.outcome.failed + again.failed
+        checked.outcome = again
