@@ -11,10 +11,13 @@ from typing import Any
 
 from fleet.config import ModelConfig
 from fleet.contracts import ModelSelection, QETask
+from fleet.costs.budget import Ledger
+from fleet.costs.pricing import estimate
 from fleet.errors import ResultInvalid, ResultParseFailed
 from fleet.metrics import FALLBACKS
 from fleet.qe.prompts import Prompt, with_feedback
 from fleet.qe.results import SPECS
+from fleet.routing.tokens import estimate_tokens
 from fleet.streaming.relay import StreamPublisher
 from workers.runner import Outcome, RunFailed, Runner
 
@@ -40,9 +43,24 @@ def stronger(runner: Runner, selection: ModelSelection,
     return min(above, key=lambda m: (m.complexity_range.max, m.name), default=None)
 
 
+def extra_try_reserved(ledger: Ledger | None, task: QETask, prompt: Prompt,
+                       model: ModelConfig, number: int) -> str | None:
+    """Reserve the cost of one more try on ``model`` (the dispatch reserved one call only):
+    None when the budget has room (or none is kept), else why not."""
+    if ledger is None or not ledger.active:
+        return None
+    tokens = int(estimate_tokens(prompt.system + prompt.user) * 1.1) + 1
+    ok, period, used = ledger.reserve(f"{task.id}:try:{number}",
+                                      estimate(model, tokens, task.max_output_tokens))
+    return None if ok else f"the {period} budget has no room for a try on {model.name} " \
+                           f"(used {used})"
+
+
 def run_checked(runner: Runner, task: QETask, selection: ModelSelection, prompt: Prompt,
                 publisher: StreamPublisher, streaming: bool, deadline: float,
-                delivered: str = "") -> Checked:
+                delivered: str = "", ledger: Ledger | None = None) -> Checked:
+    """``ledger``: each try after the first is reserved in it first; one the budget cannot
+    hold is not made, and the best answer so far is returned, marked invalid."""
     outcome = runner.run(task, selection, prompt, publisher, streaming, deadline, delivered)
     spec = SPECS.get(task.type)
     if spec is None:
@@ -67,6 +85,12 @@ def run_checked(runner: Runner, task: QETask, selection: ModelSelection, prompt:
             log.warning("task %s: no valid result (%s)", task.id, problem)
             return checked
         retried = True  # one retry per task, on the first model; stronger ones get one try
+        extra = len(checked.tried)
+        refused = extra_try_reserved(ledger, task, prompt, target, extra)
+        if refused is not None:
+            log.warning("task %s: %s; its answer stays invalid", task.id, refused)
+            checked.problem = f"{problem}; {refused}"
+            return checked
         FALLBACKS.labels(current.name).inc()
         publisher.emit("fallback", {"from": current.name, "to": target.name,
                                     "reason": "validation_failed", "detail": problem[:500],
@@ -79,6 +103,9 @@ def run_checked(runner: Runner, task: QETask, selection: ModelSelection, prompt:
         except RunFailed as failed:  # every call so far is paid for
             raise RunFailed(failed.error, checked.outcome.calls + failed.calls,
                             checked.outcome.failed + failed.failed) from failed.error
+        finally:  # its spend is settled with the attempt's; the room held for it is released
+            if ledger is not None and ledger.active:
+                ledger.release(f"{task.id}:try:{extra}")
         again.calls = checked.outcome.calls + again.calls
         again.failed = checked.outcome.failed + again.failed
         checked.outcome = again

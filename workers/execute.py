@@ -120,7 +120,8 @@ def run_attempt(self: Task, services: Services, qe: QETask, chosen: ModelSelecti
     started = time.monotonic()
     try:
         checked = run_checked(runner(services), qe, chosen, prompt, publisher, streaming,
-                              deadline=deadline, delivered=delivered if streaming else "")
+                              deadline=deadline, delivered=delivered if streaming else "",
+                              ledger=services.ledger)
     except RunFailed as failed:
         if isinstance(failed.error, BufferOverflow):  # Redis is away: no error event, a retry
             with contextlib.suppress(*REDIS_DOWN):

@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import json
 import time
+from decimal import Decimal
 from typing import Any
 
+from fleet.config import BudgetLimits, CostTracking
 from fleet.contracts import QETask, TokenUsage
+from fleet.costs.budget.stub import StubLedger
 from fleet.qe.prompts import build_prompt
 from fleet.routing.registry import ModelRegistry
 from fleet.routing.router import ModelRouter
@@ -30,7 +33,8 @@ def reply(text: str) -> Any:
     return handler
 
 
-def run(answers: dict[str, str]) -> tuple[Any, RecordingRelay, dict[str, MockProvider]]:
+def run(answers: dict[str, str], ledger: Any = None
+        ) -> tuple[Any, RecordingRelay, dict[str, MockProvider]]:
     task = QETask(id="gate-1", type="quality-gate", description="Gate this release.",
                   preferred_model="claude-haiku-4")
     registry = ModelRegistry.from_config(CONFIG)
@@ -43,7 +47,7 @@ def run(answers: dict[str, str]) -> tuple[Any, RecordingRelay, dict[str, MockPro
     publisher = StreamPublisher(task.id, selection.model_name, relay,  # type: ignore[arg-type]
                                 log_read=True)
     checked = run_checked(runner, task, selection, build_prompt(task), publisher, True,
-                          deadline=time.monotonic() + 30)
+                          deadline=time.monotonic() + 30, ledger=ledger)
     return checked, relay, mocks
 
 
@@ -76,6 +80,20 @@ def test_when_no_stronger_model_answers_validly_the_best_answer_is_marked_invali
     assert checked.valid is False and "decision" in checked.problem
     assert checked.outcome.model.name == "claude-opus-4" and checked.result is None
     assert len(checked.outcome.calls) == 4  # haiku twice, then sonnet, then opus
+
+
+def test_an_escalation_the_budget_cannot_hold_is_not_made() -> None:
+    """Each extra try is reserved first: here the budget holds the retry on haiku but not a
+    try on sonnet, so the task ends with haiku's answer marked invalid, and no room is held."""
+    ledger = StubLedger(CostTracking(enabled=True,
+                                     budget_limits=BudgetLimits(daily=Decimal("0.02"))))
+    checked, _, mocks = run({"claude-haiku-4": "Looks fine to me.",
+                             "claude-sonnet-4.5": VERDICT}, ledger)
+    assert checked.valid is False and "budget has no room for a try on claude-sonnet-4.5" \
+        in checked.problem
+    assert [c.model.name for c in checked.outcome.calls] == ["claude-haiku-4"] * 2
+    assert mocks["claude-sonnet-4.5"].requests == []
+    assert ledger.reservations == {}  # the retry's room was released after it
 
 
 def test_the_simulated_provider_answers_each_type_with_a_valid_result() -> None:
