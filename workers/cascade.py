@@ -52,8 +52,9 @@ def extra_try_reserved(ledger: Ledger | None, task: QETask, prompt: Prompt,
     tokens = int(estimate_tokens(prompt.system + prompt.user) * 1.1) + 1
     ok, period, used = ledger.reserve(f"{task.id}:try:{number}",
                                       estimate(model, tokens, task.max_output_tokens))
-    return None if ok else f"the {period} budget has no room for a try on {model.name} " \
-                           f"(used {used})"
+    if ok:
+        return None
+    return f"the {period} budget has no room for a try on {model.name} (used {used})"
 
 
 def run_checked(runner: Runner, task: QETask, selection: ModelSelection, prompt: Prompt,
@@ -74,8 +75,8 @@ def run_checked(runner: Runner, task: QETask, selection: ModelSelection, prompt:
             problem = exc.message
         else:
             checked.tried.append(f"{checked.outcome.model.name}: valid")
-            checked.result, checked.valid, checked.problem = result.model_dump(mode="json"), \
-                True, ""
+            checked.result = result.model_dump(mode="json")
+            checked.valid, checked.problem = True, ""
             return checked
         current = checked.outcome.model
         checked.tried.append(f"{current.name}: {problem}")
