@@ -5,6 +5,7 @@ validation_failed`` and ``restart: true``: subscribers drop the text shown so fa
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass, field
 from typing import Any
@@ -62,8 +63,13 @@ def run_checked(runner: Runner, task: QETask, selection: ModelSelection, prompt:
                 delivered: str = "", ledger: Ledger | None = None) -> Checked:
     """``ledger``: each try after the first is reserved in it first; one the budget cannot
     hold is not made, and the best answer so far is returned, marked invalid."""
-    outcome = runner.run(task, selection, prompt, publisher, streaming, deadline, delivered)
     spec = SPECS.get(task.type)
+    ruled = spec.decided(task) if spec is not None else None
+    if ruled is not None:  # the rules decide: no model is called, nothing is billed
+        result = ruled.model_dump(mode="json")
+        return Checked(Outcome(text=json.dumps(result), model=selection.model_config_),
+                       result=result, valid=True, tried=["rules"])
+    outcome = runner.run(task, selection, prompt, publisher, streaming, deadline, delivered)
     if spec is None:
         return Checked(outcome)
     checked = Checked(outcome)

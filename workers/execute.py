@@ -29,7 +29,7 @@ from celery.exceptions import Ignore, Retry
 import workers.startup  # noqa: F401  (the worker's start-up hooks)
 from fleet.app import app, retry_in_place
 from fleet.backends.redis import REDIS_DOWN, wait_for_redis
-from fleet.contracts import ModelSelection, QETask
+from fleet.contracts import ModelSelection, QETask, TokenUsage
 from fleet.dispatch import outbox
 from fleet.errors import BufferOverflow, FleetError, ProviderError
 from fleet.metrics import STREAMS
@@ -196,7 +196,8 @@ def finish_stream(self: Task, publisher: StreamPublisher, qe: QETask, attempt: i
     result: dict[str, Any] = {
         "task_id": qe.id, "status": "complete", "attempt": attempt,
         "model": outcome.model.name, "worker": self.request.hostname,
-        "chunks": publisher.chunks, "usage": outcome.calls[-1].usage.model_dump(),
+        "chunks": publisher.chunks,
+        "usage": (outcome.calls[-1].usage if outcome.calls else TokenUsage()).model_dump(),
         "cost_usd": str(sum(costs, Decimal(0))),
         "calls": [{"model": c.model.name, "usage": c.usage.model_dump(), "cost_usd": str(cost)}
                   for c, cost in zip(outcome.calls, costs, strict=True)],

@@ -20,6 +20,7 @@ from fleet.dispatch.selections import store_selection
 from fleet.errors import BudgetExceeded, NoAffordableModel
 from fleet.metrics import BUDGET_REJECTIONS, SELECTION_SECONDS, SELECTIONS
 from fleet.qe.prompts import build_prompt
+from fleet.qe.results import SPECS
 from fleet.routing.registry import ModelRegistry
 from fleet.routing.tokens import estimate_tokens
 from fleet.services import get_services
@@ -70,8 +71,13 @@ def route(task: QETask) -> ModelSelection:
     ``model.<name>``."""
     services = get_services()
     router = services.router
-    selection = reserve_budget(task, router.select_model(task), services.ledger,
-                               router.registry)
+    selection = router.select_model(task)
+    spec = SPECS.get(task.type)
+    if spec is not None and spec.decided(task) is not None:  # no model will be called
+        selection = selection.model_copy(update={
+            "reason": f"decided by the task's rules, no model called ({selection.reason})"})
+    else:
+        selection = reserve_budget(task, selection, services.ledger, router.registry)
     SELECTIONS.labels(selection.model_name, str(selection.error_code is not None)).inc()
     SELECTION_SECONDS.observe(selection.latency_us / 1e6)
     message = outbox.execute_message(task, selection)

@@ -71,4 +71,4 @@ def validate(result: QualityGateResult, task: QETask) -> list[str]:
     return problems
 
 
-SPEC = TaskSpec(TaskType.QUALITY_GATE, QualityGateResult, validate)
+SPEC = TaskSpec(TaskType.QUALITY_GATE, QualityGateResult, validate, decide_by_rules)

@@ -29,6 +29,11 @@ class TaskSpec(Generic[R]):
     result: type[R]
     # The problems a deterministic check finds in a parsed result (none: it is valid).
     validate: Callable[[R, QETask], list[str]]
+    # The result decided from the task alone, without a model, when rules can (else None).
+    decide: Callable[[QETask], R | None] | None = None
+
+    def decided(self, task: QETask) -> R | None:
+        return self.decide(task) if self.decide is not None else None
 
     def check(self, text: str, task: QETask) -> R:
         """The validated result in ``text``: RESULT_001 when it holds none, RESULT_002 naming

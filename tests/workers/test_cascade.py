@@ -113,3 +113,20 @@ def test_the_simulated_provider_answers_each_type_with_a_valid_result() -> None:
             max_output_tokens=2000, result_type=prompt.result_type))
             if isinstance(item, TextDelta))
         assert SPECS[task.type].check(text, task), task.type
+
+
+def test_a_gate_the_rules_decide_calls_no_model() -> None:
+    task = QETask(id="gate-rules", type="quality-gate", description="Gate it.",
+                  context={"metrics": {"coverage": 91.0}, "policy": {"coverage": {"min": 80}}})
+    registry = ModelRegistry.from_config(CONFIG)
+    selection = ModelRouter(CONFIG, registry).select_model(task)
+    never = MockProvider(reply(VERDICT))
+    relay = RecordingRelay()
+    runner = Runner(CONFIG, registry, OpenBreaker(),  # type: ignore[arg-type]
+                    lambda model: never)
+    checked = run_checked(runner, task, selection, build_prompt(task),
+                          StreamPublisher(task.id, selection.model_name, relay,  # type: ignore[arg-type]
+                                          log_read=True),
+                          True, deadline=time.monotonic() + 30)
+    assert checked.valid and checked.result["decision"] == "PASS" and checked.tried == ["rules"]
+    assert never.requests == [] and checked.outcome.calls == [] and relay.events == []

@@ -46,3 +46,34 @@ def test_an_invalid_cheap_answer_escalates_and_completes_on_a_stronger_model(
     rows = pg.execute("SELECT segment, model FROM cost_entries WHERE task_id = %s "
                       "ORDER BY segment", (payload["id"],)).fetchall()
     assert rows == [(0, "claude-haiku-4"), (1, "claude-haiku-4"), (2, "claude-sonnet-4.5")]
+
+
+def test_a_gate_the_rules_decide_completes_without_a_model_or_a_cost(
+        bare_client, redis_client, pg) -> None:
+    from tests.fixtures import WorkerProcess
+
+    workers = [WorkerProcess(["fleet.dispatch", *MODEL_QUEUES], "rules")]
+    try:
+        payload = {"id": f"rules-{uuid.uuid4().hex}", "type": "quality-gate",
+                   "description": "Gate the release.",
+                   "context": {"metrics": {"coverage": 71.5, "failed_tests": 0},
+                               "policy": {"coverage": {"min": 80},
+                                          "failed_tests": {"max": 0}}}}
+        pubsub = redis_client.pubsub()
+        pubsub.subscribe(f"fleet:stream:{payload['id']}")
+        selection = wait_result(bare_client.send_task(
+            "fleet.dispatch", kwargs={"task": payload}, queue="fleet.dispatch"), 30)
+        events = collect(pubsub)
+        result = wait_result(bare_client.AsyncResult(payload["id"]), 30)
+    finally:
+        for worker in workers:
+            worker.stop()
+    assert "decided by the task's rules" in selection["reason"]
+    assert [e["type"] for e in events] == ["start", "complete"]
+    assert events[-1]["data"]["result"]["decision"] == "FAIL"
+    assert result["result"]["blocking"] == [
+        {"rule": "coverage >= 80", "actual": 71.5, "threshold": 80.0}]
+    assert result["tried"] == ["rules"] and result["calls"] == []
+    assert pg.execute("SELECT count(*) FROM cost_entries WHERE task_id = %s",
+                      (payload["id"],)).fetchone()[0] == 0
+    assert redis_client.hget("fleet:budget:reservations", payload["id"]) is None
