@@ -18,6 +18,9 @@ BUDGET_REJECTIONS = Counter("fleet_budget_rejections_total", "Tasks refused or d
 COST_SPOOLED = Counter("fleet_cost_rows_spooled_total", "Cost rows spooled while PostgreSQL "
                        "was unavailable")
 STREAMS = Counter("fleet_streams_total", "Streams finished", ["model", "outcome"])
+FIRST_PASS = Counter("fleet_routing_first_pass_total", "Checked results by whether the first "
+                     "model's answer passed (the seed's routing accuracy)",
+                     ["model", "task_type", "valid"])
 FAILED_CALLS = Counter("fleet_failed_calls_total", "Provider calls that failed before any "
                        "output (not billed)", ["model", "reason"])
 FALLBACKS = Counter("fleet_fallbacks_total", "Switches to a fallback model", ["from_model"])

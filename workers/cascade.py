@@ -15,7 +15,7 @@ from fleet.contracts import ModelSelection, QETask
 from fleet.costs.budget import Ledger
 from fleet.costs.pricing import estimate
 from fleet.errors import ResultInvalid, ResultParseFailed
-from fleet.metrics import FALLBACKS
+from fleet.metrics import FALLBACKS, FIRST_PASS
 from fleet.qe.prompts import Prompt, with_feedback
 from fleet.qe.results import SPECS
 from fleet.routing.tokens import estimate_tokens
@@ -73,17 +73,23 @@ def run_checked(runner: Runner, task: QETask, selection: ModelSelection, prompt:
     if spec is None:
         return Checked(outcome)
     checked = Checked(outcome)
+    first_pass = True
     retried = False
     while True:
         try:
             result = spec.check(checked.outcome.text, task)
         except (ResultParseFailed, ResultInvalid) as exc:
             problem = exc.message
+            if first_pass:
+                FIRST_PASS.labels(outcome.model.name, task.type.value, "false").inc()
         else:
+            if first_pass:
+                FIRST_PASS.labels(outcome.model.name, task.type.value, "true").inc()
             checked.tried.append(f"{checked.outcome.model.name}: valid")
             checked.result = result.model_dump(mode="json")
             checked.valid, checked.problem = True, ""
             return checked
+        first_pass = False
         current = checked.outcome.model
         checked.tried.append(f"{current.name}: {problem}")
         checked.valid, checked.problem = False, problem

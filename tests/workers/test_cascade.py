@@ -9,6 +9,8 @@ import time
 from decimal import Decimal
 from typing import Any
 
+from prometheus_client import REGISTRY
+
 from fleet.config import BudgetLimits, CostTracking
 from fleet.contracts import QETask, TokenUsage
 from fleet.costs.budget.stub import StubLedger
@@ -51,16 +53,27 @@ def run(answers: dict[str, str], ledger: Any = None
     return checked, relay, mocks
 
 
+def first_pass(valid: str) -> float:
+    """fleet_routing_first_pass_total for haiku's quality gates in this process."""
+    return REGISTRY.get_sample_value("fleet_routing_first_pass_total", {
+        "model": "claude-haiku-4", "task_type": "quality-gate", "valid": valid}) or 0.0
+
+
 def test_a_valid_first_answer_is_the_result() -> None:
+    before = first_pass("true")
     checked, relay, _ = run({"claude-haiku-4": f"Here you go:\n```json\n{VERDICT}\n```"})
+    assert first_pass("true") == before + 1
     assert checked.valid and checked.result["decision"] == "PASS"
     assert checked.tried == ["claude-haiku-4: valid"]
     assert [e["type"] for e in relay.events] == ["chunk"]
 
 
 def test_an_invalid_answer_is_retried_then_escalated_to_a_stronger_model() -> None:
+    before = first_pass("false"), first_pass("true")
     checked, relay, mocks = run({"claude-haiku-4": "Looks fine to me.",
                                  "claude-sonnet-4.5": VERDICT, "claude-opus-4": VERDICT})
+    # Routing accuracy counts the first model's answer only, not the retries' and escalations'.
+    assert (first_pass("false"), first_pass("true")) == (before[0] + 1, before[1])
     assert checked.valid and checked.outcome.model.name == "claude-sonnet-4.5"
     assert [c.model.name for c in checked.outcome.calls] == [
         "claude-haiku-4", "claude-haiku-4", "claude-sonnet-4.5"]  # all three are billed
