@@ -119,3 +119,13 @@ def test_pure_tests_need_no_redis_and_no_postgresql() -> None:
                          capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stdout[-3000:]
     assert " passed" in run.stdout.splitlines()[-1] and "error" not in run.stdout.splitlines()[-1]
+
+
+def test_only_the_price_function_reads_prices() -> None:
+    """The routing estimate, the reservation, the cost row and the report's savings cannot
+    disagree: prices are read in fleet/costs/pricing.py only (the CLI lists them)."""
+    readers = sorted(str(path.relative_to(ROOT)) for package in PACKAGES
+                     for path in (ROOT / package).rglob("*.py")
+                     if "cost_per_1k_tokens" in path.read_text())
+    assert readers == ["fleet/cli/routing.py", "fleet/config/schema.py",
+                       "fleet/costs/pricing.py"]

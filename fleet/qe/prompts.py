@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from functools import cache
 from typing import NamedTuple
 
 from fleet.contracts import QETask, TaskType
@@ -60,11 +61,17 @@ def build_prompt(task: QETask) -> Prompt:
     request = [_INSTRUCTIONS[task.type], "", task.description]
     spec = SPECS.get(task.type)
     if spec is not None:
-        schema = json.dumps(spec.result.model_json_schema(), separators=(",", ":"))
-        request += ["", "Answer with one JSON object, in a ```json block, that matches this "
-                        f"JSON Schema:\n{schema}"]
+        request += ["", _schema_request(task.type)]
     return Prompt(SYSTEM, head + "\n".join(request), len(head),
                   spec.task_type.value if spec is not None else None)
+
+
+@cache
+def _schema_request(task_type: TaskType) -> str:
+    """The request for a type's JSON result: built once, it is on every task's path."""
+    schema = json.dumps(SPECS[task_type].result.model_json_schema(), separators=(",", ":"))
+    return ("Answer with one JSON object, in a ```json block, that matches this JSON Schema:\n"
+            + schema)
 
 
 def with_feedback(prompt: Prompt, problem: str) -> Prompt:
