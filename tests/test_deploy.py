@@ -112,8 +112,17 @@ def queries() -> list[str]:
     return exprs + [r["expr"] for g in rules for r in g["rules"]]
 
 
+def recorded() -> dict[str, set[str]]:
+    """Series the recording rules make, with the labels they keep."""
+    rules = documents(DEPLOY / "prometheus" / "alerts.yml")[0]["groups"]
+    return {r["record"]: {label.strip() for group in re.findall(r"by \(([^)]*)\)", r["expr"])
+                          for label in group.split(",")}
+            for g in rules for r in g["rules"] if "record" in r}
+
+
 def test_dashboard_and_alerts_query_metrics_and_labels_that_exist() -> None:
-    series = exported()
+    series = exported() | recorded()
+    assert "fleet_routing_first_pass_valid_ratio" in series
     used = set()
     for expr in queries():
         names = set(re.findall(r"\bfleet_[a-z_]+\b", expr))

@@ -18,6 +18,7 @@ from fleet.errors import ResultInvalid, ResultParseFailed
 from fleet.metrics import FALLBACKS, FIRST_PASS
 from fleet.qe.prompts import Prompt, with_feedback
 from fleet.qe.results import SPECS
+from fleet.routing.outcomes import Try
 from fleet.routing.tokens import estimate_tokens
 from fleet.streaming.relay import StreamPublisher
 from workers.runner import Outcome, RunFailed, Runner
@@ -33,7 +34,14 @@ class Checked:
     result: dict[str, Any] | None = None
     valid: bool | None = None  # None: the task type asks for no structured result
     problem: str = ""
-    tried: list[str] = field(default_factory=list)  # "model: valid|problem", in order
+    tries: list[Try] = field(default_factory=list)  # each checked answer, in order
+
+    @property
+    def tried(self) -> list[str]:
+        """``"model: valid"`` or ``"model: problem"`` per try (``"rules"`` when they decided)."""
+        if self.valid and not self.tries:
+            return ["rules"]
+        return [f"{t.model}: {'valid' if t.valid else t.problem}" for t in self.tries]
 
 
 def stronger(runner: Runner, selection: ModelSelection,
@@ -68,7 +76,7 @@ def run_checked(runner: Runner, task: QETask, selection: ModelSelection, prompt:
     if ruled is not None:  # the rules decide: no model is called, nothing is billed
         result = ruled.model_dump(mode="json")
         return Checked(Outcome(text=json.dumps(result), model=selection.model_config_),
-                       result=result, valid=True, tried=["rules"])
+                       result=result, valid=True)
     outcome = runner.run(task, selection, prompt, publisher, streaming, deadline, delivered)
     if spec is None:
         return Checked(outcome)
@@ -85,20 +93,20 @@ def run_checked(runner: Runner, task: QETask, selection: ModelSelection, prompt:
         else:
             if first_pass:
                 FIRST_PASS.labels(outcome.model.name, task.type.value, "true").inc()
-            checked.tried.append(f"{checked.outcome.model.name}: valid")
+            checked.tries.append(Try(checked.outcome.model.name, True))
             checked.result = result.model_dump(mode="json")
             checked.valid, checked.problem = True, ""
             return checked
         first_pass = False
         current = checked.outcome.model
-        checked.tried.append(f"{current.name}: {problem}")
+        checked.tries.append(Try(current.name, False, problem))
         checked.valid, checked.problem = False, problem
         target = current if not retried else stronger(runner, selection, current)
         if target is None:  # nothing stronger: the best answer, marked invalid
             log.warning("task %s: no valid result (%s)", task.id, problem)
             return checked
         retried = True  # one retry per task, on the first model; stronger ones get one try
-        extra = len(checked.tried)
+        extra = len(checked.tries)
         refused = extra_try_reserved(ledger, task, prompt, target, extra)
         if refused is not None:
             log.warning("task %s: %s; its answer stays invalid", task.id, refused)

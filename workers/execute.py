@@ -4,9 +4,9 @@ Runs on ``model.<name>`` queues. Each delivery is one *attempt*, and its steps a
 functions below, in order: :func:`acquire_attempt` (the lease; a duplicate of a live attempt
 waits), :func:`start_stream`, the :class:`~workers.runner.Runner` (chosen model, retries,
 fallbacks), :func:`~workers.billing.record_costs` (cost rows, then the budget settle with the
-stream), :func:`finish_stream` (``complete`` or ``error``), :func:`~workers.billing.announce_costs`
-and the release of the lease. Events run start → chunk… / progress… (→ fallback → chunk…) →
-complete, or error, with gap-free seq.
+stream), :func:`finish_stream` (``complete`` or ``error``), :func:`~workers.billing.announce_costs`,
+:func:`record_outcome` and the release of the lease. Events run start → chunk… / progress…
+(→ fallback → chunk…) → complete, or error, with gap-free seq.
 
 A redelivered task whose stream already ended is acknowledged without running again (returning
 the result its stream holds). An attempt that loses Redis for longer than the client's retries
@@ -23,6 +23,7 @@ from dataclasses import asdict
 from decimal import Decimal
 from typing import Any
 
+import psycopg
 from celery import Task
 from celery.exceptions import Ignore, Retry
 
@@ -34,6 +35,7 @@ from fleet.dispatch import outbox
 from fleet.errors import BufferOverflow, FleetError, ProviderError
 from fleet.metrics import STREAMS
 from fleet.qe.prompts import build_prompt
+from fleet.routing.outcomes import record_outcomes
 from fleet.services import Services, get_services
 from fleet.streaming.chunker import Chunker
 from fleet.streaming.relay import StreamPublisher
@@ -145,7 +147,20 @@ def run_attempt(self: Task, services: Services, qe: QETask, chosen: ModelSelecti
     result = finish_stream(self, publisher, qe, begun.number, checked, recorded.costs,
                            streaming, started)
     announce_costs(services, self, recorded)
+    record_outcome(services, qe, checked)
     return result
+
+
+def record_outcome(services: Services, qe: QETask, checked: Checked) -> None:
+    """Each checked answer in ``routing_outcomes`` (routing accuracy): statistics, so a
+    PostgreSQL that is away costs the rows, never the task."""
+    if not checked.tries or not services.db.probably_up():
+        return
+    try:
+        record_outcomes(services.db, qe.id, qe.type.value, checked.tries)
+    except psycopg.Error as exc:
+        services.db.mark_down()
+        log.warning("task %s: routing outcome not recorded (%s)", qe.id, exc)
 
 
 def open_stream(services: Services, task_id: str, model: str,

@@ -13,6 +13,7 @@ from fleet.config import ModelConfig
 from fleet.contracts import MAX_TEXT, QETask, TaskType
 from fleet.errors import FleetError, InvalidTask, PayloadTooLarge
 from fleet.routing.flags import FLAGS, Flag
+from fleet.routing.outcomes import first_pass
 from fleet.routing.router import ModelRouter
 from fleet.services import get_config, get_services
 
@@ -94,7 +95,8 @@ def explain(source: str) -> None:
 @routing.command()
 @click.option("--days", default=7, show_default=True)
 def stats(days: int) -> None:
-    """Selections per model, degraded (ROUTER_001) rate and selection latency."""
+    """Selections per model, degraded (ROUTER_001) rate and selection latency; then, per first
+    model and task type, how often its checked answer passed (routing accuracy)."""
     with get_services().db.connection() as conn:
         rows: list[tuple[Any, ...]] = conn.execute(
             """SELECT model, count(*), avg(complexity), count(error_code),
@@ -111,6 +113,14 @@ def stats(days: int) -> None:
     degraded_total = sum(r[3] for r in rows)
     click.echo(f"total {sum(r[1] for r in rows)} selections in {days} days; "
                f"fallback to default (ROUTER_001) {degraded_total / total:.1%}")
+    checked = first_pass(get_services().db, days)
+    if not checked:
+        return
+    click.echo(f"\n{'first model':<24}{'task type':<26}{'checked':>8}{'first pass':>11}"
+               f"{'escalated':>10}{'valid':>8}")
+    for s in checked:
+        click.echo(f"{s.model:<24}{s.task_type:<26}{s.tasks:>8}{s.ratio:>11.1%}"
+                   f"{s.escalated / s.tasks:>10.1%}{s.valid_in_end / s.tasks:>8.1%}")
 
 
 @click.group()

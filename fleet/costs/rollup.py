@@ -18,7 +18,7 @@ def ttl_days(tracking: CostTracking) -> dict[str, int]:
     return {"cost_entries": tracking.raw_retention_days,
             "daily_cost_summaries": max(tracking.summary_retention_days,
                                         tracking.raw_retention_days),
-            "routing_selections": SELECTIONS_TTL_DAYS}
+            "routing_selections": SELECTIONS_TTL_DAYS, "routing_outcomes": SELECTIONS_TTL_DAYS}
 
 
 def summarised_before(tracking: CostTracking, today: date) -> date:
@@ -97,7 +97,8 @@ def cleanup(db: Database, tracking: CostTracking, batch: int = DELETE_BATCH) -> 
     for table, days in ttl_days(tracking).items():
         column = "day" if table == "daily_cost_summaries" else "created_at"
         columns = {"daily_cost_summaries": "day, model, task_type",
-                   "routing_selections": "task_id", "cost_entries": "id"}[table]
+                   "routing_selections": "task_id", "routing_outcomes": "task_id, try_no",
+                   "cost_entries": "id"}[table]
         cutoff = ("(now() AT TIME ZONE 'UTC')::date - %s" if column == "day"
                   else "now() - make_interval(days => %s)")
         total = 0

@@ -9,6 +9,7 @@ from pydantic import ValidationError
 
 from fleet.contracts import QETask
 from fleet.errors import InvalidTask, PayloadTooLarge, describe_invalid
+from fleet.qe.results import accept
 
 
 def parse_task(payload: Any, max_bytes: int) -> QETask:
@@ -29,6 +30,7 @@ def parse_task(payload: Any, max_bytes: int) -> QETask:
     if size > max_bytes:
         raise PayloadTooLarge(f"payload is {size} bytes, limit is {max_bytes}")
     try:
-        return QETask.model_validate(payload)
+        task = QETask.model_validate(payload)
     except ValidationError as exc:
         raise InvalidTask(describe_invalid(exc)) from None
+    return accept(task)

@@ -52,14 +52,17 @@ class Prompt(NamedTuple):
 
 
 def build_prompt(task: QETask) -> Prompt:
+    spec = SPECS.get(task.type)
     material: list[str] = []
     for hint, source in task.all_code():
         material += [f"```{hint or ''}", source, "```", ""]
-    if task.context:
-        material += ["Context:", json.dumps(task.context, indent=2, default=str), ""]
+    context = {k: v for k, v in task.context.items() if spec is None or k not in spec.summarised}
+    if context:
+        material += ["Context:", json.dumps(context, indent=2, default=str), ""]
+    if spec is not None and spec.brief is not None and (brief := spec.brief(task)):
+        material += [brief, ""]
     head = "\n".join(material) + "\n" if material else ""
     request = [_INSTRUCTIONS[task.type], "", task.description]
-    spec = SPECS.get(task.type)
     if spec is not None:
         request += ["", _schema_request(task.type)]
     return Prompt(SYSTEM, head + "\n".join(request), len(head),

@@ -4,9 +4,30 @@ from __future__ import annotations
 
 from typing import Any
 
-from fleet.contracts import TaskType
-from fleet.qe import flaky_test_hunting, quality_gate, security_review, test_generation
+from fleet.contracts import QETask, TaskType
+from fleet.qe import (
+    code_review,
+    coverage_analysis,
+    flaky_test_hunting,
+    performance_testing,
+    quality_gate,
+    regression_analysis,
+    requirements_validation,
+    security_review,
+    test_data_generation,
+    test_generation,
+)
 from fleet.qe.spec import TaskSpec
 
 SPECS: dict[TaskType, TaskSpec[Any]] = {spec.task_type: spec for spec in (
-    test_generation.SPEC, quality_gate.SPEC, security_review.SPEC, flaky_test_hunting.SPEC)}
+    test_generation.SPEC, coverage_analysis.SPEC, quality_gate.SPEC, flaky_test_hunting.SPEC,
+    security_review.SPEC, regression_analysis.SPEC, requirements_validation.SPEC,
+    code_review.SPEC, performance_testing.SPEC, test_data_generation.SPEC)}
+
+
+def accept(task: QETask) -> QETask:
+    """``task`` when its type's own input is usable, else InvalidTask saying why."""
+    spec = SPECS.get(task.type)
+    if spec is not None and spec.accept is not None:
+        spec.accept(task)
+    return task

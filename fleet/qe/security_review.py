@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import Field
 
 from fleet.contracts import QETask, TaskType
-from fleet.qe.spec import Result, TaskSpec, numbered_lines
+from fleet.qe.spec import Result, TaskSpec, reference_problems
 
 Severity = Literal["critical", "high", "medium", "low", "info"]
 
@@ -25,10 +25,7 @@ class SecurityReviewResult(Result):
 
 
 def validate(result: SecurityReviewResult, task: QETask) -> list[str]:
-    lines = max((numbered_lines(source) for _, source in task.all_code()), default=0)
-    out = [f"{f.cwe} at line {f.line}: the code has {lines} lines"
-           for f in result.findings if lines and f.line > lines]
-    return out
+    return reference_problems(task, [(None, f.line) for f in result.findings])
 
 
 SPEC = TaskSpec(TaskType.SECURITY_REVIEW, SecurityReviewResult, validate)

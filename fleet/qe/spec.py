@@ -31,6 +31,11 @@ class TaskSpec(Generic[R]):
     validate: Callable[[R, QETask], list[str]]
     # The result decided from the task alone, without a model, when rules can (else None).
     decide: Callable[[QETask], R | None] | None = None
+    # Raises InvalidTask when the type's own input (in ``context``) is unusable, at intake.
+    accept: Callable[[QETask], None] | None = None
+    # Material derived from the input that the prompt adds (e.g. a report's uncovered lines).
+    brief: Callable[[QETask], str] | None = None
+    summarised: tuple[str, ...] = ()  # context keys the brief stands for in the prompt
 
     def decided(self, task: QETask) -> R | None:
         return self.decide(task) if self.decide is not None else None
@@ -47,3 +52,20 @@ class TaskSpec(Generic[R]):
 
 def numbered_lines(text: str) -> int:
     return text.count("\n") + (1 if text and not text.endswith("\n") else 0)
+
+
+def reference_problems(task: QETask, refs: list[tuple[str | None, int | None]]) -> list[str]:
+    """What is wrong with (file, line) references into the task's code: a file the task does
+    not give, a line past the end of its file (or of the longest source when no file is named)."""
+    sizes = {f.path: numbered_lines(f.content) for f in task.files}
+    longest = max((numbered_lines(source) for _, source in task.all_code()), default=0)
+    problems = []
+    for path, line in refs:
+        if path and sizes and path not in sizes:
+            problems.append(f"{path} is not one of the task's files")
+            continue
+        limit = sizes.get(path, longest) if path else longest
+        if line is not None and limit and line > limit:
+            problems.append(f"line {line}{f' of {path}' if path else ''} is past the end "
+                            f"({limit} lines)")
+    return problems

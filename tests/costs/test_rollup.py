@@ -82,8 +82,12 @@ def test_cleanup_deletes_expired_rows_in_batches(pg, fleet) -> None:
     pg.execute("INSERT INTO routing_selections (task_id, model, task_type, complexity, reason, "
                "selection, created_at) VALUES ('old-sel', 'm', 'general', 0.1, 'r', '{}', "
                "now() - interval '8 days')")
+    pg.execute("INSERT INTO routing_outcomes (task_id, try_no, model, task_type, valid, "
+               "created_at) VALUES ('old-sel', 1, 'm', 'general', true, "
+               "now() - interval '8 days'), ('recent-1', 1, 'm', 'general', true, now())")
     deleted = cleanup(fleet.db, fleet.config.routing.cost_tracking, batch=3)
     assert deleted["cost_entries"] == 7 and deleted["routing_selections"] == 1
+    assert deleted["routing_outcomes"] == 1
     assert pg.execute("SELECT count(*) FROM cost_entries WHERE task_id LIKE 'old-%'"
                       ).fetchone()[0] == 0
     assert pg.execute("SELECT count(*) FROM cost_entries WHERE task_id = 'recent-1'"

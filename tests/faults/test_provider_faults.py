@@ -79,7 +79,7 @@ def closed_breakers(redis_client: Any) -> None:
 def run_task(bare_client: Any, faults: str = "", **fields: Any
              ) -> tuple[str, list[StreamEvent], dict[str, Any]]:
     task_id = f"f-{uuid.uuid4().hex[:12]}"
-    payload = {"id": task_id, "type": "code-review",  # free text: the faults are the point
+    payload = {"id": task_id, "type": "general",  # free text: the faults are the point
                "description": f"[[task:{task_id}]] {faults} Write tests.",
                "max_output_tokens": 200} | fields
     bare_client.send_task("fleet.dispatch", kwargs={"task": payload}, queue="fleet.dispatch")

@@ -9,9 +9,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from fleet.config import ModelConfig
+from fleet.contracts import TaskType
 from fleet.errors import ResultInvalid, ResultParseFailed
 from fleet.qe.parse import parse_result
+from fleet.qe.prompts import build_prompt
 from fleet.qe.quality_gate import QualityGateResult
+from fleet.qe.results import SPECS
+from tests.qe.samples import SAMPLES
+from workers.providers.simulated_results import answer
 
 GOOD = {"decision": "FAIL", "reasons": ["coverage 71 < 80"],
         "blocking": [{"rule": "coverage >= 80", "actual": 71, "threshold": 80}]}
@@ -52,4 +58,40 @@ def test_any_output_is_a_result_or_a_coded_error(text: str) -> None:
     try:
         parse_result(text, QualityGateResult)
     except (ResultParseFailed, ResultInvalid) as exc:
+        assert exc.code in ("RESULT_001", "RESULT_002")
+
+
+MODEL = ModelConfig.model_validate({
+    "name": "m", "provider": "simulated", "model": "m",
+    "capabilities": {"maxTokens": 1000, "costPer1kTokens": {"input": 1, "output": 1}},
+    "complexityRange": {"min": 0, "max": 1}})
+
+
+def good_answer(task_type: str) -> str:
+    return answer(task_type, build_prompt(SAMPLES[task_type]).user, MODEL)
+
+
+def test_every_result_type_has_a_sample_the_simulated_model_answers_validly() -> None:
+    assert set(SAMPLES) == {t.value for t in SPECS}
+    for task_type, task in SAMPLES.items():
+        SPECS[TaskType(task_type)].check(good_answer(task_type), task)
+
+
+CODED = (ResultParseFailed, ResultInvalid)
+
+
+@pytest.mark.parametrize("task_type", sorted(SAMPLES))
+@settings(max_examples=40, deadline=None, database=None)
+@given(before=st.text(max_size=80).filter(lambda t: "{" not in t and "`" not in t),
+       after=st.text(max_size=80).filter(lambda t: "{" not in t and "`" not in t),
+       cut=st.floats(0, 1), junk=st.text(max_size=40))
+def test_each_type_reads_through_prose_and_ends_truncation_or_junk_in_a_coded_error(
+        task_type: str, before: str, after: str, cut: float, junk: str) -> None:
+    spec, task, good = SPECS[TaskType(task_type)], SAMPLES[task_type], good_answer(task_type)
+    expected = spec.check(good, task)
+    assert spec.check(f"{before}\n{good}\n{after}", task) == expected
+    body = json.dumps(expected.model_dump(mode="json"))
+    try:
+        assert spec.check(body[:int(cut * len(body))] + junk, task) == expected
+    except CODED as exc:
         assert exc.code in ("RESULT_001", "RESULT_002")

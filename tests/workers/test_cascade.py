@@ -111,15 +111,11 @@ def test_an_escalation_the_budget_cannot_hold_is_not_made() -> None:
 
 def test_the_simulated_provider_answers_each_type_with_a_valid_result() -> None:
     from fleet.qe.results import SPECS
+    from tests.qe.samples import SAMPLES
 
-    tasks = [QETask(type="test-generation", description="Tests please.",
-                    code="def add(a, b):\n    return a + b\n\ndef sub(a, b):\n    return a - b"),
-             QETask(type="quality-gate", description="Gate it."),
-             QETask(type="security-review", description="Review.", code="x = 1"),
-             QETask(type="flaky-test-hunting", description="test_sync fails 1 run in 10.")]
     simulated = SimulatedProvider(ttft_ms=0, tokens_per_second=0)
     model = CONFIG.routing.models[0]
-    for task in tasks:
+    for task in SAMPLES.values():
         prompt = build_prompt(task)
         text = "".join(item.text for item in simulated.stream(CompletionRequest(
             task_id=task.id, model=model, system=prompt.system, prompt=prompt.user,

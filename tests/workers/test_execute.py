@@ -46,6 +46,11 @@ def test_an_invalid_cheap_answer_escalates_and_completes_on_a_stronger_model(
     rows = pg.execute("SELECT segment, model FROM cost_entries WHERE task_id = %s "
                       "ORDER BY segment", (payload["id"],)).fetchall()
     assert rows == [(0, "claude-haiku-4"), (1, "claude-haiku-4"), (2, "claude-sonnet-4.5")]
+    outcomes = pg.execute("SELECT try_no, model, valid, escalated_to FROM routing_outcomes "
+                          "WHERE task_id = %s ORDER BY try_no", (payload["id"],)).fetchall()
+    assert outcomes == [(1, "claude-haiku-4", False, "claude-haiku-4"),
+                        (2, "claude-haiku-4", False, "claude-sonnet-4.5"),
+                        (3, "claude-sonnet-4.5", True, None)]
 
 
 def test_a_gate_the_rules_decide_completes_without_a_model_or_a_cost(
