@@ -12,6 +12,11 @@ the connection. Faults: ``429`` (with ``retry_after``), ``500``, ``529`` (Anthro
 ``reset``, ``stall`` (silence for ``stall`` seconds), ``malformed`` (an undecodable event),
 ``nousage``. ``words`` sets the reply length, ``delay_ms`` the pause between words.
 
+A request that asks for a structured result natively (Anthropic: a forced tool; OpenAI:
+``response_format`` with a JSON Schema) is answered with the JSON given by the ``json`` option
+(URL-encoded), streamed as ``input_json_delta`` / content deltas; ``fake.requests`` records what
+was asked (``structured``: ``tool`` or ``json_schema``, and the schema).
+
 Anthropic prompt caching is simulated: a prefix marked with ``cache_control`` is written to the
 server's cache on first sight (``cache_creation_input_tokens``) and read from it after that
 (``cache_read_input_tokens``), a token a word; unmarked requests report two cached tokens.
@@ -103,16 +108,19 @@ class _Handler(BaseHTTPRequestHandler):
         elif not anthropic and len(messages) >= 2 and messages[-2]["role"] == "assistant":
             prior = messages[-2]["content"]
         plan = self.fake.plan(body["model"], prompt)
+        structured, schema = _structured(body)
         self.fake.requests.append({
             "path": self.path, "model": body["model"], "stream": bool(body.get("stream")),
             "continuation": prior, "auth": bool(self.headers.get("x-api-key")
-                                                or self.headers.get("authorization"))})
+                                                or self.headers.get("authorization")),
+            "structured": structured, "schema": schema})
         fault = plan.get("fault", "")
         if fault in ("429", "500", "529"):
             return self._error(int(fault), anthropic, plan.get("retry_after"))
         total = int(plan.get("words", "30"))
         have = len(prior.split())
-        words = _words(have, total)
+        words = (re.findall(r"\s*\S+", plan.get("json", '{"words": 30}')) if structured
+                 else _words(have, total))
         usage_in, usage_out = len(prompt.split()), len(words)
         cache = {"cache_read_input_tokens": 2, "cache_creation_input_tokens": 0}
         prefix = _cached_prefix(body) if anthropic else None
@@ -127,12 +135,14 @@ class _Handler(BaseHTTPRequestHandler):
         if not body.get("stream"):
             return self._json(200, _complete_body(body["model"], "".join(words), usage_in,
                                                   usage_out, anthropic,
-                                                  cache if prefix is not None else {}))
+                                                  cache if prefix is not None else {},
+                                                  structured == "tool"))
         self.send_response(200)
         self.send_header("content-type", "text/event-stream")
         self.send_header("transfer-encoding", "chunked")
         self.end_headers()
-        events = (_anthropic_events(body["model"], words, usage_in, fault != "nousage", cache)
+        events = (_anthropic_events(body["model"], words, usage_in, fault != "nousage", cache,
+                                    structured == "tool")
                   if anthropic else
                   _openai_events(body["model"], words, usage_in, fault != "nousage"))
         after = int(plan.get("after", "-1"))
@@ -189,6 +199,16 @@ class _Handler(BaseHTTPRequestHandler):
         self._json(status, payload, headers)
 
 
+def _structured(body: dict[str, Any]) -> tuple[str | None, dict[str, Any] | None]:
+    """How the request asks for a structured result natively, and the schema it gives."""
+    if body.get("tools") and body.get("tool_choice", {}).get("type") == "tool":
+        return "tool", body["tools"][0]["input_schema"]
+    response_format = body.get("response_format") or {}
+    if response_format.get("type") == "json_schema":
+        return "json_schema", response_format["json_schema"]["schema"]
+    return None, None
+
+
 def _sse(event: str | None, data: dict[str, Any] | str) -> str:
     text = data if isinstance(data, str) else json.dumps(data)
     return (f"event: {event}\n" if event else "") + f"data: {text}\n\n"
@@ -214,17 +234,24 @@ def _cached_prefix(body: dict[str, Any]) -> str | None:
 
 
 def _anthropic_events(model: str, words: list[str], usage_in: int, with_usage: bool,
-                      cache: dict[str, int]) -> list[tuple[str, bool]]:
+                      cache: dict[str, int], tool: bool = False) -> list[tuple[str, bool]]:
     usage = {"input_tokens": usage_in, "output_tokens": 1, **cache}
+    block = ({"type": "tool_use", "id": "toolu_fake", "name": "record_result", "input": {}}
+             if tool else {"type": "text", "text": ""})
+
+    def delta_of(word: str) -> dict[str, str]:
+        return ({"type": "input_json_delta", "partial_json": word} if tool
+                else {"type": "text_delta", "text": word})
+
     start = {"type": "message_start", "message": {
         "id": "msg_fake", "type": "message", "role": "assistant", "model": model, "content": [],
         "stop_reason": None, "stop_sequence": None, "usage": usage}}
     out = [(_sse("message_start", start), False),
            (_sse("content_block_start", {"type": "content_block_start", "index": 0,
-                                         "content_block": {"type": "text", "text": ""}}), False),
+                                         "content_block": block}), False),
            (_sse("ping", {"type": "ping"}), False)]
     out += [(_sse("content_block_delta", {"type": "content_block_delta", "index": 0,
-                                          "delta": {"type": "text_delta", "text": w}}), True)
+                                          "delta": delta_of(w)}), True)
             for w in words]
     out.append((_sse("content_block_stop", {"type": "content_block_stop", "index": 0}), False))
     delta: dict[str, Any] = {"type": "message_delta",
@@ -259,10 +286,12 @@ def _openai_events(model: str, words: list[str], usage_in: int,
 
 
 def _complete_body(model: str, text: str, usage_in: int, usage_out: int,
-                   anthropic: bool, cache: dict[str, int]) -> dict[str, Any]:
+                   anthropic: bool, cache: dict[str, int], tool: bool = False) -> dict[str, Any]:
     if anthropic:
+        content = ({"type": "tool_use", "id": "toolu_fake", "name": "record_result",
+                    "input": json.loads(text)} if tool else {"type": "text", "text": text})
         return {"id": "msg_fake", "type": "message", "role": "assistant", "model": model,
-                "content": [{"type": "text", "text": text}], "stop_reason": "end_turn",
+                "content": [content], "stop_reason": "tool_use" if tool else "end_turn",
                 "stop_sequence": None,
                 "usage": {"input_tokens": usage_in, "output_tokens": usage_out, **cache}}
     return {"id": "chatcmpl-fake", "object": "chat.completion", "created": 0, "model": model,

@@ -36,7 +36,7 @@ from fleet.errors import (
     TaskTimedOut,
 )
 from fleet.metrics import FAILED_CALLS, FALLBACKS
-from fleet.qe.prompts import Prompt
+from fleet.qe.prompts import Prompt, result_schema
 from fleet.routing.breaker import CircuitBreaker
 from fleet.routing.registry import ModelRegistry
 from fleet.routing.tokens import estimate_tokens
@@ -151,6 +151,9 @@ class Runner:
                 request = CompletionRequest(
                     task_id=task.id, model=model, system=prompt.system, prompt=prompt.user,
                     reusable=prompt.reusable, result_type=prompt.result_type,
+                    result_schema=(result_schema(prompt.result_type)
+                                   if prompt.result_type and model.capabilities.structured_output
+                                   else None),
                     max_output_tokens=task.max_output_tokens,
                     stream=streaming and not synchronous, continuation="".join(parts))
                 try:

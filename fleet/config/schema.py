@@ -42,6 +42,9 @@ class Capabilities(CamelModel):
 
     max_tokens: int = Field(gt=0)
     supports_streaming: bool = True
+    structured_output: bool = Field(default=True, description=(
+        "ask for a task type's result natively: Anthropic tool use, OpenAI response_format "
+        "with a JSON Schema (turn off for an OpenAI-compatible server without it)"))
     min_cache_tokens: int = Field(default=1024, gt=0, description=(
         "the shortest prompt prefix the provider caches (Anthropic: 1024 for Sonnet 4.5, "
         "4096 for Opus 4.5 and Haiku 4.5)"))

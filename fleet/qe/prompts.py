@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from functools import cache
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from fleet.contracts import QETask, TaskType
 from fleet.qe.results import SPECS
@@ -70,9 +70,16 @@ def build_prompt(task: QETask) -> Prompt:
 
 
 @cache
+def result_schema(task_type: str) -> dict[str, Any]:
+    """The JSON Schema of a type's result (what a provider is asked to fill natively)."""
+    schema: dict[str, Any] = SPECS[TaskType(task_type)].result.model_json_schema()
+    return schema
+
+
+@cache
 def _schema_request(task_type: TaskType) -> str:
     """The request for a type's JSON result: built once, it is on every task's path."""
-    schema = json.dumps(SPECS[task_type].result.model_json_schema(), separators=(",", ":"))
+    schema = json.dumps(result_schema(task_type.value), separators=(",", ":"))
     return ("Answer with one JSON object, in a ```json block, that matches this JSON Schema:\n"
             + schema)
 

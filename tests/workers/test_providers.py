@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import uuid
 from collections.abc import Iterator
 from decimal import Decimal
@@ -152,3 +154,30 @@ def test_a_short_material_is_not_marked_for_caching(fake: FakeProvider) -> None:
                             reusable=13, max_output_tokens=100)
     usage = collect(adapter, req)[1][-1]
     assert usage.cache_write_tokens == 0 and usage.cached_tokens == 2  # the fake's unmarked reply
+
+
+GATE = {"decision": "FAIL", "reasons": ["coverage 71 < 80"], "blocking": []}
+
+
+@pytest.mark.parametrize("stream", [True, False])
+@pytest.mark.parametrize(("kind", "how"), [("anthropic", "tool"), ("openai", "json_schema"),
+                                           ("google", "json_schema")])
+def test_a_structured_result_is_asked_for_natively_and_arrives_as_its_json(
+        fake: FakeProvider, kind: str, how: str, stream: bool) -> None:
+    from urllib.parse import quote
+
+    from fleet.qe.parse import parse_result
+    from fleet.qe.prompts import result_schema
+    from fleet.qe.quality_gate import QualityGateResult
+
+    adapter, m = adapter_for(fake, kind)
+    schema = result_schema("quality-gate")
+    req = request(m, f"[[fake-{kind}:json={quote(json.dumps(GATE))}&times=9]]", stream=stream)
+    req = dataclasses.replace(req, result_type="quality-gate", result_schema=schema)
+    text, usage = collect(adapter, req)
+    assert fake.requests[-1]["structured"] == how and fake.requests[-1]["schema"] == schema
+    assert parse_result(text, QualityGateResult).model_dump() == GATE
+    assert usage[0].output_tokens > 0
+    # A continuation carries on the JSON text already begun: asked for in text, not natively.
+    collect(adapter, dataclasses.replace(req, continuation='{"decision": '))
+    assert fake.requests[-1]["structured"] is None

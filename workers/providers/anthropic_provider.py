@@ -1,12 +1,17 @@
-"""Anthropic Messages API, streamed with the official SDK (usage incl. cache tokens)."""
+"""Anthropic Messages API, streamed with the official SDK (usage incl. cache tokens). A task
+type's structured result is asked for as a forced tool call whose input schema is the result's;
+its input JSON streams as the text."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
+from typing import Any
 
 import anthropic
 import httpx
 from anthropic.types import (
+    InputJSONDelta,
     MessageParam,
     RawContentBlockDeltaEvent,
     RawMessageDeltaEvent,
@@ -21,6 +26,18 @@ from fleet.contracts import TokenUsage
 from fleet.routing.tokens import estimate_tokens
 from workers.providers.base import CompletionRequest, ProviderCallError, StreamItem, TextDelta
 from workers.providers.sdk import SDKProvider
+
+RESULT_TOOL = "record_result"
+
+
+def _tools(request: CompletionRequest) -> dict[str, Any]:
+    """The forced tool call that carries the result, when it is asked for natively."""
+    schema = request.native_schema
+    if schema is None:
+        return {}
+    return {"tools": [{"name": RESULT_TOOL, "input_schema": schema,
+                       "description": f"Record the {request.result_type} result."}],
+            "tool_choice": {"type": "tool", "name": RESULT_TOOL}}
 
 
 class AnthropicProvider(SDKProvider):
@@ -62,11 +79,13 @@ class AnthropicProvider(SDKProvider):
         with self.client.messages.create(
                 model=request.model.model, max_tokens=request.max_output_tokens,
                 system=request.system, messages=self._messages(request),
-                stream=True) as events:
+                stream=True, **_tools(request)) as events:
             for event in events:
                 if isinstance(event, RawContentBlockDeltaEvent):
                     if isinstance(event.delta, TextDelta_):
                         yield TextDelta(event.delta.text)
+                    elif isinstance(event.delta, InputJSONDelta):
+                        yield TextDelta(event.delta.partial_json)
                 elif isinstance(event, RawMessageStartEvent):
                     u = event.message.usage
                     usage.update(input_tokens=u.input_tokens,
@@ -84,8 +103,9 @@ class AnthropicProvider(SDKProvider):
     def _complete(self, request: CompletionRequest) -> Iterator[StreamItem]:
         message = self.client.messages.create(
             model=request.model.model, max_tokens=request.max_output_tokens,
-            system=request.system, messages=self._messages(request))
-        yield TextDelta("".join(b.text for b in message.content if b.type == "text"))
+            system=request.system, messages=self._messages(request), **_tools(request))
+        yield TextDelta("".join(b.text if b.type == "text" else json.dumps(b.input)
+                                for b in message.content if b.type in ("text", "tool_use")))
         u = message.usage
         yield TokenUsage(input_tokens=u.input_tokens, output_tokens=u.output_tokens,
                          cached_tokens=u.cache_read_input_tokens or 0,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from fleet.config import ModelConfig
 from fleet.contracts import TokenUsage
@@ -29,6 +29,14 @@ class CompletionRequest:
     continuation: str = ""  # text already delivered: the model is asked to carry on from it
     reusable: int = 0  # the prompt's first characters are the task's material (cacheable)
     result_type: str | None = None  # the task type whose structured result is asked for
+    # Its JSON Schema, when the model is asked for it natively (tool use / response_format).
+    result_schema: dict[str, Any] | None = None
+
+    @property
+    def native_schema(self) -> dict[str, Any] | None:
+        """The schema to enforce natively: not on a continuation, which carries on a JSON text
+        already begun (the prompt asks for the JSON in text as well)."""
+        return None if self.continuation else self.result_schema
 
 
 @dataclass(frozen=True)

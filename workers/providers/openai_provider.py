@@ -1,5 +1,6 @@
 """OpenAI Chat Completions streaming with the official SDK: OpenAI itself, Google Gemini through
-its OpenAI-compatible endpoint, and any OpenAI-compatible server (vLLM, Ollama…) by base_url."""
+its OpenAI-compatible endpoint, and any OpenAI-compatible server (vLLM, Ollama…) by base_url.
+A task type's structured result is asked for with ``response_format`` and its JSON Schema."""
 
 from __future__ import annotations
 
@@ -48,6 +49,13 @@ class OpenAIChatProvider(SDKProvider):
         return messages
 
     def _create(self, request: CompletionRequest, **extra: Any) -> Any:
+        schema = request.native_schema
+        if schema is not None:
+            # Not strict: strict mode wants every field required, and defaults are part of
+            # the results' contract; the fleet validates the answer itself.
+            extra["response_format"] = {"type": "json_schema", "json_schema": {
+                "name": f"{request.result_type or 'result'}".replace("-", "_"),
+                "schema": schema, "strict": False}}
         return self.client.chat.completions.create(  # type: ignore[call-overload]
             model=request.model.model, messages=self._messages(request),
             **{self._limit_param: request.max_output_tokens}, **extra)
