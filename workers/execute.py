@@ -223,5 +223,7 @@ def finish_stream(self: Task, publisher: StreamPublisher, qe: QETask, attempt: i
     if checked.valid is not None:
         result |= {"result": checked.result, "valid": checked.valid,
                    "problem": checked.problem, "tried": checked.tried}
+    if checked.verification is not None:
+        result["verification"] = checked.verification
     publisher.emit("complete", result if streaming else result | {"text": outcome.text})
     return result | {"text": outcome.text}

@@ -214,6 +214,24 @@ class StreamingSection(CamelModel):
     circuit_breaker: CircuitBreakerConfig = Field(default_factory=CircuitBreakerConfig)
 
 
+class SandboxLimits(CamelModel):
+    """What generated code may use when it is run (``verify: run``)."""
+
+    cpu_seconds: int = Field(default=20, gt=0, le=600)
+    memory_mb: int = Field(default=1024, ge=64, le=16384, description="address space")
+    wall_seconds: int = Field(default=60, gt=0, le=1800)
+    file_mb: int = Field(default=16, gt=0, le=1024, description="largest file it may write")
+    allow_network: bool = Field(default=False, description=(
+        "run even where the network cannot be cut off (no unshare -rn): leave off"))
+
+
+class QESection(CamelModel):
+    verify: Literal["off", "run"] = Field(default="off", description=(
+        "run generated Python tests against the code in a sandbox; a task's "
+        "context.verify overrides it"))
+    sandbox: SandboxLimits = Field(default_factory=SandboxLimits)
+
+
 class FleetConfig(CamelModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore",
                               protected_namespaces=())
@@ -222,6 +240,7 @@ class FleetConfig(CamelModel):
     features: FeaturesSection = Field(default_factory=FeaturesSection)
     routing: RoutingSection = Field(default_factory=RoutingSection)
     streaming: StreamingSection = Field(default_factory=StreamingSection)
+    qe: QESection = Field(default_factory=QESection)
 
     def enabled_models(self) -> list[ModelConfig]:
         return [m for m in self.routing.models if m.enabled]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from fleet.contracts import QETask, TaskType
@@ -16,11 +17,14 @@ from fleet.qe import (
     security_review,
     test_data_generation,
     test_generation,
+    verify,
 )
 from fleet.qe.spec import TaskSpec
 
+# Generated tests can be run (``verify: run``): the runner is joined here, above both modules.
 SPECS: dict[TaskType, TaskSpec[Any]] = {spec.task_type: spec for spec in (
-    test_generation.SPEC, coverage_analysis.SPEC, quality_gate.SPEC, flaky_test_hunting.SPEC,
+    replace(test_generation.SPEC, execute=verify.run_generated_tests), coverage_analysis.SPEC,
+    quality_gate.SPEC, flaky_test_hunting.SPEC,
     security_review.SPEC, regression_analysis.SPEC, requirements_validation.SPEC,
     code_review.SPEC, performance_testing.SPEC, test_data_generation.SPEC)}
 

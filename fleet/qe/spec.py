@@ -5,13 +5,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
+from fleet.config.schema import QESection, SandboxLimits
 from fleet.contracts import QETask, TaskType
 from fleet.errors import ResultInvalid
 from fleet.qe.parse import parse_result
+
+if TYPE_CHECKING:
+    from fleet.qe.verify import Verification
 
 R = TypeVar("R", bound=BaseModel)
 
@@ -36,9 +40,18 @@ class TaskSpec(Generic[R]):
     # Material derived from the input that the prompt adds (e.g. a report's uncovered lines).
     brief: Callable[[QETask], str] | None = None
     summarised: tuple[str, ...] = ()  # context keys the brief stands for in the prompt
+    # Runs a valid result (generated tests) in a sandbox when ``verify: run`` asks for it.
+    execute: Callable[[R, QETask, SandboxLimits], Verification] | None = None
 
     def decided(self, task: QETask) -> R | None:
         return self.decide(task) if self.decide is not None else None
+
+    def executed(self, result: R, task: QETask, qe: QESection) -> Verification | None:
+        """The result run in a sandbox, when the type can be and the task's ``context.verify``
+        (else the config's ``qe.verify``) is ``run``."""
+        if self.execute is None or str(task.context.get("verify", qe.verify)) != "run":
+            return None
+        return self.execute(result, task, qe.sandbox)
 
     def check(self, text: str, task: QETask) -> R:
         """The validated result in ``text``: RESULT_001 when it holds none, RESULT_002 naming

@@ -1,10 +1,11 @@
 """``test-generation``: a test file for the given code, checked without running it (it parses,
-it names the code under test, every case it lists is in it)."""
+it names the code under test, every case it lists is in it); ``fleet.qe.verify`` runs it."""
 
 from __future__ import annotations
 
 import ast
 import re
+from pathlib import PurePosixPath
 
 from pydantic import Field
 
@@ -32,6 +33,35 @@ class TestGenerationResult(Result):
 
 
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+INLINE_MODULE = "code_under_test"  # what inline code is importable as
+
+
+def module_name(path: str) -> str:
+    parts = list(PurePosixPath(path).with_suffix("").parts)
+    if parts and parts[0] == "src":
+        parts = parts[1:]
+    if parts and parts[-1] == "__init__":
+        parts = parts[:-1]
+    return ".".join(parts)
+
+
+def code_files(task: QETask) -> dict[str, str]:
+    """The code under test as files: the task's Python files, and its inline code as
+    ``code_under_test.py``."""
+    files = {f.path: f.content for f in task.files if f.path.endswith(".py")}
+    if task.code and (task.language or "python").lower() in ("python", "py"):
+        files[f"{INLINE_MODULE}.py"] = task.code
+    return files
+
+
+def import_hint(task: QETask) -> str:
+    """How the generated tests import the code under test (the prompt says so)."""
+    modules = sorted({module_name(path) for path in code_files(task)} - {""})
+    if not modules:
+        return ""
+    return ("The code under test is importable as: " + ", ".join(f"`{m}`" for m in modules)
+            + " (tests run from the project root with it and src/ on sys.path).")
+
 
 
 def _defined_names(task: QETask) -> set[str]:
@@ -67,4 +97,4 @@ def validate(result: TestGenerationResult, task: QETask) -> list[str]:
     return problems
 
 
-SPEC = TaskSpec(TaskType.TEST_GENERATION, TestGenerationResult, validate)
+SPEC = TaskSpec(TaskType.TEST_GENERATION, TestGenerationResult, validate, brief=import_hint)

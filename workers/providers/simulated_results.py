@@ -11,8 +11,10 @@ import re
 from typing import Any
 
 from fleet.config import ModelConfig
+from fleet.qe.test_generation import INLINE_MODULE, module_name
 
 _FUNCTION = re.compile(r"^def ([A-Za-z][A-Za-z0-9_]*)\(", re.MULTILINE)
+_BLOCK = re.compile(r"^```([^\n`]*)\n(.*?)\n```", re.MULTILINE | re.DOTALL)
 _UNCOVERED = re.compile(r"^- (\S+): \d+% covered; uncovered lines ([0-9, -]+)", re.MULTILINE)
 
 
@@ -26,14 +28,7 @@ def answer(result_type: str, prompt: str, model: ModelConfig) -> str:
         return "I looked at this carefully and it seems mostly fine to me."
     body: dict[str, object]
     if result_type == "test-generation":
-        functions = sorted(set(_FUNCTION.findall(prompt)))[:20] or ["target"]
-        tests = "\n\n\n".join(f"def test_{f}_is_callable():\n    assert callable({f})"
-                              for f in functions)
-        content = f"from code_under_test import {', '.join(functions)}\n\n\n{tests}\n"
-        body = {"test_file": {"path": "tests/test_generated.py", "content": content},
-                "framework": "pytest",
-                "cases": [{"name": f"test_{f}_is_callable", "checks": f"{f} exists"}
-                          for f in functions]}
+        body = _test_file(prompt)
     elif result_type == "quality-gate":
         body = {"decision": "PASS", "reasons": ["no blocking issue found (simulated review)"],
                 "blocking": []}
@@ -109,3 +104,23 @@ def _plain_answers(prompt: str) -> dict[str, dict[str, Any]]:
                                              if "schema" in context else {"id": n + 1}
                                              for n in range(count)]},
     }
+
+
+def _test_file(prompt: str) -> dict[str, Any]:
+    """A pytest file importing each public function of the given Python code from where it
+    lives (a file's module, or the inline code's) and checking that it is there."""
+    imports: dict[str, list[str]] = {}
+    for hint, source in _BLOCK.findall(prompt):
+        if hint.endswith(".py") or hint in ("python", "py"):
+            module = module_name(hint) if hint.endswith(".py") else INLINE_MODULE
+            imports.setdefault(module, []).extend(sorted(set(_FUNCTION.findall(source))))
+    imports = {m: names[:20] for m, names in imports.items() if names and m}
+    functions = [f for names in imports.values() for f in names] or ["target"]
+    head = "\n".join(f"from {m} import {', '.join(names)}" for m, names in sorted(imports.items()))
+    tests = "\n\n\n".join(f"def test_{f}_is_callable():\n    assert callable({f})"
+                            for f in functions)
+    return {"test_file": {"path": "tests/test_generated.py",
+                          "content": f"{head or 'target = None'}\n\n\n{tests}\n"},
+            "framework": "pytest",
+            "cases": [{"name": f"test_{f}_is_callable", "checks": f"{f} exists"}
+                      for f in functions]}
