@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The fleet's main job, end to end, on this machine: install, migrate, start the dispatcher, one
 # worker per model queue, beat and Flower, submit the sample QE tasks in examples/, stream one
-# live and print the cost summary. With no API key set, every model runs on the simulated
+# live, generate and run tests for examples/project, analyse its coverage report, gate it, and
+# print the cost summary. With no API key set, every model runs on the simulated
 # provider. KEEP=1 leaves the fleet running afterwards (stop it with: scripts/demo.sh stop).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
@@ -71,6 +72,32 @@ echo
 echo "=== streaming ${ids[2]} live ==="
 fleet watch "${ids[2]}" --timeout 60
 for id in "${ids[@]}"; do fleet watch "$id" --timeout 60 >/dev/null 2>&1; done
+
+echo
+echo "=== the example project (examples/project): tests generated and run, coverage gaps, a gate ==="
+P=examples/project
+SOURCES=(--root "$P" --file "$P/src/shop/cart.py" --file "$P/src/shop/pricing.py")
+gen=$(fleet submit --via-dispatch --type test-generation --verify "${SOURCES[@]}" \
+  --description "pytest tests for the cart and its pricing: coupons, tax exemption, removal, bad input." | cut -f1)
+gaps=$(fleet submit --via-dispatch --type coverage-analysis --coverage "$P/coverage.json" "${SOURCES[@]}" \
+  --description "Which gaps in this report matter most, and which tests would close them?" | cut -f1)
+echo "--- generated tests ($gen)"
+fleet result "$gen"
+echo "--- coverage gaps ($gaps)"
+fleet result "$gaps"
+# The gate: the project's coverage (its report) and how the generated tests ran.
+metrics=$(fleet result "$gen" --json | python -c '
+import json, sys
+run = json.load(sys.stdin).get("verification") or {}
+cover = json.load(open(sys.argv[1]))["totals"]["percent_covered"]
+print(json.dumps({"coverage": round(cover, 1), "failed_tests": run.get("failed", 0),
+                  "test_errors": run.get("errors", 0)}))' "$P/coverage.json")
+gate=$(fleet submit --via-dispatch --type quality-gate --description "Gate the example project." \
+  --context metrics="$metrics" \
+  --context policy='{"coverage": {"min": 80}, "failed_tests": {"max": 0}, "test_errors": {"max": 0}}' | cut -f1)
+echo "--- quality gate on $metrics ($gate)"
+fleet result "$gate"
+
 echo
 echo "=== cost summary ==="
 fleet costs

@@ -1,5 +1,6 @@
 """The README's first command, ``scripts/demo.sh``, runs the fleet's main job end to end: it
-starts the fleet, submits the examples, streams one and prints the cost summary."""
+starts the fleet, submits the examples, streams one, generates, runs and gates tests for the
+example project, and prints the cost summary."""
 
 from __future__ import annotations
 
@@ -38,3 +39,7 @@ def test_demo_runs_the_main_job_end_to_end() -> None:
     # The live stream reached its final event (watch logs its status lines on stderr).
     assert "[complete:" in out.stderr
     assert "=== cost summary ===" in out.stdout and "total:" in out.stdout
+    # The example project: tests generated and run, gaps on uncovered lines, a gate decided.
+    assert "tests run in the sandbox: 3 passed, 0 failed, 0 errors" in out.stdout
+    assert "file: src/shop/cart.py" in out.stdout and "lines:" in out.stdout
+    assert "decision: FAIL" in out.stdout and "coverage >= 80" in out.stdout

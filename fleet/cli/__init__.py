@@ -106,9 +106,9 @@ def gateway(host: str, port: int) -> None:
 def _register_commands() -> None:
     from fleet.cli.costs import budget, costs
     from fleet.cli.routing import flags, models, routing
-    from fleet.cli.tasks import submit, watch
+    from fleet.cli.tasks import result, submit, watch
 
-    for command in (submit, watch, costs, budget, routing, flags, models):
+    for command in (submit, watch, result, costs, budget, routing, flags, models):
         main.add_command(command)
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from fleet.cli.render import render_outcome, summary_line
 from fleet.services import get_services
 
 
@@ -23,17 +24,51 @@ def _read_task(source: str | None, fields: dict[str, Any]) -> dict[str, Any]:
     return payload
 
 
+def _attach(payload: dict[str, Any], files: tuple[Path, ...], root: Path,
+            coverage_report: Path | None, context_items: tuple[str, ...], verify: bool) -> None:
+    """Add the files, report and context entries given as options to the task."""
+    for path in files:
+        relative = path.resolve().relative_to(root.resolve()).as_posix() \
+            if path.resolve().is_relative_to(root.resolve()) else path.as_posix()
+        payload.setdefault("files", []).append({"path": relative,
+                                                "content": path.read_text()})
+    context = payload.setdefault("context", {})
+    if coverage_report is not None:
+        text = coverage_report.read_text()
+        context["coverage"] = json.loads(text) if text.lstrip().startswith("{") else text
+    for item in context_items:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"expected KEY=JSON, got {item!r}", param_hint="--context")
+        try:
+            context[key] = json.loads(raw)
+        except ValueError:
+            context[key] = raw  # a plain string
+    if verify:
+        context["verify"] = "run"
+
+
 @click.command()
 @click.argument("source", required=False)
 @click.option("--type", "type_", help="task type, e.g. test-generation")
 @click.option("--description")
 @click.option("--code-file", type=click.Path(exists=True, path_type=Path))
+@click.option("--file", "files", multiple=True, type=click.Path(exists=True, path_type=Path),
+              help="attach a source file (repeatable); its path is kept relative to --root")
+@click.option("--root", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              default=Path("."), show_default=True)
+@click.option("--coverage", "coverage_report", type=click.Path(exists=True, path_type=Path),
+              help="a coverage report (coverage.py JSON, Cobertura XML, lcov) as context")
+@click.option("--context", "context_items", multiple=True, metavar="KEY=JSON",
+              help="a context entry, e.g. metrics='{\"coverage\": 81}' (repeatable)")
+@click.option("--verify", is_flag=True, help="run generated tests in the sandbox")
 @click.option("--model", "preferred_model", help="preferred model")
 @click.option("--via-dispatch", is_flag=True, help="send to fleet.dispatch instead of routing here")
 @click.option("--watch", is_flag=True, help="stream the output until it ends")
 def submit(source: str | None, type_: str | None, description: str | None,
-           code_file: Path | None, preferred_model: str | None, via_dispatch: bool,
-           watch: bool) -> None:
+           code_file: Path | None, files: tuple[Path, ...], root: Path,
+           coverage_report: Path | None, context_items: tuple[str, ...], verify: bool,
+           preferred_model: str | None, via_dispatch: bool, watch: bool) -> None:
     """Submit a task from a JSON file, stdin (-) or flags; prints its id and selection."""
     from fleet.dispatch.intake import parse_task
     from fleet.dispatch.route import submit as submit_task
@@ -42,6 +77,7 @@ def submit(source: str | None, type_: str | None, description: str | None,
     payload = _read_task(source, {"type": type_, "description": description,
                                   "preferred_model": preferred_model,
                                   "code": code_file.read_text() if code_file else None})
+    _attach(payload, files, root, coverage_report, context_items, verify)
     task = parse_task(payload, get_services().config.fleet.max_payload_bytes)
     if via_dispatch:
         selection = dispatch.apply_async(kwargs={"task": task.model_dump(mode="json")}).get(
@@ -68,18 +104,25 @@ def _watch(task_id: str, after_seq: int = -1, timeout: float | None = None) -> i
             click.echo(click.style(f"[{event.model} attempt {event.data.get('attempt')}]",
                                    fg="cyan"), err=True)
         elif event.type == "complete":
-            if "text" in event.data:
+            if "text" in event.data and "result" not in event.data:
                 click.echo(event.data["text"], nl=False)
             click.echo("")
-            click.echo(click.style(f"[complete: {event.data.get('usage')} "
-                                   f"${event.data.get('cost_usd')}]", fg="green"), err=True)
+            if "result" in event.data:
+                click.echo(render_outcome(event.data))
+            click.echo(click.style(summary_line(event.data), fg="green"), err=True)
         elif event.type == "error":
             click.echo("")
             click.echo(click.style(f"[error {event.data.get('code')}: "
                                    f"{event.data.get('message')}]", fg="red"), err=True)
             status = 1
         elif event.type == "fallback":
-            click.echo(click.style(f"[fallback: {event.data}]", fg="yellow"), err=True)
+            data = event.data
+            if data.get("restart"):
+                click.echo("")
+            click.echo(click.style(f"[{data.get('reason')}: {data.get('from')} → {data.get('to')}"
+                                   + (f" ({data['detail']})" if data.get("detail") else "")
+                                   + ("; starting over" if data.get("restart") else "") + "]",
+                                   fg="yellow"), err=True)
     return status
 
 
@@ -90,3 +133,28 @@ def _watch(task_id: str, after_seq: int = -1, timeout: float | None = None) -> i
 def watch(task_id: str, after_seq: int, timeout: float | None) -> None:
     """Print a task's stream live; exits on its final event (1 if it failed)."""
     sys.exit(_watch(task_id, after_seq, timeout))
+
+
+@click.command()
+@click.argument("task_id")
+@click.option("--json", "as_json", is_flag=True, help="the whole outcome as JSON")
+@click.option("--timeout", type=float, default=60.0, show_default=True,
+              help="wait this long for the task to end")
+def result(task_id: str, as_json: bool, timeout: float) -> None:
+    """Print a finished task's structured result readably (waits for it to end)."""
+    from fleet.streaming.subscribe import subscribe
+
+    final = None
+    for event in subscribe(get_services().redis, task_id, -1, timeout=timeout):
+        if event.final:
+            final = event
+    if final is None:
+        raise click.ClickException(f"task {task_id} has not ended within {timeout:g} s")
+    if final.type == "error":
+        raise click.ClickException(f"{final.data.get('code')}: {final.data.get('message')}")
+    if as_json:
+        click.echo(json.dumps(final.data, indent=2))
+        return
+    click.echo(render_outcome(final.data) if "result" in final.data
+               else final.data.get("text", ""))
+    click.echo(summary_line(final.data))

@@ -129,3 +129,28 @@ def test_routing_stats_shows_distribution_and_latency() -> None:
     assert out.returncode == 0, out.stderr
     assert "claude-haiku-4" in out.stdout and "p99 us" in out.stdout
     assert "fallback to default (ROUTER_001)" in out.stdout
+    from fleet.routing.outcomes import Try, record_outcomes
+    from fleet.services import get_services
+
+    record_outcomes(get_services().db, "stats-outcome-1", "code-review",
+                    [Try("cli-cheap", False, "no JSON"), Try("cli-strong", True)])
+    out = fleet("routing", "stats")
+    [line] = [line for line in out.stdout.splitlines() if line.startswith("cli-cheap")]
+    assert line.split() == ["cli-cheap", "code-review", "1", "0.0%", "100.0%", "100.0%"]
+
+
+def test_submit_attaches_files_a_coverage_report_context_and_verify(tmp_path) -> None:
+    from fleet.cli.tasks import _attach
+
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "m.py").write_text("def f():\n    return 1\n")
+    (tmp_path / "coverage.json").write_text('{"files": {"src/m.py": {"missing_lines": [2]}}}')
+    payload: dict = {"type": "coverage-analysis", "description": "gaps"}
+    _attach(payload, (tmp_path / "src" / "m.py",), tmp_path, tmp_path / "coverage.json",
+            ('metrics={"coverage": 81}', "owner=qa team"), verify=True)
+    assert payload["files"] == [{"path": "src/m.py", "content": "def f():\n    return 1\n"}]
+    assert payload["context"] == {"coverage": {"files": {"src/m.py": {"missing_lines": [2]}}},
+                                  "metrics": {"coverage": 81}, "owner": "qa team",
+                                  "verify": "run"}
+    bad = fleet("submit", "--type", "general", "--description", "x", "--context", "novalue")
+    assert bad.returncode == 2 and "expected KEY=JSON" in bad.stderr

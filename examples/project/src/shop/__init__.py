@@ -1,0 +1,1 @@
+"""A small shop: carts, prices and coupons (the fleet's example project)."""
