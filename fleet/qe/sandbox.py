@@ -4,7 +4,7 @@ network namespace via ``unshare -rn``), CPU, memory, file-size and wall-clock li
 
 It is a boundary against accidents and casual misuse, not a jail: the code can still read what
 the worker's user can read. Run workers that verify generated code in a container or as an
-unprivileged user with nothing worth reading (docs/reliability.md).
+unprivileged user with nothing worth reading (docs/results.md).
 """
 
 from __future__ import annotations

@@ -111,7 +111,7 @@ def _test_file(prompt: str) -> dict[str, Any]:
     lives (a file's module, or the inline code's) and checking that it is there."""
     imports: dict[str, list[str]] = {}
     for hint, source in _BLOCK.findall(prompt):
-        if hint.endswith(".py") or hint in ("python", "py"):
+        if hint.endswith(".py") or hint in ("python", "py", ""):
             module = module_name(hint) if hint.endswith(".py") else INLINE_MODULE
             imports.setdefault(module, []).extend(sorted(set(_FUNCTION.findall(source))))
     imports = {m: names[:20] for m, names in imports.items() if names and m}
