@@ -35,7 +35,7 @@ class Checked:
     valid: bool | None = None  # None: the task type asks for no structured result
     problem: str = ""
     tries: list[Try] = field(default_factory=list)  # each checked answer, in order
-    verification: dict[str, Any] | None = None  # the last answer's sandboxed run, if any
+    verification: dict[str, Any] | None = None  # the last checked answer's sandboxed run
 
     @property
     def tried(self) -> list[str]:
@@ -88,10 +88,9 @@ def run_checked(runner: Runner, task: QETask, selection: ModelSelection, prompt:
         try:
             result = spec.check(checked.outcome.text, task)
             verification = spec.executed(result, task, runner.config.qe)
-            if verification is not None:
-                checked.verification = verification.to_dict()
-                if verification.problem:
-                    raise ResultInvalid(verification.problem)
+            checked.verification = verification.to_dict() if verification else None
+            if verification is not None and verification.problem:
+                raise ResultInvalid(verification.problem)
         except (ResultParseFailed, ResultInvalid) as exc:
             problem = exc.message
             if first_pass:
