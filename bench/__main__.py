@@ -11,7 +11,7 @@ import sys
 import time
 from collections.abc import Callable
 
-from bench import costs, dispatch, routing_latency, streaming
+from bench import costs, dispatch, routing_latency, streaming, verify
 
 Row = tuple[str, str, str, str, bool | None]  # met: None when the row has no target
 
@@ -83,9 +83,17 @@ def _dispatch() -> list[Row]:
     ]
 
 
+def _verify() -> list[Row]:
+    r = verify.run(20)
+    return [("generated tests run in the sandbox (example project)",
+             f"p50 {r['sandboxed_p50_s']:.2f} s", "—",
+             f"the same commands unsandboxed p50 {r['plain_p50_s']:.2f} s "
+             f"(per-round ratio {r['ratio']:.2f})", None)]
+
+
 BENCHES: dict[str, Callable[[], list[Row]]] = {
     "routing": _routing, "relay": _relay, "ttfc": _ttfc, "concurrent": _concurrent,
-    "costs": _costs, "dispatch": _dispatch}
+    "costs": _costs, "dispatch": _dispatch, "verify": _verify}
 
 
 def main(names: list[str]) -> int:
