@@ -56,6 +56,12 @@ class TaskTimedOut(FleetError):
     recovery = "Split the task or raise fleet.taskTimeout"
 
 
+class TaskCancelled(FleetError):
+    code = "TASK_004"
+    name = "TaskCancelled"
+    recovery = "Submit the task again if its result is still wanted"
+
+
 class ModelSelectionFailed(FleetError):
     code = "ROUTER_001"
     name = "ModelSelectionFailed"

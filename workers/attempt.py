@@ -15,9 +15,10 @@ import json
 import logging
 import os
 import threading
+import time
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import redis
 from redis.commands.core import Script
@@ -29,15 +30,18 @@ log = logging.getLogger("fleet.lease")
 
 LEASE_MS = 10_000
 ATTEMPT_TTL_SECONDS = 24 * 3600
+CANCEL_POLL_S = 0.5  # how soon a running attempt learns that its task was cancelled
+CANCEL_WINDOW_S = 60  # cancellations looked at on each poll (clocks may differ this much)
 
 
 @dataclass(frozen=True)
 class Attempt:
-    """A delivery that took its task's lease: its number among the task's attempts, and the
-    last event its stream logged so far (None: a new stream)."""
+    """A delivery that took its task's lease: its number among the task's attempts, the last
+    event its stream logged so far (None: a new stream), and whether the task was cancelled."""
 
     number: int
     last_event: dict[str, Any] | None
+    cancelled: bool = False
 
 
 class LeaseBusy(Exception):
@@ -57,6 +61,7 @@ class LeaseKeeper:
         self.lease_ms = lease_ms
         self._script = script
         self._held: dict[str, str] = {}  # task id -> this attempt's token
+        self._cancelled: set[str] = set()  # held tasks whose cancellation was seen
         self._lock = threading.Lock()
         self._stop = threading.Event()
         threading.Thread(target=self._renew_forever, name="fleet-lease-keeper",
@@ -73,13 +78,18 @@ class LeaseKeeper:
         token = f"{os.getpid()}-{uuid.uuid4().hex}"
         reply = self._script(
             keys=[keys.lease(task_id), keys.OUTBOX, keys.OUTBOX_DUE, keys.attempt_counter(task_id),
-                  keys.stream_log(task_id)],
+                  keys.stream_log(task_id), keys.CANCELLED],
             args=["acquire", token, self.lease_ms, task_id, ATTEMPT_TTL_SECONDS])
         if len(reply) == 1:
             raise LeaseBusy(task_id, int(reply[0]))
         with self._lock:
             self._held[task_id] = token
-        return Attempt(int(reply[1]), json.loads(reply[2]) if reply[2] else None)
+        return Attempt(int(reply[1]), json.loads(reply[2]) if reply[2] else None,
+                       bool(int(reply[3])))
+
+    def is_cancelled(self, task_id: str) -> bool:
+        """Whether ``task_id``, held here, was cancelled (seen within ``CANCEL_POLL_S``)."""
+        return task_id in self._cancelled
 
     def release(self, task_id: str) -> None:
         """Give up this process's lease of ``task_id``. The release rides with the stream
@@ -87,6 +97,7 @@ class LeaseKeeper:
         round trip for it); an attempt that cannot release its lease lets it lapse."""
         with self._lock:
             token = self._held.pop(task_id, None)
+            self._cancelled.discard(task_id)
         if token is not None:
             # The script is loaded: this attempt's acquire ran it (a Redis restarted since has
             # lost the lease too).
@@ -94,16 +105,30 @@ class LeaseKeeper:
                                   "release", token, 0)
 
     def _renew_forever(self) -> None:
-        while not self._stop.wait(self.lease_ms / 3000):
+        """Renew every held lease each third of the lease time, and look for cancellations of
+        held tasks more often (one command for all of them)."""
+        renewed = time.monotonic()
+        while not self._stop.wait(min(CANCEL_POLL_S, self.lease_ms / 3000)):
             with self._lock:
                 held = list(self._held.items())
             if not held:
                 continue
             try:
-                pipe = self.client.pipeline(transaction=False)
-                for task_id, token in held:
-                    self._script(keys=[keys.lease(task_id)],
-                                 args=["renew", token, self.lease_ms], client=pipe)
-                pipe.execute()
+                self._see_cancellations({task_id for task_id, _ in held})
+                if time.monotonic() - renewed >= self.lease_ms / 3000:
+                    renewed = time.monotonic()
+                    pipe = self.client.pipeline(transaction=False)
+                    for task_id, token in held:
+                        self._script(keys=[keys.lease(task_id)],
+                                     args=["renew", token, self.lease_ms], client=pipe)
+                    pipe.execute()
             except redis.RedisError as exc:
                 log.warning("lease renewal failed: %s", exc)
+
+    def _see_cancellations(self, held: set[str]) -> None:
+        recent = cast(list[bytes | str], self.client.zrangebyscore(
+            keys.CANCELLED, time.time() - CANCEL_WINDOW_S, "+inf"))
+        cancelled = held.intersection(r.decode() if isinstance(r, bytes) else r for r in recent)
+        if cancelled:
+            with self._lock:
+                self._cancelled |= cancelled & self._held.keys()

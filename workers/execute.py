@@ -32,7 +32,7 @@ from fleet.app import app, retry_in_place
 from fleet.backends.redis import REDIS_DOWN, wait_for_redis
 from fleet.contracts import ModelSelection, QETask, TokenUsage
 from fleet.dispatch import outbox
-from fleet.errors import BufferOverflow, FleetError, ProviderError
+from fleet.errors import BufferOverflow, FleetError, ProviderError, TaskCancelled
 from fleet.metrics import STREAMS
 from fleet.qe.prompts import build_prompt
 from fleet.routing.outcomes import record_outcomes
@@ -112,6 +112,8 @@ def run_attempt(self: Task, services: Services, qe: QETask, chosen: ModelSelecti
     publisher = open_stream(services, qe.id, chosen.model_name, begun)
     if publisher.finished:
         return already_finished(services, qe, begun)
+    if begun.cancelled:  # cancelled while an attempt that died held it: end it, unrun
+        return end_cancelled(services, qe, publisher, begun)
     # A redelivered task (its worker died mid-stream) continues the text already streamed.
     delivered = delivered_text(services, qe.id) if publisher.next_seq else ""
     model = chosen.model_config_
@@ -170,7 +172,8 @@ def open_stream(services: Services, task_id: str, model: str,
     return StreamPublisher(
         task_id, model, services.relay, chunker=Chunker(settings.flush_chars, settings.flush_ms),
         buffer_size=settings.buffer_size, backpressure_threshold=settings.backpressure_threshold,
-        timeout_s=settings.timeout_ms / 1000, last_event=attempt.last_event, log_read=True)
+        timeout_s=settings.timeout_ms / 1000, last_event=attempt.last_event, log_read=True,
+        cancelled=lambda: lease_keeper(services).is_cancelled(task_id))
 
 
 def already_finished(services: Services, qe: QETask, begun: Attempt) -> dict[str, Any]:
@@ -186,6 +189,16 @@ def already_finished(services: Services, qe: QETask, begun: Attempt) -> dict[str
         data: dict[str, Any] = last_event["data"]
         return data if "text" in data else data | {"text": delivered_text(services, qe.id)}
     raise Ignore()  # keeps the failed attempt's stored error
+
+
+def end_cancelled(services: Services, qe: QETask, publisher: StreamPublisher,
+                  begun: Attempt) -> dict[str, Any]:
+    """A cancelled task's stream ends with TASK_004 and its budget is settled (what earlier
+    attempts spent, the rest released)."""
+    error = TaskCancelled(f"task {qe.id} was cancelled before attempt {begun.number} ran")
+    services.ledger.settle(qe.id, owed_by(services, qe.id, begun.number))
+    publisher.emit("error", error.to_dict() | {"attempt": begun.number})
+    raise error
 
 
 def delivered_text(services: Services, task_id: str) -> str:

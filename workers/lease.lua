@@ -1,8 +1,9 @@
 -- Execution leases: one live attempt per task, fleet-wide.
 -- KEYS[1] = fleet:lease:<task id>; ARGV[1] = "acquire" | "renew" | "release",
 -- ARGV[2] = the attempt's token, ARGV[3] = lease ms.
--- acquire: {1, attempt number, the stream's last logged event or false} when taken (free, or
--- already this attempt's), else {the holder's remaining ms}. Taking it starts an attempt: the
+-- acquire: {1, attempt number, the stream's last logged event or false, 1 if the task was
+-- cancelled (KEYS[6], fleet.dispatch.cancel) else 0} when taken (free, or already this
+-- attempt's), else {the holder's remaining ms}. Taking it starts an attempt: the
 -- task's attempt counter (KEYS[4], expiring after ARGV[5] seconds) counts it, and the tail of
 -- its replay log (KEYS[5]) says where its stream stands. Either way the task's message has
 -- reached a worker: it leaves the outbox (KEYS[2] hash, KEYS[3] sorted set, ARGV[4] task id;
@@ -21,7 +22,9 @@ if ARGV[1] == 'acquire' then
   local tail = redis.call('XREVRANGE', KEYS[5], '+', '-', 'COUNT', 1)
   local last = false
   if tail[1] then last = tail[1][2][2] end
-  return {1, attempt, last}
+  local cancelled = 0
+  if redis.call('ZSCORE', KEYS[6], ARGV[4]) then cancelled = 1 end
+  return {1, attempt, last, cancelled}
 end
 if holder ~= ARGV[2] then return 0 end
 if ARGV[1] == 'renew' then

@@ -33,6 +33,7 @@ from fleet.errors import (
     MissingCredentials,
     ProviderError,
     StreamTimeout,
+    TaskCancelled,
     TaskTimedOut,
 )
 from fleet.metrics import FAILED_CALLS, FALLBACKS
@@ -159,6 +160,11 @@ class Runner:
                 try:
                     usage = self._call(provider, request, parts, publisher, streaming,
                                        deadline)
+                except (TaskTimedOut, TaskCancelled):  # stopped by us: what was sent is paid
+                    if len(parts) > before:
+                        outcome.calls.append(Call(model, self._estimate(request,
+                                                                        parts[before:])))
+                    raise
                 except ProviderCallError as exc:
                     self.breaker.record(model, ok=False)
                     last_error, timed_out = f"{model.name}: {exc}", exc.timeout
@@ -213,6 +219,9 @@ class Runner:
                             "estimated_remaining": max(max_tokens - produced, 0)})
                 if time.monotonic() >= deadline:
                     raise TaskTimedOut(f"task {request.task_id} exceeded its deadline")
+                if publisher.cancelled():
+                    raise TaskCancelled(f"task {request.task_id} was cancelled while "
+                                        f"{request.model.name} answered")
             else:
                 usage = item
         if usage is None:  # COST_001: no usage reported; estimate it and say so

@@ -27,6 +27,9 @@ def attempt_counter(task_id: str) -> str:
     return f"fleet:attempt:{task_id}"
 
 
+CANCELLED = "fleet:cancelled"  # task id -> when it was cancelled (epoch seconds)
+
+
 # --- dispatch (fleet.dispatch) ---------------------------------------------------------------
 OUTBOX = "fleet:outbox"  # task id -> the execute message (JSON)
 OUTBOX_DUE = "fleet:outbox:due"  # task id -> when to re-send it (epoch seconds)

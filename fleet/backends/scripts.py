@@ -10,11 +10,12 @@ from typing import Literal
 import redis
 from redis.commands.core import Script
 
-ScriptName = Literal["publish", "lease", "breaker", "reserve", "settle", "rebuild"]
+ScriptName = Literal["publish", "lease", "cancel", "breaker", "reserve", "settle", "rebuild"]
 # name -> (the package beside whose module it sits, file name)
 SCRIPT_FILES: dict[ScriptName, tuple[str, str]] = {
     "publish": ("fleet.streaming", "publish.lua"),  # the stream relay's XADD + PUBLISH
     "lease": ("workers", "lease.lua"),  # an attempt's lease (workers.attempt)
+    "cancel": ("fleet.dispatch", "cancel.lua"),  # a task's cancellation (fleet.dispatch.cancel)
     "breaker": ("fleet.routing", "breaker.lua"),  # circuit-breaker transitions
     "reserve": ("fleet.costs.budget", "reserve.lua"),  # budget reservation (dispatch)
     "settle": ("fleet.costs.budget", "settle.lua"),  # budget settle (worker)

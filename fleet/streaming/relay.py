@@ -221,10 +221,13 @@ class StreamPublisher:
     def __init__(self, task_id: str, model: str, relay: StreamRelay, *,
                  chunker: Chunker | None = None, buffer_size: int = 1024,
                  backpressure_threshold: float = 0.8, timeout_s: float = 30.0,
-                 last_event: dict[str, Any] | None = None, log_read: bool = False) -> None:
+                 last_event: dict[str, Any] | None = None, log_read: bool = False,
+                 cancelled: Callable[[], bool] = lambda: False) -> None:
         """``log_read``: the caller already read the stream's last logged event (``last_event``,
-        None for a new stream); otherwise it is read here."""
+        None for a new stream); otherwise it is read here. ``cancelled``: whether the task was
+        cancelled, so its producer stops (fleet.dispatch.cancel)."""
         self.task_id = task_id
+        self.cancelled = cancelled
         self.model = model
         self._relay = relay
         self.chunker = chunker or Chunker()

@@ -183,3 +183,29 @@ def test_a_model_without_credentials_on_this_worker_is_skipped_for_the_next() ->
                          True, deadline=time.monotonic() + 30)
     assert outcome.text == "answered" and outcome.model.name == selection.fallback_models[0]
     assert [e["type"] for e in relay.events] == ["chunk"]  # nothing was called, no fallback
+
+
+def test_a_cancelled_task_stops_mid_answer_and_bills_what_was_streamed() -> None:
+    task = QETask(id="run-3", type="security-review", description="Audit this.",
+                  preferred_model="claude-opus-4", max_output_tokens=100)
+    registry = ModelRegistry.from_config(CONFIG)
+    selection = ModelRouter(CONFIG, registry).select_model(task)
+    cancelled: list[bool] = []
+
+    def answer(request: CompletionRequest) -> Iterator[Any]:
+        for n in range(50):
+            if n == 5:
+                cancelled.append(True)  # the task is cancelled while the model answers
+            yield TextDelta(f" w{n}")
+
+    runner = Runner(CONFIG, registry, OpenBreaker(),  # type: ignore[arg-type]
+                    lambda model: MockProvider(answer))
+    publisher = StreamPublisher(task.id, selection.model_name, RecordingRelay(),  # type: ignore[arg-type]
+                                log_read=True, cancelled=lambda: bool(cancelled))
+    with pytest.raises(RunFailed) as info:
+        runner.run(task, selection, Prompt("system", "prompt"), publisher, True,
+                   deadline=time.monotonic() + 30)
+    assert info.value.error.code == "TASK_004"
+    [call] = info.value.calls  # no fallback to another model; the words sent are paid for
+    assert call.model.name == "claude-opus-4" and call.usage.estimated
+    assert 0 < call.usage.output_tokens < 50
