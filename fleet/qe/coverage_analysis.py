@@ -3,11 +3,19 @@ JSON, Cobertura XML or lcov), each pointing at lines the report says are uncover
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import Field
 
 from fleet.contracts import QETask, TaskType
 from fleet.qe.coverage_report import Report, find_file, ranges, read_report
-from fleet.qe.spec import Result, TaskSpec
+from fleet.qe.spec import Inputs, Result, TaskSpec
+
+
+class CoverageInputs(Inputs):
+    coverage: dict[str, Any] | str | None = Field(default=None, description=(
+        "the coverage report: coverage.py JSON (an object or its text), Cobertura XML or lcov; "
+        "without one, gaps are judged from the code alone and not checked against a report"))
 
 
 class Gap(Result):
@@ -67,4 +75,4 @@ def validate(result: CoverageAnalysisResult, task: QETask) -> list[str]:
 
 
 SPEC = TaskSpec(TaskType.COVERAGE_ANALYSIS, CoverageAnalysisResult, validate,
-                accept=accept, brief=brief, summarised=("coverage",))
+                inputs=CoverageInputs, accept=accept, brief=brief, summarised=("coverage",))

@@ -8,10 +8,15 @@ from typing import Literal
 from pydantic import Field
 
 from fleet.contracts import QETask, TaskType
-from fleet.qe.spec import Result, TaskSpec
+from fleet.qe.spec import Inputs, Result, TaskSpec
 
 Cause = Literal["ordering", "timing", "shared state", "concurrency", "external dependency",
                 "randomness", "resource leak"]
+
+
+class FlakyTestInputs(Inputs):
+    logs: str | None = Field(default=None, max_length=1 << 20,
+                             description="run history or failure logs")
 
 
 class Suspect(Result):
@@ -32,4 +37,4 @@ def validate(result: FlakyTestResult, task: QETask) -> list[str]:
     return [f"evidence not found in the test or its logs: {invented[:3]}"] if invented else []
 
 
-SPEC = TaskSpec(TaskType.FLAKY_TEST_HUNTING, FlakyTestResult, validate)
+SPEC = TaskSpec(TaskType.FLAKY_TEST_HUNTING, FlakyTestResult, validate, FlakyTestInputs)

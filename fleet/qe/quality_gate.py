@@ -9,9 +9,20 @@ from typing import Any, Literal
 from pydantic import Field
 
 from fleet.contracts import QETask, TaskType
-from fleet.qe.spec import Result, TaskSpec
+from fleet.qe.spec import Inputs, Result, TaskSpec
 
 Decision = Literal["PASS", "FAIL", "WARN"]
+
+
+class Bounds(Inputs):
+    min: float | None = None
+    max: float | None = None
+
+
+class QualityGateInputs(Inputs):
+    metrics: dict[str, float] | None = Field(default=None, description="name → measured value")
+    policy: dict[str, Bounds] | None = Field(default=None, description=(
+        "name → {min} and/or {max}: with metrics, the rules decide the gate without a model"))
 
 
 class Blocking(Result):
@@ -71,4 +82,5 @@ def validate(result: QualityGateResult, task: QETask) -> list[str]:
     return problems
 
 
-SPEC = TaskSpec(TaskType.QUALITY_GATE, QualityGateResult, validate, decide_by_rules)
+SPEC = TaskSpec(TaskType.QUALITY_GATE, QualityGateResult, validate, QualityGateInputs,
+                decide_by_rules)

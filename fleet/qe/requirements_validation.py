@@ -9,10 +9,15 @@ from typing import Literal
 from pydantic import Field
 
 from fleet.contracts import QETask, TaskType
-from fleet.qe.spec import Result, TaskSpec
+from fleet.qe.spec import Inputs, Result, TaskSpec
 
 Kind = Literal["ambiguous", "untestable", "missing acceptance criteria", "conflicting",
                "incomplete"]
+
+
+class RequirementsInputs(Inputs):
+    requirements: str | None = Field(default=None, max_length=1 << 20, description=(
+        "the requirements, when not in the description"))
 
 
 class RequirementIssue(Result):
@@ -48,4 +53,5 @@ def validate(result: RequirementsValidationResult, task: QETask) -> list[str]:
     return problems
 
 
-SPEC = TaskSpec(TaskType.REQUIREMENTS_VALIDATION, RequirementsValidationResult, validate)
+SPEC = TaskSpec(TaskType.REQUIREMENTS_VALIDATION, RequirementsValidationResult, validate,
+                RequirementsInputs)

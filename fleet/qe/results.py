@@ -5,7 +5,10 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+from pydantic import ValidationError
+
 from fleet.contracts import QETask, TaskType
+from fleet.errors import InvalidTask, describe_invalid
 from fleet.qe import (
     code_review,
     coverage_analysis,
@@ -30,8 +33,16 @@ SPECS: dict[TaskType, TaskSpec[Any]] = {spec.task_type: spec for spec in (
 
 
 def accept(task: QETask) -> QETask:
-    """``task`` when its type's own input is usable, else InvalidTask saying why."""
+    """``task`` when its type's own input (the ``context`` entries it reads) is usable, else
+    InvalidTask saying why."""
     spec = SPECS.get(task.type)
-    if spec is not None and spec.accept is not None:
+    if spec is None:
+        return task
+    if spec.inputs is not None:
+        try:
+            spec.inputs.model_validate(task.context)
+        except ValidationError as exc:
+            raise InvalidTask("context: " + describe_invalid(exc)) from None
+    if spec.accept is not None:
         spec.accept(task)
     return task

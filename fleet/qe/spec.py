@@ -27,12 +27,19 @@ class Result(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class Inputs(BaseModel):
+    """Base of a type's own input: the ``context`` entries it reads (checked at intake)."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+
 @dataclass(frozen=True)
 class TaskSpec(Generic[R]):
     task_type: TaskType
     result: type[R]
     # The problems a deterministic check finds in a parsed result (none: it is valid).
     validate: Callable[[R, QETask], list[str]]
+    inputs: type[Inputs] | None = None  # the context entries the type reads
     # The result decided from the task alone, without a model, when rules can (else None).
     decide: Callable[[QETask], R | None] | None = None
     # Raises InvalidTask when the type's own input (in ``context``) is unusable, at intake.

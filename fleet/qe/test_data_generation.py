@@ -10,9 +10,17 @@ from pydantic import Field
 
 from fleet.contracts import QETask, TaskType
 from fleet.errors import InvalidTask
-from fleet.qe.spec import Result, TaskSpec
+from fleet.qe.spec import Inputs, Result, TaskSpec
 
 MAX_RECORDS = 1000
+
+
+class TestDataInputs(Inputs):
+    __test__ = False
+    schema_: dict[str, Any] | None = Field(default=None, alias="schema",
+                                           description="a JSON Schema each record must match")
+    count: int | None = Field(default=None, ge=1, le=MAX_RECORDS,
+                              description="how many records")
 
 
 class TestDataResult(Result):
@@ -33,17 +41,12 @@ def _validator(task: QETask) -> Draft202012Validator | None:
 
 
 def _count(task: QETask) -> int | None:
-    count = task.context.get("count")
-    if count is None:
-        return None
-    if not isinstance(count, int) or isinstance(count, bool) or not 1 <= count <= MAX_RECORDS:
-        raise InvalidTask(f"context.count must be a whole number from 1 to {MAX_RECORDS}")
-    return count
+    count = task.context.get("count")  # checked at intake (TestDataInputs)
+    return count if isinstance(count, int) and not isinstance(count, bool) else None
 
 
 def accept(task: QETask) -> None:
     _validator(task)
-    _count(task)
 
 
 def validate(result: TestDataResult, task: QETask) -> list[str]:
@@ -63,4 +66,5 @@ def validate(result: TestDataResult, task: QETask) -> list[str]:
     return problems
 
 
-SPEC = TaskSpec(TaskType.TEST_DATA_GENERATION, TestDataResult, validate, accept=accept)
+SPEC = TaskSpec(TaskType.TEST_DATA_GENERATION, TestDataResult, validate, TestDataInputs,
+                accept=accept)

@@ -6,11 +6,19 @@ from __future__ import annotations
 import ast
 import re
 from pathlib import PurePosixPath
+from typing import Literal
 
 from pydantic import Field
 
 from fleet.contracts import QETask, TaskType
-from fleet.qe.spec import Result, TaskSpec
+from fleet.qe.spec import Inputs, Result, TaskSpec
+
+
+class TestGenerationInputs(Inputs):
+    framework: str | None = Field(default=None, max_length=40,
+                                  description="pytest, unittest, jest, junit…")
+    verify: Literal["run", "off"] | None = Field(default=None, description=(
+        "run the generated tests in a sandbox (Python); default: the config's qe.verify"))
 
 
 class TestFile(Result):
@@ -97,4 +105,5 @@ def validate(result: TestGenerationResult, task: QETask) -> list[str]:
     return problems
 
 
-SPEC = TaskSpec(TaskType.TEST_GENERATION, TestGenerationResult, validate, brief=import_hint)
+SPEC = TaskSpec(TaskType.TEST_GENERATION, TestGenerationResult, validate,
+                inputs=TestGenerationInputs, brief=import_hint)

@@ -123,3 +123,16 @@ def test_test_data_records_validate_against_the_given_schema_and_count() -> None
               {"records": [records[0], {"email": "b@example.com", "age": 151}]}, **given)
     with pytest.raises(ResultInvalid, match="1 records, 2 asked for"):
         check("test-data-generation", {"records": records[:1]}, **given)
+
+
+@pytest.mark.parametrize(("task_type", "context", "field"), [
+    ("quality-gate", {"metrics": {"coverage": "high"}}, "metrics.coverage"),
+    ("quality-gate", {"policy": {"coverage": {"min": "eighty"}}}, "policy.coverage.min"),
+    ("test-data-generation", {"count": 0}, "count"),
+    ("test-generation", {"verify": "sometimes"}, "verify"),
+    ("coverage-analysis", {"coverage": 7}, "coverage"),
+])
+def test_a_types_own_input_is_checked_at_intake(task_type: str, context: dict,
+                                                field: str) -> None:
+    with pytest.raises(InvalidTask, match=rf"context: .*{field}"):
+        parse_task({"type": task_type, "description": "x", "context": context}, 1 << 20)
