@@ -20,7 +20,8 @@ LAYERS: list[tuple[str, ...]] = [
     ("fleet.costs.pricing",),
     ("fleet.routing", "fleet.streaming", "fleet.costs", "fleet.qe"),
     ("fleet.services",),
-    ("fleet.app", "fleet.dispatch", "workers", "beat", "fleet.cli", "fleet.http", "fleet"),
+    ("fleet.app", "fleet.dispatch", "workers", "beat", "fleet.cli", "fleet.http", "fleet.mcp",
+     "fleet"),
 ]
 PACKAGES = ("fleet", "workers", "beat")
 
@@ -123,9 +124,8 @@ def test_pure_tests_need_no_redis_and_no_postgresql() -> None:
 
 def test_only_the_price_function_reads_prices() -> None:
     """The routing estimate, the reservation, the cost row and the report's savings cannot
-    disagree: prices are read in fleet/costs/pricing.py only (the CLI lists them)."""
+    disagree: prices are read in fleet/costs/pricing.py only (listings use list_prices)."""
     readers = sorted(str(path.relative_to(ROOT)) for package in PACKAGES
                      for path in (ROOT / package).rglob("*.py")
                      if "cost_per_1k_tokens" in path.read_text())
-    assert readers == ["fleet/cli/routing.py", "fleet/config/schema.py",
-                       "fleet/costs/pricing.py"]
+    assert readers == ["fleet/config/schema.py", "fleet/costs/pricing.py"]

@@ -103,6 +103,25 @@ def gateway(host: str, port: int) -> None:
     uvicorn.run(create_app(), host=host, port=port, log_level="info")
 
 
+@main.command()
+@click.option("--http", "over_http", is_flag=True, help="streamable HTTP instead of stdio")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8765, show_default=True)
+def mcp(over_http: bool, host: str, port: int) -> None:
+    """Serve the QE tools over MCP: stdio (default) or streamable HTTP at /mcp (behind
+    FLEET_GATEWAY_TOKEN when it is set)."""
+    import anyio
+
+    from fleet.mcp.server import http_app, serve_stdio
+
+    if not over_http:
+        anyio.run(serve_stdio)
+        return
+    import uvicorn
+
+    uvicorn.run(http_app(host), host=host, port=port, log_level="info")
+
+
 def _register_commands() -> None:
     from fleet.cli.costs import budget, costs
     from fleet.cli.routing import flags, models, routing

@@ -11,6 +11,7 @@ import click
 
 from fleet.config import ModelConfig
 from fleet.contracts import MAX_TEXT, QETask, TaskType
+from fleet.costs.pricing import list_prices
 from fleet.errors import FleetError, InvalidTask, PayloadTooLarge
 from fleet.routing.flags import FLAGS, Flag
 from fleet.routing.outcomes import first_pass
@@ -168,11 +169,11 @@ def models_list() -> None:
     services = get_services()
     breaker, consumers = services.breaker, services.consumers
     for m in services.registry.all():
-        p = m.capabilities.cost_per_1k_tokens
+        p = list_prices(m)
         workers = "workers" if consumers.serves(m) else "no workers"
         click.echo(f"{m.name:<24}{'enabled' if m.enabled else 'disabled':<10}{m.provider:<12}"
                    f"range {m.complexity_range.min}-{m.complexity_range.max}  "
-                   f"${p.input}/${p.output} per 1k  circuit {breaker.state(m)}  {workers}")
+                   f"${p['input']}/${p['output']} per 1k  circuit {breaker.state(m)}  {workers}")
 
 
 @models.command("register")

@@ -33,3 +33,9 @@ def price(usage: TokenUsage, model: ModelConfig) -> Decimal:
 def estimate(model: ModelConfig, input_tokens: int, output_tokens: int) -> Decimal:
     """The price of a call not made yet: its input and at most ``output_tokens`` out."""
     return price(TokenUsage(input_tokens=input_tokens, output_tokens=output_tokens), model)
+
+
+def list_prices(model: ModelConfig) -> dict[str, Decimal]:
+    """The model's prices per 1k input and output tokens, as listings show them."""
+    p = model.capabilities.cost_per_1k_tokens
+    return {"input": p.input, "output": p.output}

@@ -14,7 +14,6 @@ routing done here. Run with ``fleet gateway`` (uvicorn).
 
 from __future__ import annotations
 
-import hmac
 import json
 import re
 from collections.abc import AsyncIterator
@@ -24,7 +23,6 @@ import prometheus_client
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
-from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
@@ -42,6 +40,7 @@ from fleet.errors import (
     PayloadTooLarge,
     UnknownModel,
 )
+from fleet.http.auth import BearerToken
 from fleet.services import get_config, get_services, get_settings
 from fleet.streaming.subscribe import asubscribe
 
@@ -129,19 +128,6 @@ async def metrics(request: Request) -> Response:
     """Prometheus metrics of this process: the routing done in the gateway is counted here."""
     return Response(prometheus_client.generate_latest(),
                     media_type=prometheus_client.CONTENT_TYPE_LATEST)
-
-
-class BearerToken(BaseHTTPMiddleware):
-    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
-        token = get_settings().fleet_gateway_token
-        if token is not None and request.url.path != "/healthz":
-            expected = f"Bearer {token.get_secret_value()}".encode()
-            given = request.headers.get("authorization", "").encode()
-            if not hmac.compare_digest(given, expected):
-                return JSONResponse({"error": {"code": "AUTH_001", "name": "Unauthorized",
-                                               "message": "missing or wrong bearer token"}},
-                                    status_code=401)
-        return await call_next(request)
 
 
 async def _fleet_error(request: Request, exc: Exception) -> Response:
