@@ -13,6 +13,7 @@ from fleet.config import ModelConfig
 from fleet.contracts import MAX_TEXT, QETask, TaskType
 from fleet.costs.pricing import list_prices
 from fleet.errors import FleetError, InvalidTask, PayloadTooLarge
+from fleet.qe.chat import prompt_text
 from fleet.routing.flags import FLAGS, Flag
 from fleet.routing.outcomes import first_pass
 from fleet.routing.router import ModelRouter
@@ -20,22 +21,6 @@ from fleet.services import get_config, get_services
 
 # Keys that carry a bare prompt (not a QETask): one text, a list of turns, or chat messages.
 PROMPT_KEYS = ("prompt", "messages", "turns", "conversation")
-
-
-def prompt_text(value: Any) -> str:
-    """The text of a prompt given as a string, a list of turns (a multi-turn chat), or chat
-    messages (``{"role", "content"}``, content as a string or a list of ``{"text"}`` parts);
-    turns are joined with blank lines, so code and paragraphs keep their shape."""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, list):
-        return "\n\n".join(t for t in (prompt_text(v) for v in value) if t)
-    if isinstance(value, dict):
-        for key in ("content", "text", "prompt"):
-            if key in value:
-                return prompt_text(value[key])
-        return ""
-    return "" if value is None else str(value)
 
 
 def task_from_line(line: str) -> QETask:

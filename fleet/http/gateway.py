@@ -40,7 +40,9 @@ from fleet.errors import (
     PayloadTooLarge,
     UnknownModel,
 )
+from fleet.http import openai
 from fleet.http.auth import BearerToken
+from fleet.http.body import read_body
 from fleet.services import get_config, get_services, get_settings
 from fleet.streaming.subscribe import asubscribe
 
@@ -63,12 +65,7 @@ def _task_id(request: Request) -> str:
 
 async def submit_task(request: Request) -> Response:
     limit = get_config().fleet.max_payload_bytes
-    body = bytearray()
-    async for part in request.stream():  # stop reading at the limit, whatever it claims
-        body += part
-        if len(body) > limit:
-            raise PayloadTooLarge(f"request body is over the {limit}-byte limit")
-    task = parse_task(bytes(body), limit)
+    task = parse_task(await read_body(request.stream(), limit), limit)
     selection = await run_in_threadpool(submit, task)
     return JSONResponse(
         {"task_id": task.id, "selection": selection.model_dump(mode="json", by_alias=True),
@@ -138,6 +135,8 @@ async def _fleet_error(request: Request, exc: Exception) -> Response:
 def create_app() -> Starlette:
     return Starlette(
         routes=[Route("/v1/tasks", submit_task, methods=["POST"]),
+                Route("/v1/chat/completions", openai.chat_completions, methods=["POST"]),
+                Route("/v1/models", openai.list_models, methods=["GET"]),
                 Route("/v1/tasks/{task_id}", task_result, methods=["GET"]),
                 Route("/v1/tasks/{task_id}/events", task_events, methods=["GET"]),
                 Route("/healthz", health, methods=["GET"]),

@@ -7,6 +7,7 @@ from functools import cache
 from typing import Any, NamedTuple
 
 from fleet.contracts import QETask, TaskType
+from fleet.qe.chat import chat_prompt
 from fleet.qe.results import SPECS
 
 _INSTRUCTIONS: dict[TaskType, str] = {
@@ -52,6 +53,9 @@ class Prompt(NamedTuple):
 
 
 def build_prompt(task: QETask) -> Prompt:
+    messages = task.context.get("messages")
+    if task.type is TaskType.GENERAL and isinstance(messages, list):
+        return Prompt(*chat_prompt(messages))
     spec = SPECS.get(task.type)
     material: list[str] = []
     for hint, source in task.all_code():
