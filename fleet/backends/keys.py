@@ -30,6 +30,11 @@ def attempt_counter(task_id: str) -> str:
 CANCELLED = "fleet:cancelled"  # task id -> when it was cancelled (epoch seconds)
 
 
+def owner(task_id: str) -> str:
+    """The name of the token that submitted the task over HTTP (fleet/http/tasks.py)."""
+    return f"fleet:owner:{task_id}"
+
+
 # --- dispatch (fleet.dispatch) ---------------------------------------------------------------
 OUTBOX = "fleet:outbox"  # task id -> the execute message (JSON)
 OUTBOX_DUE = "fleet:outbox:due"  # task id -> when to re-send it (epoch seconds)

@@ -51,10 +51,6 @@ def costs_report(period: str, by: str, fmt: str) -> None:
 @click.command()
 def budget() -> None:
     """Budget status (the seed's budgetStatus shape) and reservations in flight."""
-    from fleet.backends import keys
+    from fleet import views
 
-    ledger = get_services().ledger
-    status = ledger.status()
-    status["reservationsInFlight"] = int(ledger.client.hlen(keys.BUDGET_RESERVATIONS))  # type: ignore[arg-type]
-    status["onLimit"] = ledger.settings.on_limit
-    click.echo(json.dumps(status, indent=2))
+    click.echo(json.dumps(views.budget(get_services()), indent=2))

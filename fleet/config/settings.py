@@ -25,7 +25,11 @@ class Settings(BaseSettings):
     anthropic_api_key: SecretStr | None = None
     openai_api_key: SecretStr | None = None
     google_api_key: SecretStr | None = None
-    fleet_gateway_token: SecretStr | None = None  # bearer token the HTTP gateway requires
+    fleet_gateway_token: SecretStr | None = None  # one bearer token with every scope
+    # Scoped bearer tokens, "name:token:scope+scope,…" (fleet/http/auth.py).
+    fleet_api_tokens: SecretStr | None = None
+    fleet_rate_limit_per_minute: int = Field(default=0, ge=0, description=(
+        "HTTP requests each token may make a minute (0: no limit)"))
     # Where a worker keeps cost rows while PostgreSQL and Redis are both away
     # (fleet/costs/spool.py): a directory that outlives the process (systemd StateDirectory,
     # a pod volume).

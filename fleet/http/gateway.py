@@ -1,36 +1,28 @@
-"""HTTP gateway: submit QE tasks, read their results and follow their streams over HTTP.
+"""The HTTP gateway: every route, the access each needs, and the app that serves them.
 
-A thin ASGI app (Starlette) over the same paths Python callers use: ``POST /v1/tasks`` is
-:func:`fleet.dispatch.route.submit` (validate, route, reserve budget, enqueue on the model
-queue), ``GET /v1/tasks/{id}/events`` is :func:`fleet.streaming.subscribe.asubscribe` as
-Server-Sent Events (the SSE ``id`` is the event's ``seq``, so a reconnecting client's
-``Last-Event-ID`` resumes the stream without a gap or a repeat). Errors are JSON bodies
-carrying the fleet's error codes.
-
-With ``FLEET_GATEWAY_TOKEN`` set every route but ``/healthz`` needs
-``Authorization: Bearer <token>``. ``GET /metrics`` serves the Prometheus metrics of the
-routing done here. Run with ``fleet gateway`` (uvicorn).
+A thin ASGI app (Starlette) over the paths Python callers use: tasks (fleet/http/tasks.py:
+submit, result, Server-Sent Events with resume, cancel), the OpenAI-compatible chat endpoint
+(fleet/http/openai.py), what the CLI does (fleet/http/admin.py: costs, budget, flags, models),
+metrics and health. Bearer tokens with scopes and per-token rate limits: fleet/http/auth.py.
+The route table below is also the OpenAPI document (``GET /openapi.json``). Errors are JSON
+bodies carrying the fleet's error codes. Run with ``fleet gateway`` (uvicorn).
 """
 
 from __future__ import annotations
 
-import json
-import re
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Literal
 
 import prometheus_client
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from fleet.app import app as celery_app
-from fleet.contracts import MAX_TASK_ID, TASK_ID_PATTERN
-from fleet.dispatch.intake import parse_task
-from fleet.dispatch.route import submit
+from fleet.contracts import QETask
 from fleet.errors import (
     BudgetExceeded,
     FleetError,
@@ -40,77 +32,15 @@ from fleet.errors import (
     PayloadTooLarge,
     UnknownModel,
 )
-from fleet.http import openai
-from fleet.http.auth import BearerToken
-from fleet.http.body import read_body
-from fleet.services import get_config, get_services, get_settings
-from fleet.streaming.subscribe import asubscribe
+from fleet.http import admin, auth, openai, tasks
+from fleet.http.auth import ALL, Access, BearerToken
+from fleet.services import get_services
 
 # What each error means to an HTTP client; anything else is the fleet's fault (500).
 STATUS: dict[type[FleetError], int] = {
     InvalidTask: 422, UnknownModel: 422, ModelSelectionFailed: 422, PayloadTooLarge: 413,
     BudgetExceeded: 429, NoAffordableModel: 429,
 }
-_TASK_ID = re.compile(TASK_ID_PATTERN)
-SSE_HEARTBEAT_SECONDS = 15.0
-
-
-def _task_id(request: Request) -> str:
-    task_id = str(request.path_params["task_id"])
-    if len(task_id) > MAX_TASK_ID or not _TASK_ID.fullmatch(task_id):
-        raise InvalidTask(f"task id must be 1-{MAX_TASK_ID} letters, digits or .:-, starting "
-                          "with a letter or digit")
-    return task_id
-
-
-async def submit_task(request: Request) -> Response:
-    limit = get_config().fleet.max_payload_bytes
-    task = parse_task(await read_body(request.stream(), limit), limit)
-    selection = await run_in_threadpool(submit, task)
-    return JSONResponse(
-        {"task_id": task.id, "selection": selection.model_dump(mode="json", by_alias=True),
-         "events": f"/v1/tasks/{task.id}/events"}, status_code=202)
-
-
-async def task_result(request: Request) -> Response:
-    task_id = _task_id(request)
-    result = celery_app.AsyncResult(task_id)
-    state = await run_in_threadpool(lambda: result.state)
-    body: dict[str, Any] = {"task_id": task_id, "state": state}
-    if state == "SUCCESS":
-        body["result"] = result.result
-    elif state == "FAILURE":
-        body["error"] = str(result.result)
-    return JSONResponse(body)
-
-
-def _after_seq(request: Request) -> int:
-    raw = request.headers.get("last-event-id") or request.query_params.get("after_seq") or "-1"
-    if not re.fullmatch(r"-?\d{1,18}", raw):
-        raise InvalidTask(f"Last-Event-ID / after_seq must be an integer, got {raw[:32]!r}")
-    return max(-1, int(raw))
-
-
-async def sse_frames(task_id: str, after: int) -> AsyncIterator[str]:
-    """The task's events after ``after`` as SSE frames, ending after the final event."""
-    while True:
-        try:
-            async for event in asubscribe(get_settings().fleet_redis_url, task_id, after,
-                                          timeout=SSE_HEARTBEAT_SECONDS):
-                after = event.seq
-                yield (f"id: {event.seq}\nevent: {event.type}\n"
-                       f"data: {json.dumps(event.model_dump(mode='json'))}\n\n")
-            return
-        except TimeoutError:
-            # Quiet (queued, or a slow model): a comment keeps proxies from closing the
-            # connection; then follow again from the last event sent.
-            yield ": waiting\n\n"
-
-
-async def task_events(request: Request) -> Response:
-    frames = sse_frames(_task_id(request), _after_seq(request))
-    return StreamingResponse(frames, media_type="text/event-stream",
-                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
 
 async def health(request: Request) -> Response:
@@ -127,19 +57,106 @@ async def metrics(request: Request) -> Response:
                     media_type=prometheus_client.CONTENT_TYPE_LATEST)
 
 
+async def openapi_document(request: Request) -> Response:
+    return JSONResponse(openapi())
+
+
+def openapi() -> dict[str, Any]:
+    """The OpenAPI 3.1 document of the route table (each operation's access in x-fleet-access)."""
+    paths: dict[str, dict[str, Any]] = {}
+    bodies = {"/v1/tasks": QETask.model_json_schema(),
+              "/v1/chat/completions": openai.ChatRequest.model_json_schema(),
+              "/v1/flags": admin.FlagChange.model_json_schema()}
+    for e in ENDPOINTS:
+        operation: dict[str, Any] = {"summary": e.summary, "x-fleet-access": e.access or "open",
+                                     "responses": {"200": {"description": "OK"}}}
+        if e.access is not None:
+            operation["security"] = [{"bearer": []}]
+        if e.method in ("POST", "PUT") and e.path in bodies:
+            operation["requestBody"] = {"content": {"application/json": {
+                "schema": bodies[e.path]}}}
+        paths.setdefault(e.path, {})[e.method.lower()] = operation
+    return {"openapi": "3.1.0", "info": {"title": "qe-fleet gateway", "version": "1"},
+            "paths": paths, "components": {"securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer"}}}}
+
+
 async def _fleet_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, FleetError)
     return JSONResponse({"error": exc.to_dict()}, status_code=STATUS.get(type(exc), 500))
 
 
+@dataclass(frozen=True)
+class Endpoint:
+    method: str
+    path: str
+    handler: Callable[[Request], Awaitable[Response]]
+    access: Access | Literal["own", "any"] | None  # None: open; own: read, or its submitter
+    summary: str
+
+
+ENDPOINTS = [
+    Endpoint("POST", "/v1/tasks", tasks.submit_task, "submit",
+             "Submit a QE task (validated, routed, budgeted, enqueued); 202 with its selection"),
+    Endpoint("GET", "/v1/tasks/{task_id}", tasks.task_result, "own",
+             "The task's state and, when done, its result or error"),
+    Endpoint("GET", "/v1/tasks/{task_id}/events", tasks.task_events, "own",
+             "The task's stream as Server-Sent Events; Last-Event-ID resumes"),
+    Endpoint("POST", "/v1/tasks/{task_id}/cancel", tasks.cancel, "own",
+             "Cancel the task: TASK_004 ends its stream, its reservation is released"),
+    Endpoint("POST", "/v1/chat/completions", openai.chat_completions, "submit",
+             "OpenAI-compatible chat completion through the fleet (model auto routes)"),
+    Endpoint("GET", "/v1/models", openai.list_models, "any",
+             "auto and the enabled models (OpenAI's list shape)"),
+    Endpoint("POST", "/v1/models/{name}/enable", admin.set_model_enabled, "admin",
+             "Enable a model fleet-wide"),
+    Endpoint("POST", "/v1/models/{name}/disable", admin.set_model_enabled, "admin",
+             "Disable a model fleet-wide"),
+    Endpoint("GET", "/v1/costs", admin.costs, "read",
+             "The cost report (?period=day|week|month&by=model|task-type|agent)"),
+    Endpoint("GET", "/v1/budget", admin.budget, "read", "The budget status"),
+    Endpoint("GET", "/v1/flags", admin.get_flags, "read",
+             "The effective feature flags (?agent_type=&env=)"),
+    Endpoint("PUT", "/v1/flags", admin.put_flags, "admin",
+             "Set a flag: {flag, state: on|off|default, agent_type?, env?}"),
+    Endpoint("GET", "/metrics", metrics, "read", "Prometheus metrics"),
+    Endpoint("GET", "/healthz", health, None, "200 when Redis answers"),
+    Endpoint("GET", "/openapi.json", openapi_document, None, "This document"),
+]
+
+
+def guarded(endpoint: Endpoint) -> Callable[[Request], Awaitable[Response]]:
+    """The endpoint's handler behind its access rule (403 outside the token's scopes)."""
+
+    async def handle(request: Request) -> Response:
+        if not await allowed(request, endpoint.access):
+            needed = ("read, or submit for its own tasks" if endpoint.access == "own"
+                      else endpoint.access)
+            return auth.error(403, "AUTH_002", "Forbidden",
+                              f"this token may not {endpoint.method} {endpoint.path} "
+                              f"(needs {needed})")
+        return await endpoint.handler(request)
+
+    return handle
+
+
+async def allowed(request: Request, access: Access | Literal["own", "any"] | None) -> bool:
+    """Whether the request's token may use a route of ``access``: admin includes read and
+    submit; a task's own routes are open to read, and to submit for the tasks it submitted."""
+    scopes = request.scope.get("fleet.scopes", ALL)
+    scopes = ALL if "admin" in scopes else scopes
+    if access is None or access == "any" or access in scopes or (
+            access == "own" and "read" in scopes):
+        return True
+    if access != "own" or "submit" not in scopes:
+        return False
+    caller = request.scope.get("fleet.caller")
+    task_id = tasks.task_id_of(request)
+    return caller is not None and await run_in_threadpool(tasks.owner_of, task_id) == caller
+
+
 def create_app() -> Starlette:
     return Starlette(
-        routes=[Route("/v1/tasks", submit_task, methods=["POST"]),
-                Route("/v1/chat/completions", openai.chat_completions, methods=["POST"]),
-                Route("/v1/models", openai.list_models, methods=["GET"]),
-                Route("/v1/tasks/{task_id}", task_result, methods=["GET"]),
-                Route("/v1/tasks/{task_id}/events", task_events, methods=["GET"]),
-                Route("/healthz", health, methods=["GET"]),
-                Route("/metrics", metrics, methods=["GET"])],
+        routes=[Route(e.path, guarded(e), methods=[e.method]) for e in ENDPOINTS],
         middleware=[Middleware(BearerToken)],
         exception_handlers={FleetError: _fleet_error})

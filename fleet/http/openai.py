@@ -34,6 +34,7 @@ from fleet.errors import (
     describe_invalid,
 )
 from fleet.http.body import read_body
+from fleet.http.tasks import remember_owner
 from fleet.qe.chat import chat_task
 from fleet.services import get_services
 from fleet.streaming.subscribe import asubscribe
@@ -110,6 +111,7 @@ async def chat_completions(request: Request) -> Response:
         fields["preferred_model"] = chat.model
     try:
         task = chat_task([m.model_dump(exclude_none=True) for m in chat.messages], **fields)
+        await run_in_threadpool(remember_owner, task.id, request.scope.get("fleet.caller"))
         await run_in_threadpool(submit, task)
     except ValidationError as exc:
         return openai_error(InvalidTask(describe_invalid(exc)))

@@ -24,11 +24,11 @@ from mcp.server import Server, ServerRequestContext
 from pydantic import ValidationError
 from starlette.types import ASGIApp
 
+from fleet import views
 from fleet.dispatch.cancel import cancel_task
 from fleet.dispatch.intake import parse_task
 from fleet.dispatch.route import submit
 from fleet.errors import FleetError, InvalidTask, ProviderError, describe_invalid
-from fleet.mcp import support
 from fleet.mcp.tools import (
     AGENT_TYPE,
     QE_TOOLS,
@@ -153,12 +153,12 @@ async def call_qe_tool(ctx: ServerRequestContext, tool: QETool,
 async def call_support_tool(name: str, arguments: dict[str, Any]) -> types.CallToolResult:
     services = get_services()
     if name == "qe_models":
-        return _json_result(await anyio.to_thread.run_sync(support.models, services))
+        return _json_result(await anyio.to_thread.run_sync(views.models, services))
     if name == "qe_costs":
         period, by = arguments.get("period", "day"), arguments.get("by", "model")
         if period not in ("day", "week", "month") or by not in ("model", "task-type", "agent"):
             raise InvalidTask("period is day, week or month; by is model, task-type or agent")
-        return _json_result(await anyio.to_thread.run_sync(support.costs, services, period, by))
+        return _json_result(await anyio.to_thread.run_sync(views.costs, services, period, by))
     task_id = str(arguments.get("task_id", ""))
     if not _EVENTS_URI.match(f"fleet://tasks/{task_id}/events"):
         raise InvalidTask("task_id: 1-128 letters, digits or .:-, starting with one of the "
@@ -166,7 +166,7 @@ async def call_support_tool(name: str, arguments: dict[str, Any]) -> types.CallT
     if name == "qe_cancel_task":
         cancelled = await anyio.to_thread.run_sync(cancel_task, services, task_id)
         return _json_result({"task_id": task_id, "outcome": cancelled})
-    return _json_result(await anyio.to_thread.run_sync(support.task_status, services, task_id))
+    return _json_result(await anyio.to_thread.run_sync(views.task_status, services, task_id))
 
 
 async def on_call_tool(ctx: ServerRequestContext,
@@ -233,7 +233,7 @@ async def serve_stdio() -> None:
 
 
 def http_app(host: str) -> ASGIApp:
-    """The streamable HTTP app at ``/mcp``, behind the gateway's bearer token."""
-    from fleet.http.auth import BearerToken
+    """The streamable HTTP app at ``/mcp``, behind the gateway's bearer tokens (submit)."""
+    from fleet.http.auth import BearerToken, RequireAccess
 
-    return BearerToken(build_server().streamable_http_app(host=host))
+    return BearerToken(RequireAccess(build_server().streamable_http_app(host=host), "submit"))

@@ -93,9 +93,15 @@ def test_a_call_streams_progress_in_order_then_a_schema_valid_result(mcp_fleet,
             task_id = result.meta["fleet/task"]["task_id"]
             status = await session.call_tool("qe_task_status", {"task_id": task_id})
             events = await session.read_resource(f"fleet://tasks/{task_id}/events")
-            return result, status, events
+            models = await session.call_tool("qe_models", {})
+            costs = await session.call_tool("qe_costs", {"by": "task-type"})
+            return result, status, events, models, costs
 
-    result, status, events = run(main)
+    result, status, events, models, costs = run(main)
+    assert not models.is_error and "claude-haiku-4" in {
+        m["name"] for m in models.structured_content["models"] if m["has_workers"]}
+    assert not costs.is_error and "test-generation" in {
+        g["task-type"] for g in costs.structured_content["groups"]}
     assert not result.is_error, result.content
     answer = TestGenerationResult.model_validate(result.structured_content)
     assert {c.name for c in answer.cases} == {"test_total_is_callable", "test_mean_is_callable"}

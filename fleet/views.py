@@ -1,13 +1,17 @@
-"""What the support tools and the events resource answer: a task's status, the cost report,
-the models (plain JSON, read from the fleet's stores; blocking, run off the event loop)."""
+"""What every surface (CLI, HTTP, MCP) shows of the fleet, as plain JSON read from its stores:
+a task's status, the cost report, the budget, the flags, the models (blocking calls: async
+surfaces run them off their event loop)."""
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 from typing import Any, cast
 
+from fleet.backends import keys
 from fleet.costs.pricing import list_prices
 from fleet.costs.reports import Dimension, ReportPeriod, cost_report
+from fleet.routing.flags import FLAGS
 from fleet.services import Services
 from fleet.streaming.subscribe import read_log
 
@@ -32,9 +36,31 @@ def task_status(services: Services, task_id: str) -> dict[str, Any]:
     return status
 
 
+def plain(value: Any) -> Any:
+    """``value`` as JSON holds it: money (Decimal) and dates as strings."""
+    return json.loads(json.dumps(value, default=str))
+
+
 def costs(services: Services, period: str, by: str) -> dict[str, Any]:
-    return cost_report(services.db, services.config, cast(ReportPeriod, period),
-                       cast(Dimension, by))
+    return cast(dict[str, Any], plain(cost_report(
+        services.db, services.config, cast(ReportPeriod, period), cast(Dimension, by))))
+
+
+def budget(services: Services) -> dict[str, Any]:
+    """The seed's budgetStatus, with the reservations in flight and what happens at the limit."""
+    ledger = services.ledger
+    status = ledger.status()
+    status["reservationsInFlight"] = int(
+        services.redis.hlen(keys.BUDGET_RESERVATIONS))  # type: ignore[arg-type]
+    status["onLimit"] = ledger.settings.on_limit
+    return cast(dict[str, Any], plain(status))
+
+
+def flags(services: Services, agent_type: str | None = None,
+          environment: str | None = None) -> dict[str, Any]:
+    manager = services.flags
+    return {"flags": {flag: manager.is_enabled(flag, agent_type, environment) for flag in FLAGS},
+            "runtime": manager.runtime_values()}
 
 
 def models(services: Services) -> dict[str, Any]:

@@ -1,0 +1,109 @@
+"""The task routes: submit a task, read its result, follow its stream as Server-Sent Events
+(``id`` is the event's ``seq``, so ``Last-Event-ID`` resumes without a gap or a repeat), cancel
+it. A task submitted with a token is owned by the token's name (its ``agent_id``)."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import AsyncIterator
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+
+from fleet.app import app as celery_app
+from fleet.backends import keys
+from fleet.contracts import MAX_TASK_ID, TASK_ID_PATTERN
+from fleet.dispatch.cancel import cancel_task
+from fleet.dispatch.intake import parse_task
+from fleet.dispatch.route import submit
+from fleet.errors import InvalidTask
+from fleet.http.body import read_body
+from fleet.services import get_config, get_services, get_settings
+from fleet.streaming.subscribe import LOG_TTL_SECONDS, asubscribe
+
+OWNER_TTL_SECONDS = 24 * 3600
+_TASK_ID = re.compile(TASK_ID_PATTERN)
+SSE_HEARTBEAT_SECONDS = 15.0
+
+
+def task_id_of(request: Request) -> str:
+    task_id = str(request.path_params["task_id"])
+    if len(task_id) > MAX_TASK_ID or not _TASK_ID.fullmatch(task_id):
+        raise InvalidTask(f"task id must be 1-{MAX_TASK_ID} letters, digits or .:-, starting "
+                          "with a letter or digit")
+    return task_id
+
+
+def remember_owner(task_id: str, caller: str | None) -> None:
+    if caller is not None:
+        get_services().redis.set(keys.owner(task_id), caller,
+                                 ex=max(OWNER_TTL_SECONDS, LOG_TTL_SECONDS))
+
+
+def owner_of(task_id: str) -> str | None:
+    owner = get_services().redis.get(keys.owner(task_id))
+    return owner.decode() if isinstance(owner, bytes) else owner  # type: ignore[return-value]
+
+
+async def submit_task(request: Request) -> Response:
+    limit = get_config().fleet.max_payload_bytes
+    task = parse_task(await read_body(request.stream(), limit), limit)
+    caller = request.scope.get("fleet.caller")
+    if caller is not None:  # costs are reported per caller: the token's name, not its text
+        task = task.model_copy(update={"agent_id": caller})
+    await run_in_threadpool(remember_owner, task.id, caller)
+    selection = await run_in_threadpool(submit, task)
+    return JSONResponse(
+        {"task_id": task.id, "selection": selection.model_dump(mode="json", by_alias=True),
+         "events": f"/v1/tasks/{task.id}/events"}, status_code=202)
+
+
+async def task_result(request: Request) -> Response:
+    task_id = task_id_of(request)
+    result = celery_app.AsyncResult(task_id)
+    state = await run_in_threadpool(lambda: result.state)
+    body: dict[str, Any] = {"task_id": task_id, "state": state}
+    if state == "SUCCESS":
+        body["result"] = result.result
+    elif state == "FAILURE":
+        body["error"] = str(result.result)
+    return JSONResponse(body)
+
+
+def _after_seq(request: Request) -> int:
+    raw = request.headers.get("last-event-id") or request.query_params.get("after_seq") or "-1"
+    if not re.fullmatch(r"-?\d{1,18}", raw):
+        raise InvalidTask(f"Last-Event-ID / after_seq must be an integer, got {raw[:32]!r}")
+    return max(-1, int(raw))
+
+
+async def sse_frames(task_id: str, after: int) -> AsyncIterator[str]:
+    """The task's events after ``after`` as SSE frames, ending after the final event."""
+    while True:
+        try:
+            async for event in asubscribe(get_settings().fleet_redis_url, task_id, after,
+                                          timeout=SSE_HEARTBEAT_SECONDS):
+                after = event.seq
+                yield (f"id: {event.seq}\nevent: {event.type}\n"
+                       f"data: {json.dumps(event.model_dump(mode='json'))}\n\n")
+            return
+        except TimeoutError:
+            # Quiet (queued, or a slow model): a comment keeps proxies from closing the
+            # connection; then follow again from the last event sent.
+            yield ": waiting\n\n"
+
+
+async def task_events(request: Request) -> Response:
+    frames = sse_frames(task_id_of(request), _after_seq(request))
+    return StreamingResponse(frames, media_type="text/event-stream",
+                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+
+async def cancel(request: Request) -> Response:
+    task_id = task_id_of(request)
+    outcome = await run_in_threadpool(cancel_task, get_services(), task_id,
+                                      "cancelled over HTTP")
+    return JSONResponse({"task_id": task_id, "outcome": outcome})
