@@ -11,6 +11,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from fleet.client import AsyncClient, AsyncTaskHandle, Client, Outcome, TaskHandle
     from fleet.config import FleetConfig, ModelConfig, Settings, load_config
     from fleet.contracts import (
         ComplexityScore,
@@ -46,6 +47,8 @@ if TYPE_CHECKING:
 
 # public name -> the module that defines it
 _EXPORTS: dict[str, str] = {
+    **dict.fromkeys(("AsyncClient", "AsyncTaskHandle", "Client", "Outcome", "TaskHandle"),
+                    "fleet.client"),
     **dict.fromkeys(("FleetConfig", "ModelConfig", "Settings", "load_config"), "fleet.config"),
     **dict.fromkeys(("ComplexityScore", "CostEntry", "ModelSelection", "QETask", "StreamEvent",
                      "TaskType", "TokenUsage"), "fleet.contracts"),
@@ -65,11 +68,12 @@ _EXPORTS: dict[str, str] = {
     "StreamPublisher": "fleet.streaming.relay",
     **dict.fromkeys(("asubscribe", "subscribe"), "fleet.streaming.subscribe"),
 }
-__all__ = ["BudgetExceeded", "BudgetLedger", "Chunker", "CircuitBreaker", "ComplexityAnalyzer",
-    "ComplexityScore", "ConfigError", "CostEntry", "CostTracker", "FeatureFlagManager",
-    "FleetConfig", "FleetError", "InvalidTask", "ModelConfig", "ModelRegistry", "ModelRouter",
-    "ModelSelection", "ModelSelectionFailed", "PayloadTooLarge", "QETask", "Services", "Settings",
-    "StreamEvent", "StreamPublisher", "TaskType", "TokenUsage", "UnknownModel", "asubscribe",
+__all__ = ["AsyncClient", "AsyncTaskHandle", "BudgetExceeded", "BudgetLedger", "Chunker",
+    "CircuitBreaker", "Client", "ComplexityAnalyzer", "ComplexityScore", "ConfigError",
+    "CostEntry", "CostTracker", "FeatureFlagManager", "FleetConfig", "FleetError", "InvalidTask",
+    "ModelConfig", "ModelRegistry", "ModelRouter", "ModelSelection", "ModelSelectionFailed",
+    "Outcome", "PayloadTooLarge", "QETask", "Services", "Settings", "StreamEvent",
+    "StreamPublisher", "TaskHandle", "TaskType", "TokenUsage", "UnknownModel", "asubscribe",
     "get_config", "get_services", "load_config", "price", "submit", "subscribe"]
 
 
