@@ -3,7 +3,7 @@ when set; labels are model names, task types and periods — never task ids or s
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 SELECTIONS = Counter("fleet_selections_total", "Model selections", ["model", "degraded"])
 SELECTION_SECONDS = Histogram("fleet_selection_seconds", "Routing decision latency",
@@ -28,3 +28,22 @@ REDELIVERIES = Counter("fleet_redeliveries_total", "Execute messages sent again 
                        "task had not started in time (presumed lost by the broker)")
 MESSAGES_PUT_BACK = Counter("fleet_messages_put_back_total", "Messages a worker popped as the "
                             "Redis broker went away and put back on its queue")
+
+# Streams, per model (workers/execute.py observes each one as it ends).
+_SECONDS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
+STREAM_FIRST_CHUNK = Histogram("fleet_stream_first_chunk_seconds", "Time to first chunk: "
+                               "from the attempt's start to its first chunk event", ["model"],
+                               buckets=_SECONDS)
+STREAM_DURATION = Histogram("fleet_stream_duration_seconds", "Attempt start to final event",
+                            ["model"], buckets=_SECONDS)
+STREAM_CHUNKS = Histogram("fleet_stream_chunks", "Chunk events per stream", ["model"],
+                          buckets=(1, 5, 10, 25, 50, 100, 250, 500, 1000, 5000))
+STREAM_BUFFER_PEAK = Histogram("fleet_stream_buffer_peak_ratio", "Peak share of the stream "
+                               "buffer holding events not yet in Redis", ["model"],
+                               buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 0.8, 1))
+BACKPRESSURE = Counter("fleet_stream_backpressure_total", "Times a stream's producer waited "
+                       "for the relay (buffer at the backpressure threshold)", ["model"])
+CHUNKS_DISCARDED = Counter("fleet_chunks_discarded_total", "Model deltas discarded "
+                           "(STREAM_003)", ["model"])
+STREAMS_IN_FLIGHT = Gauge("fleet_streams_in_flight", "Streams running in this process",
+                          ["model"])

@@ -20,7 +20,8 @@ LAYERS: list[tuple[str, ...]] = [
     ("fleet.costs.pricing",),
     ("fleet.routing", "fleet.streaming", "fleet.costs", "fleet.qe"),
     ("fleet.services",),
-    ("fleet.app", "fleet.dispatch", "workers", "beat", "fleet.views", "fleet.client",
+    ("fleet.app", "fleet.dispatch", "workers", "beat", "fleet.views", "fleet.monitoring",
+     "fleet.client",
      "fleet.cli", "fleet.http", "fleet.mcp", "fleet"),
 ]
 PACKAGES = ("fleet", "workers", "beat")

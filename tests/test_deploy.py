@@ -93,7 +93,10 @@ def test_compose_runs_a_worker_per_model_queue() -> None:
 
 def exported() -> dict[str, set[str]]:
     """Series names the fleet exports, each with its label names."""
-    suffixes = {"counter": ("_total",), "histogram": ("_bucket", "_sum", "_count")}
+    from fleet.monitoring import FleetCollector
+
+    suffixes = {"counter": ("_total",), "histogram": ("_bucket", "_sum", "_count"),
+                "gauge": ("",)}
     series: dict[str, set[str]] = {}
     for collector in vars(metrics).values():
         if isinstance(collector, MetricWrapperBase):
@@ -102,6 +105,8 @@ def exported() -> dict[str, set[str]]:
                 for suffix in suffixes[family.type]:
                     series[family.name + suffix] = labels | ({"le"} if suffix == "_bucket"
                                                              else set())
+    for family in FleetCollector.describe(None):  # type: ignore[arg-type]  # read at scrape
+        series[family.name] = set(getattr(family, "_labelnames", ()))
     return series
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
+from collections.abc import Iterator
 from dataclasses import asdict
 from decimal import Decimal
 from typing import Any
@@ -33,7 +34,16 @@ from fleet.backends.redis import REDIS_DOWN, wait_for_redis
 from fleet.contracts import ModelSelection, QETask, TokenUsage
 from fleet.dispatch import outbox
 from fleet.errors import BufferOverflow, FleetError, ProviderError, TaskCancelled
-from fleet.metrics import STREAMS
+from fleet.metrics import (
+    BACKPRESSURE,
+    CHUNKS_DISCARDED,
+    STREAM_BUFFER_PEAK,
+    STREAM_CHUNKS,
+    STREAM_DURATION,
+    STREAM_FIRST_CHUNK,
+    STREAMS,
+    STREAMS_IN_FLIGHT,
+)
 from fleet.qe.prompts import build_prompt
 from fleet.routing.outcomes import record_outcomes
 from fleet.services import Services, get_services
@@ -119,9 +129,17 @@ def run_attempt(self: Task, services: Services, qe: QETask, chosen: ModelSelecti
     model = chosen.model_config_
     streaming = (services.flags.is_enabled("streaming", qe.agent_type) and qe.stream
                  and model.capabilities.supports_streaming)
-    prompt = build_prompt(qe)
     start_stream(publisher, qe, chosen, begun.number, streaming, delivered)
-    started = time.monotonic()
+    with observed(publisher, model.name) as started:
+        return run_and_finish(self, services, qe, chosen, begun, publisher, streaming,
+                              delivered, deadline, started)
+
+
+def run_and_finish(self: Task, services: Services, qe: QETask, chosen: ModelSelection,
+                   begun: Attempt, publisher: StreamPublisher, streaming: bool, delivered: str,
+                   deadline: float, started: float) -> dict[str, Any]:
+    """Run the task (checked), bill it, and end its stream with ``complete`` or ``error``."""
+    model, prompt = chosen.model_config_, build_prompt(qe)
     try:
         checked = run_checked(runner(services), qe, chosen, prompt, publisher, streaming,
                               deadline=deadline, delivered=delivered if streaming else "",
@@ -151,6 +169,27 @@ def run_attempt(self: Task, services: Services, qe: QETask, chosen: ModelSelecti
     announce_costs(services, self, recorded)
     record_outcome(services, qe, checked)
     return result
+
+
+@contextlib.contextmanager
+def observed(publisher: StreamPublisher, model: str) -> Iterator[float]:
+    """The stream's metrics: in flight while it runs; its time to first chunk, duration,
+    chunks, peak buffer use, backpressure waits and discarded deltas once it ends."""
+    started = time.monotonic()
+    in_flight = STREAMS_IN_FLIGHT.labels(model)
+    in_flight.inc()
+    try:
+        yield started
+    finally:
+        in_flight.dec()
+        if publisher.first_chunk_at is not None:
+            STREAM_FIRST_CHUNK.labels(model).observe(publisher.first_chunk_at - started)
+        STREAM_DURATION.labels(model).observe(time.monotonic() - started)
+        STREAM_CHUNKS.labels(model).observe(publisher.chunks)
+        STREAM_BUFFER_PEAK.labels(model).observe(publisher.peak_pending
+                                                 / publisher.buffer_size)
+        BACKPRESSURE.labels(model).inc(publisher.backpressure_waits)
+        CHUNKS_DISCARDED.labels(model).inc(publisher.chunker.discarded)
 
 
 def record_outcome(services: Services, qe: QETask, checked: Checked) -> None:

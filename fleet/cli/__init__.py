@@ -104,6 +104,25 @@ def gateway(host: str, port: int) -> None:
 
 
 @main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=9464, show_default=True)
+def exporter(host: str, port: int) -> None:
+    """Serve the scrape-time metrics (queue depths, budget used, savings) without the gateway."""
+    import time
+
+    import prometheus_client
+
+    from fleet import monitoring
+    from fleet.services import get_services
+
+    monitoring.register(get_services())
+    prometheus_client.start_http_server(port, addr=host)
+    click.echo(f"metrics on http://{host}:{port}/metrics")
+    while True:
+        time.sleep(3600)
+
+
+@main.command()
 @click.option("--http", "over_http", is_flag=True, help="streamable HTTP instead of stdio")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8765, show_default=True)

@@ -22,6 +22,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from fleet import monitoring
 from fleet.contracts import QETask
 from fleet.errors import (
     BudgetExceeded,
@@ -52,9 +53,10 @@ async def health(request: Request) -> Response:
 
 
 async def metrics(request: Request) -> Response:
-    """Prometheus metrics of this process: the routing done in the gateway is counted here."""
-    return Response(prometheus_client.generate_latest(),
-                    media_type=prometheus_client.CONTENT_TYPE_LATEST)
+    """Prometheus metrics of this process (the routing done in the gateway), and what is read
+    at scrape time: queue depths, budget used, savings (fleet/monitoring.py)."""
+    body = await run_in_threadpool(prometheus_client.generate_latest)
+    return Response(body, media_type=prometheus_client.CONTENT_TYPE_LATEST)
 
 
 async def openapi_document(request: Request) -> Response:
@@ -156,6 +158,7 @@ async def allowed(request: Request, access: Access | Literal["own", "any"] | Non
 
 
 def create_app() -> Starlette:
+    monitoring.register(get_services())
     return Starlette(
         routes=[Route(e.path, guarded(e), methods=[e.method]) for e in ENDPOINTS],
         middleware=[Middleware(BearerToken)],

@@ -234,7 +234,10 @@ class StreamPublisher:
         self.high_water = max(1, int(buffer_size * backpressure_threshold))
         self.timeout_s = timeout_s
         self.chunks = 0
-        self.backpressure_waits = 0
+        self.backpressure_waits = 0  # times the producer waited for the relay (buffer full)
+        self.buffer_size = buffer_size
+        self.peak_pending = 0  # most events at once not yet in Redis
+        self.first_chunk_at: float | None = None  # monotonic time of the first chunk
         last = last_event if log_read else last_logged(relay.client, task_id)
         self.next_seq = int(last["seq"]) + 1 if last else 0
         self.finished = bool(last and last["type"] in FINAL_EVENTS)
@@ -257,6 +260,7 @@ class StreamPublisher:
                                 model=self.model, data=data or {}, ts=time.time())
             self.next_seq += 1
             self._pending.add(event.seq)
+            self.peak_pending = max(self.peak_pending, len(self._pending))
             self._relay.submit(self, event.seq, _encode(event.model_dump()))
         if event.final:
             self.finished = True
@@ -289,17 +293,20 @@ class StreamPublisher:
     def _send_text(self, chunk: str | None, wait: bool) -> None:
         if chunk:
             self.chunks += 1
+            if self.first_chunk_at is None:
+                self.first_chunk_at = time.monotonic()
             self._emit("chunk", {"text": chunk}, wait)
 
     def wait_written(self, timeout: float | None = None) -> None:
         """Block until every emitted event is in Redis."""
         with self._cond:
-            self._wait_below(1, timeout)
+            self._wait_below(1, timeout, backpressure=False)
 
-    def _wait_below(self, limit: int, timeout: float | None = None) -> None:
+    def _wait_below(self, limit: int, timeout: float | None = None,
+                    backpressure: bool = True) -> None:
         if len(self._pending) < limit:
             return
-        self.backpressure_waits += 1
+        self.backpressure_waits += backpressure
         deadline = time.monotonic() + (self.timeout_s if timeout is None else timeout)
         while len(self._pending) >= limit:
             remaining = deadline - time.monotonic()
