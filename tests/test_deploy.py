@@ -140,3 +140,20 @@ def test_dashboard_and_alerts_query_metrics_and_labels_that_exist() -> None:
         assert grouped | matched <= labels, expr
     # Every metric the fleet exports is on the dashboard or in an alert.
     assert {n for n in series if not n.endswith(("_sum", "_count"))} <= used
+
+
+def test_compose_migrates_first_protects_flower_and_wires_metrics() -> None:
+    compose = documents(DEPLOY / "docker-compose.yml")[0]
+    services = compose["services"]
+    for name in ("dispatcher", "worker-haiku", "beat", "gateway", "exporter"):
+        assert services[name]["depends_on"]["migrate"] == {
+            "condition": "service_completed_successfully"}, name
+    assert services["flower"]["environment"]["FLOWER_BASIC_AUTH"].startswith(
+        "${FLOWER_BASIC_AUTH:?")  # no default password: compose refuses to start without one
+    assert "pgdata:/var/lib/postgresql/data" in services["postgres"]["volumes"]
+    scrape = documents(DEPLOY / "prometheus" / "prometheus.yml")[0]["scrape_configs"]
+    names = {n for job in scrape for sd in job.get("dns_sd_configs", []) for n in sd["names"]}
+    workers = {name for name, s in services.items() if "-Q" in str(s.get("command", ""))}
+    assert workers <= names  # every worker service is scraped
+    assert services["dispatcher"]["environment"]["FLEET_METRICS_PORT"] == "9100"
+    assert {"prometheus", "grafana"} <= set(services)

@@ -60,6 +60,10 @@ def test_flower_follows_fleet_tasks_through_cost_events(worker, bare_client, red
         # retry too.
         assert "'type': 'test-generation'" in info["kwargs"] and "def parse" not in \
             info["kwargs"]
+        assert len(info["result"]) < 500  # the summary fields, the text cut to a few words
+    dispatched = [task_info(client, t["uuid"]) for t in client.get(
+        "/api/tasks", params={"taskname": "fleet.dispatch", "limit": 10}).json().values()]
+    assert dispatched and all(d["kwargs"] == "{'task': '(not shown)'}" for d in dispatched)
     assert infos[2]["retries"] == 1
     log = log_path.read_text(errors="replace")
     assert "Traceback" not in log, log[-3000:]

@@ -76,7 +76,10 @@ def runner(services: Services) -> Runner:
         services.config, services.registry, services.breaker, Providers()))
 
 
-@app.task(name="fleet.execute", bind=True, acks_late=True, throws=(FleetError,))
+# resultrepr_maxsize: task events (Flower) show the result's summary fields, which come first,
+# and not the model's text, which comes last.
+@app.task(name="fleet.execute", bind=True, acks_late=True, throws=(FleetError,),
+          resultrepr_maxsize=400)
 def execute(self: Task, task: dict[str, Any], selection: dict[str, Any]) -> dict[str, Any]:
     qe = QETask.model_validate(task)
     chosen = ModelSelection.model_validate(selection)

@@ -7,6 +7,7 @@ import time
 from typing import Any
 
 from celery import Task
+from celery.worker.request import Request
 
 from fleet.app import app, retry_in_place
 from fleet.backends.redis import REDIS_DOWN, wait_for_redis
@@ -18,7 +19,17 @@ from fleet.services import get_services
 log = logging.getLogger("fleet.dispatch")
 
 
-@app.task(name="fleet.dispatch", bind=True, throws=(FleetError,), acks_late=True)
+class PayloadNotShown(Request):  # type: ignore[misc]  # Celery is untyped
+    """What task events (Flower, ``celery events``) show of a dispatch: not the code and context
+    another service sent (Celery's default is a repr of up to a kilobyte of them)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._argsrepr, self._kwargsrepr = "()", "{'task': '(not shown)'}"
+
+
+@app.task(name="fleet.dispatch", bind=True, throws=(FleetError,), acks_late=True,
+          Request=PayloadNotShown)
 def dispatch(self: Task, task: Any = None, **unexpected: Any) -> dict[str, Any]:
     """Route one QE task; returns the ModelSelection as JSON. Bad input raises a FleetError
     (logged, acknowledged, nothing enqueued); losing Redis retries the task once it is back
