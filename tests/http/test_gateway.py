@@ -41,7 +41,7 @@ def read_sse(client: httpx.Client, task_id: str, last_event_id: int | None = Non
             if line.startswith(":"):
                 continue
             if line == "":
-                if fields:
+                if "id" in fields:  # not the retry-only frame
                     frames.append({"id": int(fields["id"]), "event": fields["event"],
                                    "data": json.loads(fields["data"])})
                 fields = {}
