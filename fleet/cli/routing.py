@@ -69,13 +69,17 @@ def score() -> None:
 @routing.command()
 @click.argument("source", default="-")
 def explain(source: str) -> None:
-    """Print the full complexity score and model selection for one task (file or -)."""
+    """Print one task's model selection and its score term by term (file or -): the parts of
+    the blend and each text-demand signal's contribution, as ``routing.complexity`` weighs
+    them."""
     text = sys.stdin.read() if source == "-" else Path(source).read_text()
     task = task_from_line(text)
     services = get_services()
-    selection = ModelRouter(services.config, registry=services.registry,
-                            flags=services.flags).select_model(task)
-    click.echo(json.dumps(selection.model_dump(mode="json", by_alias=True), indent=2))
+    router = ModelRouter(services.config, registry=services.registry, flags=services.flags)
+    selection = router.select_model(task)
+    _, terms = router.analyzer.explain(task)
+    click.echo(json.dumps({"selection": selection.model_dump(mode="json", by_alias=True),
+                           "score": terms}, indent=2))
 
 
 @routing.command()

@@ -6,7 +6,14 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    field_validator,
+    model_validator,
+)
 from pydantic.alias_generators import to_camel
 
 Provider = Literal["anthropic", "openai", "google", "openai-compatible", "simulated"]
@@ -132,10 +139,78 @@ class FeaturesSection(FeatureFlags):
     overrides: FlagOverrides = Field(default_factory=FlagOverrides)
 
 
+class BlendWeights(CamelModel):
+    """How the three parts of the score add up (before the stretch onto [0, 1])."""
+
+    prior: float = Field(default=0.25, ge=0, le=1, description="the task type's prior")
+    demand: float = Field(default=0.45, ge=0, le=1, description="what the text asks for")
+    content: float = Field(default=0.30, ge=0, le=1, description="size, structure, context")
+
+
+class SignalWeights(CamelModel):
+    """Weights of the text-demand signals (fleet/routing/signals), as added to its raw sum."""
+
+    quantitative: float = 0.6
+    expert: float = 0.3
+    quotes: float = 0.3
+    negation: float = 0.3
+    hard_topics: float = 0.3
+    # The kind of request, as a whole: up for programming, logic and hard QE cues, down for
+    # creative writing and simple look-ups (cheap models do those well).
+    software_request: float = 1.5
+    logical_request: float = 0.5
+    hard_qe_request: float = 0.5
+    creative_request: float = 1.5
+    simple_request: float = 1.0
+    numeric_options: float = 5.0
+    option_overlap: float = 2.0
+    cloze: float = 1.0
+    combined_option: float = 1.0
+    statement_options: float = 0.5
+    comparative: float = 1.0
+    recall: float = 1.5
+    relational: float = 2.25
+    logic_symbols: float = 0.6
+    # A QE task asking about a hard property (concurrency, exploits, nondeterminism…): its
+    # difficulty lies in the domain, not in the length of the request.
+    hard_property: float = 2.0
+
+
+DEFAULT_TYPE_PRIORS = {
+    "quality-gate": 0.15, "test-data-generation": 0.25, "coverage-analysis": 0.35,
+    "general": 0.4, "requirements-validation": 0.4, "code-review": 0.45, "test-generation": 0.5,
+    "regression-analysis": 0.5, "performance-testing": 0.55, "flaky-test-hunting": 0.7,
+    "security-review": 0.7,
+}
+
+
 class ComplexityWeights(CamelModel):
+    """``routing.complexity``: every weight of the complexity score, today's as defaults, so an
+    operator can tune without a release (``fleet routing explain`` shows each term)."""
+
     token_weighting: float = Field(default=0.4, ge=0, le=1)
     structure_weighting: float = Field(default=0.3, ge=0, le=1)
     context_weighting: float = Field(default=0.3, ge=0, le=1)
+    blend: BlendWeights = Field(default_factory=BlendWeights)
+    signals: SignalWeights = Field(default_factory=SignalWeights)
+    type_priors: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_TYPE_PRIORS))
+    # Share of the length terms a type whose answer is a decision over given facts keeps.
+    type_length: dict[str, float] = Field(default_factory=lambda: {"quality-gate": 0.5})
+    # The prior of a QE task that asks about a hard property, whatever its type's: a gate on
+    # whether retries keep writes idempotent is not a summary of test results.
+    hard_property_prior: float = Field(default=0.6, ge=0, le=1)
+    demand_center: float = Field(default=4.5, description="raw demand of a typical request")
+    demand_scale: float = Field(default=1.2, gt=0)
+    length_damping: float = Field(default=0.5, ge=0, le=1, description=(
+        "share of the length terms a simple request (summarise, translate…) loses"))
+    discount_fade: float = Field(default=2.0, ge=0)
+    stretch_center: float = 0.40
+    stretch_slope: float = Field(default=8.0, gt=0)
+
+    @field_validator("type_priors")
+    @classmethod
+    def _all_types(cls, priors: dict[str, float]) -> dict[str, float]:
+        return DEFAULT_TYPE_PRIORS | priors  # a partial table overrides the defaults it names
 
 
 class BudgetLimits(CamelModel):

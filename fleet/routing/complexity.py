@@ -20,43 +20,25 @@ from __future__ import annotations
 
 import json
 import math
+from typing import Any, NamedTuple
 
 from fleet.config import ComplexityWeights
 from fleet.contracts import ComplexityFactors, ComplexityScore, QETask, TaskType
 from fleet.routing.signals import CodeSignals, TextSignals, code_signals, text_signals
 from fleet.routing.tokens import estimate_tokens
 
-TYPE_PRIOR: dict[TaskType, float] = {
-    TaskType.QUALITY_GATE: 0.15,
-    TaskType.TEST_DATA_GENERATION: 0.25,
-    TaskType.COVERAGE_ANALYSIS: 0.35,
-    TaskType.GENERAL: 0.4,
-    TaskType.REQUIREMENTS_VALIDATION: 0.4,
-    TaskType.CODE_REVIEW: 0.45,
-    TaskType.TEST_GENERATION: 0.5,
-    TaskType.REGRESSION_ANALYSIS: 0.5,
-    TaskType.PERFORMANCE_TESTING: 0.55,
-    TaskType.FLAKY_TEST_HUNTING: 0.7,
-    TaskType.SECURITY_REVIEW: 0.7,
-}
-
-PRIOR_WEIGHT = 0.25
-DEMAND_WEIGHT = 0.45
-CONTENT_WEIGHT = 0.30
-DEMAND_CENTER = 4.5  # raw demand of a typical two-sentence request
-DEMAND_SCALE = 1.2
-NUMERIC_OPTIONS_WEIGHT = 5.0
-OPTION_OVERLAP_WEIGHT = 2.0
-CLOZE_WEIGHT = 1.0
-COMBINED_OPTION_WEIGHT = 1.0
-STATEMENT_OPTIONS_WEIGHT = 0.5
-COMPARATIVE_WEIGHT = 1.0
-RECALL_WEIGHT = 1.5
-RELATIONAL_WEIGHT = 2.25
-LOGIC_SYMBOL_WEIGHT = 0.6
-LENGTH_DAMPING = 0.5  # share of the size terms a simple request (summarise, translate…) loses
-DISCOUNT_FADE = 2.0  # reasoning of 0.5 (e.g. a quantity and a logical cue) ends a discount
 MAX_SCANNED_CONTEXT = 64 * 1024  # context beyond this only adds to the size signal
+
+
+class Demand(NamedTuple):
+    """What a text asks for: ``demand``, ``reasoning`` and ``creativity`` in [0, 1], and the
+    raw terms whose sum the demand is a logistic of (``fleet routing explain`` shows them)."""
+
+    demand: float
+    reasoning: float
+    creativity: float
+    terms: dict[str, float]
+    hard_property: bool = False  # a QE task asking about a hard property
 
 
 def saturate(value: float, half: float) -> float:
@@ -64,13 +46,17 @@ def saturate(value: float, half: float) -> float:
     return value / (value + half) if value > 0 else 0.0
 
 
-def text_demand(s: TextSignals, tokens: int, asked: TextSignals | None = None
-                ) -> tuple[float, float, float]:
-    """(demand, reasoning, creativity) of a text, each in [0, 1].
+def text_demand(s: TextSignals, tokens: int, asked: TextSignals | None = None,
+                w: ComplexityWeights | None = None, about_software: bool = False,
+                length_share: float = 1.0) -> Demand:
+    """What a text asks for, from its signals.
 
     ``asked``: the signals of the instruction alone when the text is an instruction followed
     by material ("Summarize this report:\\n…"); the discounts for simple and creative requests
     are read from it, so the material's words can raise the demand but not cancel a discount.
+    ``about_software``: a QE task (or one with code), where a hard property asked about (a race,
+    an exploit, nondeterminism) makes the task hard however short it is. ``length_share``: the
+    share of the length terms the task type keeps (a gate decides over given facts).
 
     Length carries most weight within a kind of request (longer asks need more steps), with
     quantitative vocabulary and clause count (multi-step problems), quantities stated as
@@ -79,6 +65,8 @@ def text_demand(s: TextSignals, tokens: int, asked: TextSignals | None = None
     request moves the score as a whole: programming and logical or hard-QE cues up, creative
     writing and simple look-ups down, since cheap models do those well.
     """
+    w = w or ComplexityWeights()
+    sw = w.signals
     log = math.log1p
 
     def present(count: int) -> float:
@@ -93,27 +81,35 @@ def text_demand(s: TextSignals, tokens: int, asked: TextSignals | None = None
     # A puzzle framed as a story ("imagine you are…") is still a puzzle, and "describe the race
     # condition" is not a look-up: the discounts for creative and simple requests fade with
     # the reasoning the request asks for.
-    fade = max(0.0, 1.0 - DISCOUNT_FADE * (reasoning if asked is None else reasoning_of(asked)))
+    fade = max(0.0, 1.0 - w.discount_fade * (reasoning if asked is None
+                                             else reasoning_of(asked)))
     simple, creative = present(request.simple), present(request.creative)
-    kind = (1.5 * present(s.software) + 0.5 * present(s.logical) + 0.5 * present(s.hard_qe)
-            - (1.5 * creative + 1.0 * simple) * fade)
-    # Applied reasoning (computing an answer, telling near-identical options apart, judging
-    # options that are not exclusive, reasoning about change) up; recall of facts and
-    # recognising the true statement among several down.
     c = s.choices
-    applied = (NUMERIC_OPTIONS_WEIGHT * c.numeric + OPTION_OVERLAP_WEIGHT * c.overlap
-               + CLOZE_WEIGHT * c.cloze + COMBINED_OPTION_WEIGHT * c.combined
-               + COMPARATIVE_WEIGHT * log(s.comparative)
-               - RECALL_WEIGHT * log(s.recall) - STATEMENT_OPTIONS_WEIGHT * c.statements)
-    # Length and clause count mean more steps when reasoning, but summarising or translating a
-    # long text is about as easy as a short one: a simple request keeps only part of them.
-    size = (log(tokens) + 0.5 * log(s.clauses)) * (1.0 - LENGTH_DAMPING * simple * fade)
-    raw = (size + 0.6 * log(s.quantitative) + RELATIONAL_WEIGHT * log(s.relational)
-           + LOGIC_SYMBOL_WEIGHT * log(s.logic_symbols)
-           + 0.3 * log(s.expert) + 0.3 * log(s.quotes) + 0.3 * log(s.negation)
-           + 0.3 * log(s.hard_qe) + kind + applied)
-    demand = 1.0 / (1.0 + math.exp(-(raw - DEMAND_CENTER) / DEMAND_SCALE))
-    return demand, reasoning, saturate(s.creative, 1.5)
+    terms = {
+        "length": (log(tokens) + 0.5 * log(s.clauses))
+        * (1.0 - w.length_damping * simple * fade) * length_share,
+        "quantitative": sw.quantitative * log(s.quantitative),
+        "relational": sw.relational * log(s.relational),
+        "logic symbols": sw.logic_symbols * log(s.logic_symbols),
+        "careful reading": sw.expert * log(s.expert) + sw.quotes * log(s.quotes)
+        + sw.negation * log(s.negation),
+        "hard QE topics": sw.hard_topics * log(s.hard_qe)
+        + sw.hard_property * present(request.hard_qe) * about_software,
+        "kind of request": sw.software_request * present(s.software)
+        + sw.logical_request * present(s.logical) + sw.hard_qe_request * present(s.hard_qe)
+        - (sw.creative_request * creative + sw.simple_request * simple) * fade,
+        # Applied reasoning (computing an answer, telling near-identical options apart, judging
+        # options that are not exclusive, reasoning about change) up; recall of facts and
+        # recognising the true statement among several down.
+        "applied reasoning": sw.numeric_options * c.numeric + sw.option_overlap * c.overlap
+        + sw.cloze * c.cloze + sw.combined_option * c.combined
+        + sw.comparative * log(s.comparative),
+        "recall": -sw.recall * log(s.recall) - sw.statement_options * c.statements,
+    }
+    raw = sum(terms.values())
+    demand = 1.0 / (1.0 + math.exp(-(raw - w.demand_center) / w.demand_scale))
+    return Demand(demand, reasoning, saturate(s.creative, 1.5), terms,
+                  about_software and bool(request.hard_qe))
 
 
 def code_structure(signals: list[CodeSignals]) -> float:
@@ -128,15 +124,11 @@ def code_structure(signals: list[CodeSignals]) -> float:
             + 0.20 * saturate(max(nesting - 1, 0), 4) + 0.20 * saturate(concurrency, 4))
 
 
-STRETCH_CENTER = 0.40
-STRETCH_SLOPE = 8.0
-
-
-def stretch(blend: float) -> float:
+def stretch(blend: float, center: float = 0.40, slope: float = 8.0) -> float:
     """Spread the blend (which rarely leaves 0.15-0.65) over [0, 1] so the seed's model ranges
     (haiku 0-0.4, sonnet 0.3-0.8, opus 0.7-1) are all reachable; strictly increasing, so the
     ranking is unchanged."""
-    return 1.0 / (1.0 + math.exp(-STRETCH_SLOPE * (blend - STRETCH_CENTER)))
+    return 1.0 / (1.0 + math.exp(-slope * (blend - center)))
 
 
 def instruction(text: str) -> str | None:
@@ -153,6 +145,11 @@ class ComplexityAnalyzer:
         self.weights = weights or ComplexityWeights()
 
     def analyze(self, task: QETask) -> ComplexityScore:
+        return self.explain(task)[0]
+
+    def explain(self, task: QETask) -> tuple[ComplexityScore, dict[str, Any]]:
+        """The score, and each part's and each demand term's contribution."""
+        w = self.weights
         context_text = json.dumps(task.context, default=str) if task.context else ""
         code = task.all_code()
         # Every QE task type but "general" is about software, as is any task with code.
@@ -171,33 +168,40 @@ class ComplexityAnalyzer:
         context_tokens = estimate_tokens(context_text)
         tokens = text_tokens + code_tokens + context_tokens
 
-        demand, reasoning, creativity = text_demand(ts, text_tokens, asked)
+        demand = text_demand(ts, text_tokens, asked, w, about_software,
+                             w.type_length.get(task.type.value, 1.0))
         size = saturate(math.log1p(tokens), math.log1p(1500))
         structure = code_structure(cs)
         context = saturate(len(task.files) + len(task.context) + context_tokens / 500, 6)
-        w = self.weights
         total_w = (w.token_weighting + w.structure_weighting + w.context_weighting) or 1.0
         content = (w.token_weighting * size + w.structure_weighting * structure
                    + w.context_weighting * context) / total_w
-        prior = TYPE_PRIOR[task.type]
-        blend = PRIOR_WEIGHT * prior + DEMAND_WEIGHT * demand + CONTENT_WEIGHT * content
-        overall = stretch(blend)
-
-        drivers = sorted([("task type", PRIOR_WEIGHT * prior), ("text demand",
-                          DEMAND_WEIGHT * demand), ("size/structure/context",
-                          CONTENT_WEIGHT * content)], key=lambda d: -d[1])
+        prior = w.type_priors.get(task.type.value, 0.4)
+        if demand.hard_property:
+            prior = max(prior, w.hard_property_prior)
+        parts = {"task type": w.blend.prior * prior, "text demand": w.blend.demand
+                 * demand.demand, "size/structure/context": w.blend.content * content}
+        blend = sum(parts.values())
+        overall = stretch(blend, w.stretch_center, w.stretch_slope)
         explanation = (
             f"{overall:.2f} = stretch({blend:.3f}); "
-            f"type prior {prior:.2f} ({task.type.value}) x{PRIOR_WEIGHT}"
-            f" + text demand {demand:.2f} x{DEMAND_WEIGHT}"
-            f" + content {content:.2f} x{CONTENT_WEIGHT}"
+            f"type prior {prior:.2f} ({task.type.value}) x{w.blend.prior}"
+            f" + text demand {demand.demand:.2f} x{w.blend.demand}"
+            f" + content {content:.2f} x{w.blend.content}"
             f" [size {size:.2f}, code structure {structure:.2f}, context {context:.2f}];"
-            f" {tokens} tokens; reasoning {reasoning:.2f}, creativity {creativity:.2f};"
-            f" driven most by {drivers[0][0]}")
-        return ComplexityScore(
+            f" {tokens} tokens; reasoning {demand.reasoning:.2f},"
+            f" creativity {demand.creativity:.2f}; driven most by"
+            f" {max(parts, key=lambda k: parts[k])}")
+        score = ComplexityScore(
             overall=round(overall, 4), token_count=tokens,
             factors=ComplexityFactors(
                 code_complexity=round(structure, 4), data_size=round(context, 4),
-                requires_reasoning=reasoning >= 0.3, requires_creativity=creativity >= 0.4),
-            explanation=explanation,
-        )
+                requires_reasoning=demand.reasoning >= 0.3,
+                requires_creativity=demand.creativity >= 0.4),
+            explanation=explanation)
+        return score, {"overall": score.overall, "blend": round(blend, 4),
+                       "parts": {k: round(v, 4) for k, v in parts.items()},
+                       "demand terms (raw, before the logistic)": {
+                           k: round(v, 3) for k, v in demand.terms.items() if v},
+                       "content": {"size": round(size, 4), "code structure": round(structure, 4),
+                                   "context": round(context, 4)}}

@@ -71,9 +71,14 @@ def test_routing_score_rejects_bad_lines_with_the_line_number() -> None:
 def test_explain_prints_score_and_selection() -> None:
     out = fleet("routing", "explain", "examples/03-flaky-test.json")
     assert out.returncode == 0, out.stderr
-    selection = json.loads(out.stdout)
+    explained = json.loads(out.stdout)
+    selection, score = explained["selection"], explained["score"]
     assert selection["modelName"] and selection["complexity"]["explanation"]
     assert isinstance(selection["modelConfig"]["capabilities"]["costPer1kTokens"]["input"], float)
+    # Term by term: the parts add up to the blend, and the demand's terms are named.
+    assert abs(sum(score["parts"].values()) - score["blend"]) < 1e-3
+    assert score["overall"] == selection["complexity"]["overall"]
+    assert {"length", "hard QE topics"} <= set(score["demand terms (raw, before the logistic)"])
 
 
 def test_flags_set_list_and_stats(redis_client) -> None:

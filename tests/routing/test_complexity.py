@@ -9,9 +9,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from fleet.config import ComplexityWeights, load_config
 from fleet.contracts import QETask, SourceFile, TaskType
-from fleet.routing import complexity
 from fleet.routing.complexity import ComplexityAnalyzer
+from tests.config.test_config import SHIPPED
+from tests.routing.qe_pairs import PAIRS as QE_PAIRS
 
 analyzer = ComplexityAnalyzer()
 
@@ -249,7 +251,7 @@ def test_computed_answers_score_above_recalled_ones() -> None:
     assert computed > recalled
 
 
-def test_options_that_are_statements_lower_the_demand(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_options_that_are_statements_lower_the_demand() -> None:
     # Longer options still make a longer prompt (length is the stronger signal); what they
     # ask, recognising the true statement, pulls the demand down against that.
     text = ("A test passes alone but fails after another test. Which is the likeliest cause?"
@@ -257,8 +259,11 @@ def test_options_that_are_statements_lower_the_demand(monkeypatch: pytest.Monkey
             "between the runs\nC. the system clock moves during the suite\nD. the network "
             "is slower under parallel load\nAnswer:")
     weighed = score(type="general", description=text)
-    monkeypatch.setattr(complexity, "STATEMENT_OPTIONS_WEIGHT", 0.0)
-    assert score(type="general", description=text) > weighed + 0.02
+    weights = ComplexityWeights()
+    weights.signals.statement_options = 0.0  # from config: no release needed to tune it
+    unweighed = ComplexityAnalyzer(weights).analyze(
+        QETask(type="general", description=text)).overall
+    assert unweighed > weighed + 0.02
 
 
 def test_code_structure_raises_the_score() -> None:
@@ -331,3 +336,12 @@ def test_generic_prompts_rank_hard_requests_above_easy_ones() -> None:
     pairs = [(h > e) + 0.5 * (h == e) for h in hard for e in easy]
     assert sum(pairs) / len(pairs) >= 0.85
     assert max(easy) < 0.4 < max(hard)  # easy ones stay in the cheapest model's range
+
+
+@pytest.mark.parametrize("task_type", sorted(QE_PAIRS))
+def test_a_short_but_hard_qe_task_never_lands_in_the_cheapest_tier(task_type: str) -> None:
+    cheapest = min(load_config(SHIPPED).enabled_models(),
+                   key=lambda m: m.capabilities.cost_per_1k_tokens.output)
+    hard, easy = (score(type=task_type, **fields) for fields in QE_PAIRS[task_type])
+    assert hard > cheapest.complexity_range.max, (task_type, hard)
+    assert hard > easy, (task_type, hard, easy)

@@ -113,7 +113,11 @@ HARD_QE = _lexicon(
     "sql injection", "code injection", "command injection", "cryptograph*", "timing attack*",
     "side channel*", "fuzz*", "property-based", "invariant*", "edge case*", "corner case*",
     "mutation test*", "latency", "throughput", "scalab*", "distributed system*", "atomicity",
-    "eventual consistency", "idempoten*", "rollback", "backward compat*",
+    "eventual consistency", "idempoten*", "rollback", "backward compat*", "linearizab*",
+    "serializab*", "heisenbug*", "use-after-free", "toctou", "deserializ*", "path traversal",
+    "privilege escalation", "cross-site", "ssrf", "xss", "csrf", "exactly-once",
+    "at-least-once", "network partition*", "lost update*", "double-checked locking",
+    "memory model", "memory order*", "happens-before",
 )
 # Hard QE topics in words that mean something else outside software: "security" studies, a
 # "performance" review, "consistent" testimony, bird "migration", an "authorized" agent. They
@@ -122,7 +126,12 @@ HARD_QE_IN_SOFTWARE = _lexicon(
     "atomic*", "intermittent*", "security", "injection", "exploit*", "authenticat*",
     "authoriz*", "boundary", "performance", "distributed", "consisten*", "transaction*",
     "migration*", "regression*",
+    # A failure that comes and goes: the nondeterminism is the difficulty.
+    "sometimes", "occasionally", "randomly", "on ci", "passes locally",
+    "race", "races", "partition*", "contention",
 )
+_RATE_OF_FAILURE = re.compile(r"(?<!\w)(?:\d+|one)\s+(?:run|time|build|try)s?\s+(?:in|out of)"
+                              r"\s+(?:\d+|every)", re.IGNORECASE)  # "fails 1 run in 200"
 CREATIVE = _lexicon(
     "write a story", "story", "poem", "poetry", "haiku", "lyrics", "compose", "imagine",
     "pretend", "role-play", "roleplay", "brainstorm", "slogan", "creative*", "blog post",
@@ -230,7 +239,8 @@ def text_signals(text: str, about_software: bool = False) -> TextSignals:
     software = len(SOFTWARE.findall(text))
     hard_qe = len(HARD_QE.findall(text))
     if about_software or software or hard_qe:
-        hard_qe += len(HARD_QE_IN_SOFTWARE.findall(text))
+        rest = HARD_QE.sub(" ", text)  # "race condition" counted once, not also as "race"
+        hard_qe += len(HARD_QE_IN_SOFTWARE.findall(rest)) + len(_RATE_OF_FAILURE.findall(rest))
     choices = choice_signals(text)
     return TextSignals(
         clauses=len(_CLAUSE.findall(text)),
