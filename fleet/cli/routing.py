@@ -113,6 +113,46 @@ def stats(days: int) -> None:
                    f"{s.escalated / s.tasks:>10.1%}{s.valid_in_end / s.tasks:>8.1%}")
 
 
+@routing.command()
+@click.option("--days", default=7, show_default=True, help="outcomes of the last N days")
+@click.option("--target", default=0.9, show_default=True, type=click.FloatRange(0.5, 0.999),
+              help="first-pass rate each cheaper model must keep")
+@click.option("--write", "write_to", type=click.Path(dir_okay=False, path_type=Path),
+              help="write the proposed complexityRange values as a YAML config patch")
+def calibrate(days: int, target: float, write_to: Path | None) -> None:
+    """Fit the models' complexity ranges to the fleet's recorded outcomes: each cheaper model
+    keeps the scores where its first answer still passes at --target."""
+    import yaml
+
+    from fleet.routing.calibrate import FirstTry
+    from fleet.routing.calibrate import calibrate as fit_ranges
+    from fleet.routing.outcomes import first_tries
+
+    services = get_services()
+    rows, output_tokens = first_tries(services.db, days)
+    result = fit_ranges(services.config.enabled_models(), [FirstTry(*r) for r in rows], target,
+                        output_tokens)
+    click.echo(f"{len(rows)} first tries in {days} days; target first-pass {target:.0%}")
+    for name, curve in result.curves.items():
+        edge = curve.boundary(target)
+        click.echo(f"  {name:<24} {curve.n:>6} tries; passes at {target:.0%} up to "
+                   + (f"{edge:.3f}" if edge is not None else "every score"))
+    for name, (old, new) in result.changed.items():
+        click.echo(f"  {name:<24} range {old.min:.2f}-{old.max:.2f} -> {new.min:.2f}-{new.max:.2f}")
+    if not result.changed:
+        click.echo("  no range changes (too few outcomes, or the ranges already fit)")
+    for label, e in (("now", result.before), ("proposed", result.after)):
+        click.echo(f"  {label:<9} expected first-pass {e.first_pass:.1%}, "
+                   f"${e.cost_usd:.6f} a task")
+    if write_to is not None:
+        patch = {"routing": {"models": [
+            {"name": name, "complexityRange": {"min": round(new.min, 3),
+                                               "max": round(new.max, 3)}}
+            for name, (_, new) in result.changed.items()]}}
+        write_to.write_text(yaml.safe_dump(patch, sort_keys=False))
+        click.echo(f"wrote {write_to}: merge it into the models of your fleet.yaml")
+
+
 @click.group()
 def flags() -> None:
     """Runtime feature flags (seen fleet-wide within 1 s)."""

@@ -68,3 +68,20 @@ def first_pass(db: Database, days: int) -> list[FirstPass]:
             GROUP BY 1, 2 ORDER BY 1, 2""", (days,)).fetchall()
     return [FirstPass(str(m), str(t), int(str(n)), int(str(p)), int(str(e)), int(str(v)))
             for m, t, n, p, e, v in rows]
+
+
+def first_tries(db: Database, days: int) -> tuple[list[tuple[float, str, bool, int]], int]:
+    """Each checked task's first try over the last ``days`` — (score, model, passed, input
+    tokens) — and the mean output tokens of the period's calls (512 without any)."""
+    with db.connection() as conn:
+        rows = conn.execute("""
+            SELECT s.complexity, o.model, o.valid,
+                   coalesce((s.selection->'complexity'->>'tokenCount')::int, 0)
+            FROM routing_outcomes o JOIN routing_selections s USING (task_id)
+            WHERE o.try_no = 1 AND o.created_at > now() - make_interval(days => %s)""",
+                            (days,)).fetchall()
+        mean = conn.execute("SELECT avg(output_tokens) FROM cost_entries "
+                            "WHERE created_at > now() - make_interval(days => %s)",
+                            (days,)).fetchone()
+    output = int(float(str(mean[0]))) if mean and mean[0] is not None else 512
+    return [(float(str(r[0])), str(r[1]), bool(r[2]), int(str(r[3]))) for r in rows], output

@@ -159,3 +159,36 @@ def test_submit_attaches_files_a_coverage_report_context_and_verify(tmp_path) ->
                                   "verify": "run"}
     bad = fleet("submit", "--type", "general", "--description", "x", "--context", "novalue")
     assert bad.returncode == 2 and "expected KEY=JSON" in bad.stderr
+
+
+def test_routing_calibrate_fits_the_ranges_to_recorded_outcomes(tmp_path) -> None:
+    import math
+    import random
+
+    from fleet.routing.outcomes import Try, record_outcomes
+    from fleet.services import get_services
+
+    db, rng = get_services().db, random.Random(7)
+    with db.connection() as conn:
+        for i in range(400):  # haiku routed 0-0.4, passing 90 % only up to 0.28
+            score = rng.uniform(0, 0.4)
+            conn.execute("INSERT INTO routing_selections (task_id, model, task_type, complexity, "
+                         "reason, selection) VALUES (%s, 'claude-haiku-4', 'code-review', %s, "
+                         "'r', '{\"complexity\": {\"tokenCount\": 800}}')",
+                         (f"cal-{i}", score))
+    with db.connection() as conn:
+        scores = [float(r[0]) for r in conn.execute(
+            "SELECT complexity FROM routing_selections WHERE task_id LIKE 'cal-%' "
+            "ORDER BY task_id").fetchall()]
+    for i, score in enumerate(scores):
+        passed = rng.random() < 1 / (1 + math.exp(-10 * (0.5 - score)))
+        record_outcomes(db, f"cal-{i}", "code-review", [Try("claude-haiku-4", passed)])
+    patch = tmp_path / "patch.yaml"
+    out = fleet("routing", "calibrate", "--days", "1", "--target", "0.9", "--write", str(patch))
+    assert out.returncode == 0, out.stderr
+    assert "claude-haiku-4" in out.stdout and "range 0.00-0.40 -> 0.00-0." in out.stdout
+    import yaml
+
+    [haiku] = [m for m in yaml.safe_load(patch.read_text())["routing"]["models"]
+               if m["name"] == "claude-haiku-4"]
+    assert 0.2 < haiku["complexityRange"]["max"] < 0.36
