@@ -69,15 +69,32 @@ def main() -> int:
     print(f"MMLU blocks, the score:    {' '.join(f'{x:.3f}' for x in base)}   "
           f"(whole {apgr(mmlu, base_values):.4f}; GSM8K {base_gsm:.4f})")
     print("without <knob>: blocks it helps (its removal lowers APGR) / hurts, worst, GSM8K Δ")
+    deltas_by_knob: dict[str, list[float]] = {}
     for knob in KNOBS:
         weights = weights_without(knob)
         blocks = per_block(mmlu, score_all(mmlu, weights), args.blocks, apgr)
         deltas = [b - a for a, b in zip(base, blocks, strict=True)]
+        deltas_by_knob[knob] = deltas
         gsm = apgr(gsm8k, score_all(gsm8k, weights)) - base_gsm
         helps = sum(d < -0.001 for d in deltas)
         hurts = sum(d > 0.001 for d in deltas)
         print(f"  {knob:<28} helps {helps}/{args.blocks}, hurts {hurts}/{args.blocks}, "
               f"removing it at best {max(deltas):+.4f}, GSM8K {gsm:+.4f}")
+    # Leave one block out: keep the signals that help on most of the other blocks, then score
+    # the held-out block with only those. This estimates the selection rule on unseen subjects.
+    print("leave one block out: held-out APGR of the signals chosen on the others "
+          "(all signals / length alone)")
+    for held in range(args.blocks):
+        dropped = [k for k, d in deltas_by_knob.items()
+                   if sum(x < -0.001 for i, x in enumerate(d) if i != held)
+                   <= (args.blocks - 1) // 2]
+        weights = ComplexityWeights()
+        for knob in dropped:
+            section, _, name = knob.rpartition(".")
+            setattr(getattr(weights, section) if section else weights, name, 0.0)
+        chosen = per_block(mmlu, score_all(mmlu, weights), args.blocks, apgr)[held]
+        print(f"  block {held}: {chosen:.3f} ({base[held]:.3f} / {length[held]:.3f}); "
+              f"dropped {', '.join(k.split('.')[-1] for k in dropped) or 'none'}")
     return 0
 
 

@@ -145,8 +145,10 @@ def _register_commands() -> None:
     from fleet.cli.costs import budget, costs
     from fleet.cli.routing import flags, models, routing
     from fleet.cli.tasks import result, submit, watch
+    from fleet.cli.up import down, status, up
 
-    for command in (submit, watch, result, costs, budget, routing, flags, models):
+    for command in (up, down, status, submit, watch, result, costs, budget, routing, flags,
+                    models):
         main.add_command(command)
 
 
