@@ -1,66 +1,34 @@
 #!/usr/bin/env bash
-# The fleet's main job, end to end, on this machine: install, migrate, start the dispatcher, one
-# worker per model queue, beat and Flower, submit the sample QE tasks in examples/, stream one
-# live, generate and run tests for examples/project, analyse its coverage report, gate it, and
-# print the cost summary. With no API key set, every model runs on the simulated
-# provider. KEEP=1 leaves the fleet running afterwards (stop it with: scripts/demo.sh stop).
+# The fleet's main job, end to end, on this machine: install, `fleet up` (migrate, the
+# dispatcher, one worker per model queue, beat, the exporter, Flower and the gateway), submit the
+# sample QE tasks in examples/, stream one live, generate and run tests for examples/project,
+# analyse its coverage report, gate it, print the costs, `fleet down`. With no API key set, every
+# model runs on the simulated provider. KEEP=1 leaves the fleet running (scripts/demo.sh stop).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 cd "$ROOT"
 RUN="$ROOT/.run"
 mkdir -p "$RUN"
 
-stop_fleet() {  # and wait until it has stopped: nothing of it may still write afterwards
-  local pids=() pid
-  for pidfile in "$RUN"/*.pid; do
-    [ -f "$pidfile" ] || continue
-    pids+=("$(cat "$pidfile")")
-    rm -f "$pidfile"
-  done
-  [ "${#pids[@]}" -gt 0 ] || return 0
-  kill "${pids[@]}" 2>/dev/null || true
-  wait "${pids[@]}" 2>/dev/null || true  # our own children (the EXIT trap): reap them
-  for pid in "${pids[@]}"; do  # started by an earlier run (`demo.sh stop`): poll, up to 30 s
-    for _ in $(seq 1 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
-    kill -9 "$pid" 2>/dev/null || true
-  done
-}
-
-if [ "${1:-}" = "stop" ]; then stop_fleet; exit 0; fi
-
 ensure_venv
+if [ "${1:-}" = "stop" ]; then FLEET_RUN_DIR="$RUN" fleet down; exit 0; fi
 ensure_services
 if [ -z "${ANTHROPIC_API_KEY:-}${OPENAI_API_KEY:-}${GOOGLE_API_KEY:-}" ]; then
   export FLEET_SIMULATE=true
   echo "no API keys set: every model runs on the simulated provider"
 fi
-export FEATURE_MULTI_MODEL_ROUTER="${FEATURE_MULTI_MODEL_ROUTER:-true}"
-export FEATURE_STREAMING="${FEATURE_STREAMING:-true}"
 
-fleet migrate
-stop_fleet
-[ "${KEEP:-0}" = "1" ] || trap stop_fleet EXIT
-
-start() {  # name, command...
-  local name="$1"; shift
-  "$@" >"$RUN/$name.log" 2>&1 &
-  echo $! >"$RUN/$name.pid"
-}
-start dispatcher celery -A fleet.app worker -Q fleet.dispatch,fleet.beat -P threads -c 4 \
-  -n dispatcher@%h --loglevel=INFO
-for queue in $(python -c "import celeryconfig as c; print(' '.join(q.name for q in c.task_queues if q.name.startswith('model.')))"); do
-  start "$queue" celery -A fleet.app worker -Q "$queue" -P threads -c 32 -n "$queue@%h" \
-    --loglevel=INFO
-done
-start beat celery -A fleet.app beat --schedule "$RUN/celerybeat-schedule" --loglevel=INFO
-start flower celery -A fleet.app flower --address=127.0.0.1 --port=5555
-
-for _ in $(seq 1 60); do
-  ready=$(grep -l " ready." "$RUN"/*.log 2>/dev/null | wc -l || true)  # none ready yet: grep fails
-  [ "$ready" -ge 4 ] && break
-  sleep 0.5
-done
-echo "fleet up: $(ls "$RUN"/*.pid | wc -l) processes; Flower on http://127.0.0.1:5555"
+export FLEET_RUN_DIR="$RUN"
+fleet down >/dev/null 2>&1 || true  # a fleet an earlier run left behind
+# Migrates, switches the router and streaming on fleet-wide (what every command then reports),
+# starts every process and waits until each answers.
+fleet up --detach
+if [ "${KEEP:-0}" = "1" ]; then
+  echo "the fleet keeps running (KEEP=1); stop it with: scripts/demo.sh stop"
+else
+  trap 'fleet down' EXIT
+fi
+fleet flags list
 
 ids=()
 for example in examples/*.json; do

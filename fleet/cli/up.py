@@ -102,23 +102,24 @@ def plan(models: list[str], flower: bool, gateway: bool, concurrency: int,
     return procs
 
 
-def reachable() -> None:
-    """One clear line, exit 3, when Redis or PostgreSQL is not there."""
+def reachable_and_migrated() -> None:
+    """Redis answers and the database is migrated (created if missing); else one clear line
+    saying which service is unreachable and how to start it."""
+    from fleet.backends.migrate import migrate
+
     services = get_services()
-    settings = services.settings
     try:
         services.redis.ping()
     except Exception:
         raise click.ClickException(
-            f"Redis at {settings.fleet_redis_url} is unreachable: start it, e.g. redis-server "
-            "--daemonize yes") from None
+            f"Redis at {services.settings.fleet_redis_url} is unreachable: start it, e.g. "
+            "redis-server --daemonize yes") from None
     try:
-        with services.db.connection() as conn:
-            conn.execute("SELECT 1")
-    except Exception:
+        migrate(services.settings.fleet_database_url.get_secret_value())
+    except Exception as exc:
         raise click.ClickException(
-            "PostgreSQL (FLEET_DATABASE_URL) is unreachable: start it, e.g. pg_ctlcluster "
-            "<version> main start") from None
+            f"PostgreSQL (FLEET_DATABASE_URL) is unreachable ({type(exc).__name__}): start "
+            "it, e.g. pg_ctlcluster <version> main start") from None
 
 
 def _pump(stream: IO[bytes], prefix: str) -> None:
@@ -206,8 +207,6 @@ def _alive(pid: int) -> bool:
 def up(models: str | None, no_flower: bool, no_gateway: bool, detach: bool, concurrency: int,
        gateway_port: int, flower_port: int, exporter_port: int) -> None:
     """Start a whole fleet on this machine and stream its logs (Ctrl-C stops it, warm)."""
-    from fleet.backends.migrate import migrate
-
     config = get_config()
     names = ([m.strip() for m in models.split(",") if m.strip()] if models
              else [m.name for m in config.enabled_models()])
@@ -217,13 +216,18 @@ def up(models: str | None, no_flower: bool, no_gateway: bool, detach: bool, conc
     if (run_dir() / "fleet.json").exists():
         raise click.ClickException(f"a fleet started here is running ({run_dir()}/fleet.json): "
                                    "fleet down first")
-    reachable()
-    migrate(get_services().settings.fleet_database_url.get_secret_value())
+    reachable_and_migrated()
     flags = get_services().flags  # one truth: what every command and process reads
     flags.set("multiModelRouter", True)
     flags.set("streaming", True)
     procs = plan(names, not no_flower, not no_gateway, concurrency,
                  {"gateway": gateway_port, "flower": flower_port, "exporter": exporter_port})
+    if not get_services().settings.fleet_simulate and not any(
+            os.environ.get(m.key_env) for m in config.routing.models if m.name in names):
+        click.echo("no API key set for these models: they run on the simulated provider",
+                   err=True)
+        for proc in procs:
+            proc.env["FLEET_SIMULATE"] = "true"
     start(procs, detach)
     pids = [(p.name, p.popen.pid) for p in procs if p.popen is not None]
     (run_dir() / "fleet.json").write_text(json.dumps(pids))
