@@ -15,7 +15,7 @@ from fleet.backends.postgres import Database
 from fleet.config import FleetConfig
 from fleet.contracts import TokenUsage
 from fleet.costs.budget.ledger import Period, period_start
-from fleet.costs.pricing import price
+from fleet.costs.pricing import estimate, price
 from fleet.costs.rollup import summarised_before
 
 ReportPeriod = Literal["day", "week", "month"]
@@ -54,6 +54,13 @@ def cost_report(db: Database, config: FleetConfig, period: ReportPeriod, by: Dim
                        sum(cached_tokens), sum(cache_write_tokens), sum(cost_usd)
                 FROM daily_cost_summaries WHERE day >= %s AND day < %s GROUP BY 1""",
             (start, min(end, boundary))).fetchall()
+        used = {str(r[0]) for r in conn.execute(
+            """SELECT DISTINCT model FROM cost_entries WHERE created_at >= %s
+               UNION SELECT DISTINCT model FROM daily_cost_summaries WHERE day >= %s""",
+            (datetime.combine(start, datetime.min.time(), UTC), start)).fetchall()}
+    # The quality-equivalent baseline: everything on the strongest model the period used.
+    strongest = max((m for m in config.routing.models if m.name in used),
+                    key=lambda m: estimate(m, 1000, 1000), default=default)
     totals: dict[str, list[Decimal]] = {}
     for row in rows:
         sums = totals.setdefault(str(row[0]), [Decimal(0)] * 6)
@@ -62,18 +69,41 @@ def cost_report(db: Database, config: FleetConfig, period: ReportPeriod, by: Dim
     groups: list[dict[str, Any]] = sorted((
         {by: key, "requests": int(n), "input_tokens": int(tin), "output_tokens": int(tout),
          "cached_tokens": int(cached), "cost_usd": cost,
-         "single_model_cost_usd": price(TokenUsage(
+         "single_model_cost_usd": price(usage := TokenUsage(
              input_tokens=int(tin), output_tokens=int(tout), cached_tokens=int(cached),
-             cache_write_tokens=int(written)), default)}
+             cache_write_tokens=int(written)), default),
+         "strongest_model_cost_usd": price(usage, strongest)}
         for key, (n, tin, tout, cached, written, cost) in totals.items()),
         key=lambda g: (-g["cost_usd"], g[by]))
     actual: Decimal = sum((g["cost_usd"] for g in groups), Decimal(0))
     single: Decimal = sum((g["single_model_cost_usd"] for g in groups), Decimal(0))
+    strong: Decimal = sum((g["strongest_model_cost_usd"] for g in groups), Decimal(0))
     return {"period": period, "by": by, "groups": groups, "total_cost_usd": actual,
             "single_model": default.name, "single_model_cost_usd": single,
             "savings_usd": single - actual,
             "savings_percent": round(float((single - actual) / single * 100), 2)
-            if single else 0.0}
+            if single else 0.0,
+            "strongest_model": strongest.name, "strongest_model_cost_usd": strong,
+            "savings_vs_strongest_usd": strong - actual,
+            "savings_vs_strongest_percent": round(float((strong - actual) / strong * 100), 2)
+            if strong else 0.0}
+
+
+def savings_lines(report: dict[str, Any]) -> list[str]:
+    """The savings against both baselines, in words: never a bare negative "saved"."""
+    total, period = report["total_cost_usd"], report["period"]
+    lines = [f"total ${total} this {period}"]
+    for label, model, cost, saved, percent in (
+            ("the default model", report["single_model"], report["single_model_cost_usd"],
+             report["savings_usd"], report["savings_percent"]),
+            ("the strongest model used", report["strongest_model"],
+             report["strongest_model_cost_usd"], report["savings_vs_strongest_usd"],
+             report["savings_vs_strongest_percent"])):
+        verdict = (f"routing saved ${saved} ({percent}%)" if saved >= 0 else
+                   f"routing cost ${-saved} more ({-percent}%): harder tasks went to stronger "
+                   "models")
+        lines.append(f"everything on {label} ({model}) would have cost ${cost}: {verdict}")
+    return lines
 
 
 def render(report: dict[str, Any], fmt: Literal["table", "json", "csv"]) -> str:
@@ -92,7 +122,4 @@ def render(report: dict[str, Any], fmt: Literal["table", "json", "csv"]) -> str:
     table = [header, *[[str(g[h]) for h in header] for g in report["groups"]]]
     widths = [max(len(row[i]) for row in table) for i in range(len(header))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in table]
-    lines.append(f"total ${report['total_cost_usd']} this {report['period']}; all on "
-                 f"{report['single_model']}: ${report['single_model_cost_usd']}; saved "
-                 f"${report['savings_usd']} ({report['savings_percent']}%)")
-    return "\n".join(lines)
+    return "\n".join(lines + savings_lines(report))
