@@ -62,6 +62,12 @@ class TaskCancelled(FleetError):
     recovery = "Submit the task again if its result is still wanted"
 
 
+class UnknownTask(FleetError):
+    code = "TASK_005"
+    name = "UnknownTask"
+    recovery = "Check the task id: the fleet has no record of it (ids are kept about a day)"
+
+
 class ModelSelectionFailed(FleetError):
     code = "ROUTER_001"
     name = "ModelSelectionFailed"

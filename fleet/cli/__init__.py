@@ -17,17 +17,38 @@ from fleet.services import get_config, get_settings
 
 
 class FleetGroup(click.Group):
-    """Turns fleet errors into one clear line and exit code 2 instead of a traceback."""
+    """One clear line instead of a traceback, and an exit code that means something: 1 a task
+    failed or did not end in time, 2 bad input, 3 a service is unreachable."""
 
     def invoke(self, ctx: click.Context) -> Any:
+        import psycopg
+        import redis
+
         try:
             return super().invoke(ctx)
         except FleetError as exc:
-            click.echo(f"fleet: {exc}", err=True)
-            ctx.exit(2)
+            fail(str(exc), 2)
+        except UnicodeDecodeError:
+            fail("TASK_001 InvalidTask: the input is not UTF-8 text", 2)
+        except json.JSONDecodeError as exc:
+            fail(f"TASK_001 InvalidTask: malformed JSON: {exc}", 2)
+        except (FileNotFoundError, IsADirectoryError, PermissionError) as exc:
+            fail(f"cannot read {exc.filename}: {exc.strerror}", 2)
+        except TimeoutError as exc:
+            fail(f"gave up waiting: {exc or 'no event in time'}", 1)
+        except redis.ConnectionError:
+            fail(f"Redis at {get_settings().fleet_redis_url} is unreachable", 3)
+        except psycopg.OperationalError:
+            fail("PostgreSQL (FLEET_DATABASE_URL) is unreachable", 3)
+
+
+def fail(message: str, code: int) -> None:
+    click.echo(f"fleet: {message}", err=True)
+    sys.exit(code)
 
 
 @click.group(cls=FleetGroup)
+@click.version_option(package_name="qe-fleet", prog_name="fleet")
 def main() -> None:
     """qe-fleet: route QE tasks to the cheapest capable model, stream and price them."""
 

@@ -63,7 +63,7 @@ def score() -> None:
         try:
             out.write(f"{analyzer.analyze(task_from_line(line)).overall:.6f}\n")
         except FleetError as exc:
-            raise FleetError(f"line {number}: {exc}") from None
+            raise type(exc)(f"line {number}: {exc.message}") from None
 
 
 @routing.command()

@@ -94,9 +94,12 @@ def submit(source: str | None, type_: str | None, description: str | None,
 
 
 def _watch(task_id: str, after_seq: int = -1, timeout: float | None = None) -> int:
-    from fleet.streaming.subscribe import subscribe
+    from fleet.streaming.subscribe import read_log, subscribe
 
     status = 0
+    if not read_log(get_services().redis, task_id, after_seq):  # say so, not a silent wait
+        click.echo(f"waiting for the first event of {task_id}"
+                   + (f" (up to {timeout:g} s)" if timeout else " (Ctrl-C to stop)"), err=True)
     for event in subscribe(get_services().redis, task_id, after_seq, timeout=timeout):
         if event.type == "chunk":
             click.echo(event.data.get("text", ""), nl=False)

@@ -17,6 +17,7 @@ from typing import Any, Literal
 import prometheus_client
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -32,6 +33,7 @@ from fleet.errors import (
     NoAffordableModel,
     PayloadTooLarge,
     UnknownModel,
+    UnknownTask,
 )
 from fleet.http import admin, auth, openai, tasks
 from fleet.http.auth import ALL, Access, BearerToken
@@ -40,7 +42,7 @@ from fleet.services import get_services
 # What each error means to an HTTP client; anything else is the fleet's fault (500).
 STATUS: dict[type[FleetError], int] = {
     InvalidTask: 422, UnknownModel: 422, ModelSelectionFailed: 422, PayloadTooLarge: 413,
-    BudgetExceeded: 429, NoAffordableModel: 429,
+    BudgetExceeded: 429, NoAffordableModel: 429, UnknownTask: 404,
 }
 
 
@@ -81,6 +83,13 @@ def openapi() -> dict[str, Any]:
     return {"openapi": "3.1.0", "info": {"title": "qe-fleet gateway", "version": "1"},
             "paths": paths, "components": {"securitySchemes": {
                 "bearer": {"type": "http", "scheme": "bearer"}}}}
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    """Unknown paths and methods in the fleet's JSON error shape too."""
+    assert isinstance(exc, HTTPException)
+    return JSONResponse({"error": {"code": f"HTTP_{exc.status_code}", "name": "HTTPError",
+                                   "message": str(exc.detail)}}, status_code=exc.status_code)
 
 
 async def _fleet_error(request: Request, exc: Exception) -> Response:
@@ -164,4 +173,4 @@ def create_app() -> Starlette:
     return Starlette(
         routes=[Route(e.path, guarded(e), methods=[e.method]) for e in ENDPOINTS],
         middleware=[Middleware(BearerToken)],
-        exception_handlers={FleetError: _fleet_error})
+        exception_handlers={FleetError: _fleet_error, HTTPException: _http_error})

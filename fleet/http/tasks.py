@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import anyio
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
@@ -20,7 +22,7 @@ from fleet.contracts import MAX_TASK_ID, TASK_ID_PATTERN
 from fleet.dispatch.cancel import cancel_task
 from fleet.dispatch.intake import parse_task
 from fleet.dispatch.route import submit
-from fleet.errors import InvalidTask
+from fleet.errors import InvalidTask, UnknownTask
 from fleet.http.body import read_body
 from fleet.services import get_config, get_services, get_settings
 from fleet.streaming.subscribe import LOG_TTL_SECONDS, asubscribe
@@ -29,6 +31,7 @@ OWNER_TTL_SECONDS = 24 * 3600
 _TASK_ID = re.compile(TASK_ID_PATTERN)
 SSE_HEARTBEAT_SECONDS = 15.0
 SSE_RETRY_MS = 500
+UNKNOWN_GRACE_SECONDS = 5.0
 WATCH_PAGE = (Path(__file__).parent / "static" / "watch.html").read_text()
 
 
@@ -64,10 +67,21 @@ async def submit_task(request: Request) -> Response:
          "events": f"/v1/tasks/{task.id}/events"}, status_code=202)
 
 
+def known(task_id: str, state: str) -> bool:
+    """Whether the fleet has any record of the task: a result, a stream, a queued message."""
+    if state != "PENDING":
+        return True
+    client = get_services().redis
+    return bool(client.exists(keys.stream_log(task_id), keys.owner(task_id))
+                or client.hexists(keys.OUTBOX, task_id))
+
+
 async def task_result(request: Request) -> Response:
     task_id = task_id_of(request)
     result = celery_app.AsyncResult(task_id)
     state = await run_in_threadpool(lambda: result.state)
+    if not await run_in_threadpool(known, task_id, state):
+        raise UnknownTask(f"no task {task_id}")
     body: dict[str, Any] = {"task_id": task_id, "state": state}
     if state == "SUCCESS":
         body["result"] = result.result
@@ -101,7 +115,14 @@ async def sse_frames(task_id: str, after: int) -> AsyncIterator[str]:
 
 
 async def task_events(request: Request) -> Response:
-    frames = sse_frames(task_id_of(request), _after_seq(request))
+    task_id, after = task_id_of(request), _after_seq(request)
+    # A task sent to fleet.dispatch a moment ago may not be routed yet: a short grace first.
+    deadline = time.monotonic() + UNKNOWN_GRACE_SECONDS
+    while not await run_in_threadpool(known, task_id, "PENDING"):
+        if time.monotonic() >= deadline:
+            raise UnknownTask(f"no task {task_id} (waited {UNKNOWN_GRACE_SECONDS:g} s)")
+        await anyio.sleep(0.2)
+    frames = sse_frames(task_id, after)
     return StreamingResponse(frames, media_type="text/event-stream",
                              headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 

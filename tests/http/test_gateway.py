@@ -114,7 +114,10 @@ def test_errors_carry_codes_and_the_token_is_required(gateway) -> None:
     bad_resume = client.get("/v1/tasks/abc/events", headers={"Last-Event-ID": "seven"})
     assert (bad_resume.status_code, bad_resume.json()["error"]["code"]) == (422, "TASK_001")
 
-    pending = client.get("/v1/tasks/never-submitted").json()
-    assert pending == {"task_id": "never-submitted", "state": "PENDING"}
+    unknown = client.get("/v1/tasks/never-submitted")
+    assert (unknown.status_code, unknown.json()["error"]["code"]) == (404, "TASK_005")
+    assert client.get("/v1/tasks/never-submitted/events").status_code == 404  # not a silent wait
+    nowhere = client.get("/v2/nothing-here")
+    assert (nowhere.status_code, nowhere.json()["error"]["code"]) == (404, "HTTP_404")
 
     assert TOKEN not in log_path.read_text()
