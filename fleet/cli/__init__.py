@@ -89,9 +89,21 @@ def config() -> None:
 @config.command("check")
 @click.option("--file", "path", type=click.Path(path_type=Path), default=None)
 def config_check(path: Path | None) -> None:
-    """Validate the config and print it, secrets masked."""
+    """Validate the config and print it, secrets masked; then a verdict, warning about models
+    that would run without an API key while simulation is off."""
+    import os
+
     cfg = load_config(path) if path else get_config()
-    click.echo(json.dumps(masked_dump(cfg, get_settings()), indent=2))
+    settings = get_settings()
+    click.echo(json.dumps(masked_dump(cfg, settings), indent=2))
+    keyless = [m for m in cfg.enabled_models() if not os.environ.get(m.key_env)]
+    if keyless and not settings.fleet_simulate:
+        click.echo("warning: no API key for " + ", ".join(f"{m.name} ({m.key_env})"
+                                                         for m in keyless)
+                   + ": their workers will refuse to start; set the keys or FLEET_SIMULATE=true",
+                   err=True)
+    click.echo(f"config OK: {len(cfg.enabled_models())} models enabled, default "
+               f"{cfg.routing.default_model}", err=True)
 
 
 @config.command("migrate")

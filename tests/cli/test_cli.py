@@ -108,6 +108,9 @@ def test_schema_and_config_check_mask_secrets() -> None:
     out = fleet("config", "check", env={"ANTHROPIC_API_KEY": "sk-ant-very-secret"})
     assert out.returncode == 0 and "sk-ant-very-secret" not in out.stdout
     assert json.loads(out.stdout)["settings"]["anthropic_api_key"] == "**********"
+    assert "config OK: 3 models enabled" in out.stderr and "warning" not in out.stderr
+    keyless = fleet("config", "check", env={"ANTHROPIC_API_KEY": "", "FLEET_SIMULATE": "false"})
+    assert "warning: no API key for claude-opus-4 (ANTHROPIC_API_KEY)" in keyless.stderr
 
 
 def test_schema_prints_a_task_types_result_schema_or_one_clear_error() -> None:
