@@ -47,15 +47,14 @@ def saturate(value: float, half: float) -> float:
 
 
 def text_demand(s: TextSignals, tokens: int, asked: TextSignals | None = None,
-                w: ComplexityWeights | None = None, about_software: bool = False,
-                length_share: float = 1.0) -> Demand:
+                w: ComplexityWeights | None = None, length_share: float = 1.0) -> Demand:
     """What a text asks for, from its signals.
 
     ``asked``: the signals of the instruction alone when the text is an instruction followed
     by material ("Summarize this report:\\n…"); the discounts for simple and creative requests
     are read from it, so the material's words can raise the demand but not cancel a discount.
-    ``about_software``: a QE task (or one with code), where a hard property asked about (a race,
-    an exploit, nondeterminism) makes the task hard however short it is. ``length_share``: the
+    A hard property asked about (a race, an exploit, nondeterminism: counted only in a text
+    about software) makes a task hard however short it is. ``length_share``: the
     share of the length terms the task type keeps (a gate decides over given facts).
 
     Length carries most weight within a kind of request (longer asks need more steps), with
@@ -94,7 +93,7 @@ def text_demand(s: TextSignals, tokens: int, asked: TextSignals | None = None,
         "careful reading": sw.expert * log(s.expert) + sw.quotes * log(s.quotes)
         + sw.negation * log(s.negation),
         "hard QE topics": sw.hard_topics * log(s.hard_qe)
-        + sw.hard_property * present(request.hard_qe) * about_software,
+        + sw.hard_property * present(request.hard_property),
         "kind of request": sw.software_request * present(s.software)
         + sw.logical_request * present(s.logical) + sw.hard_qe_request * present(s.hard_qe)
         - (sw.creative_request * creative + sw.simple_request * simple) * fade,
@@ -109,7 +108,7 @@ def text_demand(s: TextSignals, tokens: int, asked: TextSignals | None = None,
     raw = sum(terms.values())
     demand = 1.0 / (1.0 + math.exp(-(raw - w.demand_center) / w.demand_scale))
     return Demand(demand, reasoning, saturate(s.creative, 1.5), terms,
-                  about_software and bool(request.hard_qe))
+                  bool(request.hard_property))
 
 
 def code_structure(signals: list[CodeSignals]) -> float:
@@ -168,8 +167,7 @@ class ComplexityAnalyzer:
         context_tokens = estimate_tokens(context_text)
         tokens = text_tokens + code_tokens + context_tokens
 
-        demand = text_demand(ts, text_tokens, asked, w, about_software,
-                             w.type_length.get(task.type.value, 1.0))
+        demand = text_demand(ts, text_tokens, asked, w, w.type_length.get(task.type.value, 1.0))
         size = saturate(math.log1p(tokens), math.log1p(1500))
         structure = code_structure(cs)
         context = saturate(len(task.files) + len(task.context) + context_tokens / 500, 6)

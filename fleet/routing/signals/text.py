@@ -113,11 +113,7 @@ HARD_QE = _lexicon(
     "sql injection", "code injection", "command injection", "cryptograph*", "timing attack*",
     "side channel*", "fuzz*", "property-based", "invariant*", "edge case*", "corner case*",
     "mutation test*", "latency", "throughput", "scalab*", "distributed system*", "atomicity",
-    "eventual consistency", "idempoten*", "rollback", "backward compat*", "linearizab*",
-    "serializab*", "heisenbug*", "use-after-free", "toctou", "deserializ*", "path traversal",
-    "privilege escalation", "cross-site", "ssrf", "xss", "csrf", "exactly-once",
-    "at-least-once", "network partition*", "lost update*", "double-checked locking",
-    "memory model", "memory order*", "happens-before",
+    "eventual consistency", "idempoten*", "rollback", "backward compat*",
 )
 # Hard QE topics in words that mean something else outside software: "security" studies, a
 # "performance" review, "consistent" testimony, bird "migration", an "authorized" agent. They
@@ -126,12 +122,28 @@ HARD_QE_IN_SOFTWARE = _lexicon(
     "atomic*", "intermittent*", "security", "injection", "exploit*", "authenticat*",
     "authoriz*", "boundary", "performance", "distributed", "consisten*", "transaction*",
     "migration*", "regression*",
-    # A failure that comes and goes: the nondeterminism is the difficulty.
-    "sometimes", "occasionally", "randomly", "on ci", "passes locally",
-    "race", "races", "partition*", "contention",
+)
+# Hard *properties* a QE task can ask about, whose difficulty lies in the domain however short
+# the request: concurrency, exploits, nondeterminism, distributed consistency. (Boundaries, edge
+# cases, performance or regressions are QE topics, but routine to test.)
+HARD_PROPERTY = _lexicon(
+    "race condition*", "deadlock*", "livelock*", "concurren*", "thread-safe*", "thread safety",
+    "nondetermin*", "non-determin*", "flaky", "flakiness", "memory leak*", "vulnerabilit*",
+    "sql injection", "code injection", "command injection", "timing attack*", "side channel*",
+    "atomicity", "eventual consistency", "idempoten*", "invariant*", "linearizab*",
+    "serializab*", "heisenbug*", "use-after-free", "toctou", "deserializ*", "path traversal",
+    "privilege escalation", "cross-site", "ssrf", "xss", "csrf", "exactly-once",
+    "at-least-once", "network partition*", "lost update*", "double-checked locking",
+    "memory model", "memory order*", "happens-before",
+)
+# ... and the ones that are ordinary words elsewhere, counted only in a text about software;
+# a failure that comes and goes ("fails 1 run in 200", "only on CI") among them.
+HARD_PROPERTY_IN_SOFTWARE = _lexicon(
+    "race", "races", "atomic*", "intermittent*", "exploit*", "injection", "contention",
+    "partition*", "sometimes", "occasionally", "randomly", "on ci", "passes locally",
 )
 _RATE_OF_FAILURE = re.compile(r"(?<!\w)(?:\d+|one)\s+(?:run|time|build|try)s?\s+(?:in|out of)"
-                              r"\s+(?:\d+|every)", re.IGNORECASE)  # "fails 1 run in 200"
+                              r"\s+(?:\d+|every)", re.IGNORECASE)
 CREATIVE = _lexicon(
     "write a story", "story", "poem", "poetry", "haiku", "lyrics", "compose", "imagine",
     "pretend", "role-play", "roleplay", "brainstorm", "slogan", "creative*", "blog post",
@@ -208,6 +220,7 @@ class TextSignals:
     expert: int
     software: int
     hard_qe: int
+    hard_property: int  # hard properties asked about, in a text about software
     creative: int
     simple: int
     negation: int
@@ -239,8 +252,12 @@ def text_signals(text: str, about_software: bool = False) -> TextSignals:
     software = len(SOFTWARE.findall(text))
     hard_qe = len(HARD_QE.findall(text))
     if about_software or software or hard_qe:
-        rest = HARD_QE.sub(" ", text)  # "race condition" counted once, not also as "race"
-        hard_qe += len(HARD_QE_IN_SOFTWARE.findall(rest)) + len(_RATE_OF_FAILURE.findall(rest))
+        hard_qe += len(HARD_QE_IN_SOFTWARE.findall(text))
+    hard_property = len(HARD_PROPERTY.findall(text)) if about_software else 0
+    if about_software:
+        rest = HARD_PROPERTY.sub(" ", text)  # "race condition" once, not also as "race"
+        hard_property += (len(HARD_PROPERTY_IN_SOFTWARE.findall(rest))
+                          + len(_RATE_OF_FAILURE.findall(rest)))
     choices = choice_signals(text)
     return TextSignals(
         clauses=len(_CLAUSE.findall(text)),
@@ -252,6 +269,7 @@ def text_signals(text: str, about_software: bool = False) -> TextSignals:
         expert=len(EXPERT.findall(text)),
         software=software,
         hard_qe=hard_qe,
+        hard_property=hard_property,
         creative=len(CREATIVE.findall(text)),
         simple=len(SIMPLE.findall(text)) + len(_LOOKUP.findall(text)),
         negation=len(NEGATION.findall(text)),
