@@ -177,7 +177,14 @@ def flags_set(flag: str, state: str, agent_type: str | None, environment: str | 
 @flags.command("list")
 @click.option("--agent-type")
 @click.option("--env", "environment")
-def flags_list(agent_type: str | None, environment: str | None) -> None:
+@click.option("--json", "as_json", is_flag=True, help="one JSON document")
+def flags_list(agent_type: str | None, environment: str | None, as_json: bool) -> None:
+    """The effective flags (and the runtime values behind them)."""
+    if as_json:
+        from fleet import views
+
+        click.echo(json.dumps(views.flags(get_services(), agent_type, environment)))
+        return
     manager = get_services().flags
     for flag in FLAGS:
         state = "on" if manager.is_enabled(flag, agent_type, environment) else "off"
@@ -192,10 +199,16 @@ def models() -> None:
 
 
 @models.command("list")
-def models_list() -> None:
+@click.option("--json", "as_json", is_flag=True, help="one JSON document")
+def models_list(as_json: bool) -> None:
     """Models with their state, provider, complexity range, prices, circuit breaker and
     whether a worker consumes their queue."""
     services = get_services()
+    if as_json:
+        from fleet import views
+
+        click.echo(json.dumps(views.models(services)))
+        return
     breaker, consumers = services.breaker, services.consumers
     for m in services.registry.all():
         p = list_prices(m)

@@ -93,7 +93,8 @@ def submit(source: str | None, type_: str | None, description: str | None,
         _watch(task.id)
 
 
-def _watch(task_id: str, after_seq: int = -1, timeout: float | None = None) -> int:
+def _watch(task_id: str, after_seq: int = -1, timeout: float | None = None,
+           as_json: bool = False) -> int:
     from fleet.streaming.subscribe import read_log, subscribe
 
     status = 0
@@ -101,7 +102,10 @@ def _watch(task_id: str, after_seq: int = -1, timeout: float | None = None) -> i
         click.echo(f"waiting for the first event of {task_id}"
                    + (f" (up to {timeout:g} s)" if timeout else " (Ctrl-C to stop)"), err=True)
     for event in subscribe(get_services().redis, task_id, after_seq, timeout=timeout):
-        if event.type == "chunk":
+        if as_json:  # JSON lines, one event each, for scripts
+            click.echo(event.model_dump_json())
+            status = 1 if event.type == "error" else status
+        elif event.type == "chunk":
             click.echo(event.data.get("text", ""), nl=False)
         elif event.type == "start":
             click.echo(click.style(f"[{event.model} attempt {event.data.get('attempt')}]",
@@ -133,9 +137,10 @@ def _watch(task_id: str, after_seq: int = -1, timeout: float | None = None) -> i
 @click.argument("task_id")
 @click.option("--after-seq", default=-1, help="resume after this sequence number")
 @click.option("--timeout", type=float, default=None, help="give up after this much silence (s)")
-def watch(task_id: str, after_seq: int, timeout: float | None) -> None:
+@click.option("--json", "as_json", is_flag=True, help="the events as JSON lines")
+def watch(task_id: str, after_seq: int, timeout: float | None, as_json: bool) -> None:
     """Print a task's stream live; exits on its final event (1 if it failed)."""
-    sys.exit(_watch(task_id, after_seq, timeout))
+    sys.exit(_watch(task_id, after_seq, timeout, as_json))
 
 
 @click.command()

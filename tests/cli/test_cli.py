@@ -88,6 +88,10 @@ def test_flags_set_list_and_stats(redis_client) -> None:
         assert "streaming         off" in listed
         assert "runtime agent=gate:streaming = off" in listed
         assert "streaming         on" in fleet("flags", "list").stdout
+        as_json = json.loads(fleet("flags", "list", "--agent-type", "gate", "--json").stdout)
+        assert as_json["flags"] == {"multiModelRouter": True, "streaming": False}
+        models = json.loads(fleet("models", "list", "--json").stdout)
+        assert {m["name"] for m in models["models"]} >= {"claude-haiku-4", "claude-opus-4"}
     finally:
         redis_client.delete("fleet:flags")
 

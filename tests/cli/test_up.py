@@ -49,6 +49,14 @@ def test_up_detached_then_status_then_down_leaves_no_process(services, tmp_path)
     haiku = next(q for q in status["queues"] if q["queue"] == "model.claude-haiku-4")
     assert haiku["consumers"] is True
     assert status["flags"] == {"multiModelRouter": True, "streaming": True}  # one truth
+    submitted = fleet("submit", "--type", "code-review", "--description", "Review.",
+                      "--code-file", str(ROOT / "examples" / "project" / "src" / "shop" /
+                                         "pricing.py"), "--model", "claude-haiku-4", env=env)
+    task_id = submitted.stdout.split("\t")[0]
+    watched = fleet("watch", task_id, "--json", "--timeout", "60", env=env)
+    events = [json.loads(line) for line in watched.stdout.splitlines()]  # JSON lines
+    assert watched.returncode == 0 and events[-1]["type"] == "complete"
+    assert [e["seq"] for e in events] == list(range(len(events)))
     stopped = fleet("down", env=env)
     assert stopped.returncode == 0 and "5 processes stopped" in stopped.stdout
     assert not any(alive(pid) for pid in pids)
