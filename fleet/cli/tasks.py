@@ -101,6 +101,8 @@ def _watch(task_id: str, after_seq: int = -1, timeout: float | None = None,
     if not read_log(get_services().redis, task_id, after_seq):  # say so, not a silent wait
         click.echo(f"waiting for the first event of {task_id}"
                    + (f" (up to {timeout:g} s)" if timeout else " (Ctrl-C to stop)"), err=True)
+    if not as_json and sys.stdout.isatty():
+        return _watch_live(task_id, after_seq, timeout)
     for event in subscribe(get_services().redis, task_id, after_seq, timeout=timeout):
         if as_json:  # JSON lines, one event each, for scripts
             click.echo(event.model_dump_json())
@@ -131,6 +133,23 @@ def _watch(task_id: str, after_seq: int = -1, timeout: float | None = None,
                                    + ("; starting over" if data.get("restart") else "") + "]",
                                    fg="yellow"), err=True)
     return status
+
+
+def _watch_live(task_id: str, after_seq: int, timeout: float | None) -> int:
+    """The live panel (fleet/cli/live.py), on a terminal."""
+    from rich.console import Console
+    from rich.live import Live
+
+    from fleet.cli.live import WatchView
+    from fleet.streaming.subscribe import subscribe
+
+    view, console = WatchView(task_id), Console()
+    with Live(view.renderable(), console=console, refresh_per_second=8) as live:
+        for event in subscribe(get_services().redis, task_id, after_seq, timeout=timeout):
+            view.add(event)
+            live.update(view.renderable())
+    console.print(view.outcome())
+    return 1 if view.final is not None and view.final.type == "error" else 0
 
 
 @click.command()
