@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from pydantic import ValidationError
 
-from fleet.contracts import QETask
+from fleet.contracts import MAX_TASK_ID, TASK_ID_PATTERN, QETask
 from fleet.errors import InvalidTask, PayloadTooLarge, describe_invalid
 from fleet.qe.results import accept
 
@@ -34,3 +35,14 @@ def parse_task(payload: Any, max_bytes: int) -> QETask:
     except ValidationError as exc:
         raise InvalidTask(describe_invalid(exc)) from None
     return accept(task)
+
+
+_TASK_ID = re.compile(TASK_ID_PATTERN)
+
+
+def parse_task_id(raw: str) -> str:
+    """A task id a caller named (a URL, a tool argument), or InvalidTask saying what one is."""
+    if len(raw) > MAX_TASK_ID or not _TASK_ID.fullmatch(raw):
+        raise InvalidTask(f"task id must be 1-{MAX_TASK_ID} letters, digits or .:-, starting "
+                          "with a letter or digit")
+    return raw

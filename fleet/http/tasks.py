@@ -18,9 +18,8 @@ from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingR
 
 from fleet.app import app as celery_app
 from fleet.backends import keys
-from fleet.contracts import MAX_TASK_ID, TASK_ID_PATTERN
 from fleet.dispatch.cancel import cancel_task
-from fleet.dispatch.intake import parse_task
+from fleet.dispatch.intake import parse_task, parse_task_id
 from fleet.dispatch.route import submit
 from fleet.errors import InvalidTask, UnknownTask
 from fleet.http.body import read_body
@@ -28,7 +27,6 @@ from fleet.services import get_config, get_services, get_settings
 from fleet.streaming.subscribe import LOG_TTL_SECONDS, asubscribe
 
 OWNER_TTL_SECONDS = 24 * 3600
-_TASK_ID = re.compile(TASK_ID_PATTERN)
 SSE_HEARTBEAT_SECONDS = 15.0
 SSE_RETRY_MS = 500
 UNKNOWN_GRACE_SECONDS = 5.0
@@ -36,11 +34,7 @@ WATCH_PAGE = (Path(__file__).parent / "static" / "watch.html").read_text()
 
 
 def task_id_of(request: Request) -> str:
-    task_id = str(request.path_params["task_id"])
-    if len(task_id) > MAX_TASK_ID or not _TASK_ID.fullmatch(task_id):
-        raise InvalidTask(f"task id must be 1-{MAX_TASK_ID} letters, digits or .:-, starting "
-                          "with a letter or digit")
-    return task_id
+    return parse_task_id(str(request.path_params["task_id"]))
 
 
 def remember_owner(task_id: str, caller: str | None) -> None:

@@ -26,7 +26,7 @@ from starlette.types import ASGIApp
 
 from fleet import views
 from fleet.dispatch.cancel import cancel_task
-from fleet.dispatch.intake import parse_task
+from fleet.dispatch.intake import parse_task, parse_task_id
 from fleet.dispatch.route import submit
 from fleet.errors import FleetError, InvalidTask, ProviderError, describe_invalid
 from fleet.mcp.tools import (
@@ -44,7 +44,7 @@ from fleet.streaming.subscribe import asubscribe
 log = logging.getLogger("fleet.mcp")
 
 EVENTS_URI = "fleet://tasks/{task_id}/events"
-_EVENTS_URI = re.compile(r"^fleet://tasks/([A-Za-z0-9][A-Za-z0-9._:-]{0,127})/events$")
+_EVENTS_URI = re.compile(r"^fleet://tasks/([^/]+)/events$")
 Report = Callable[[float, str], Awaitable[None]]
 
 
@@ -159,10 +159,7 @@ async def call_support_tool(name: str, arguments: dict[str, Any]) -> types.CallT
         if period not in ("day", "week", "month") or by not in ("model", "task-type", "agent"):
             raise InvalidTask("period is day, week or month; by is model, task-type or agent")
         return _json_result(await anyio.to_thread.run_sync(views.costs, services, period, by))
-    task_id = str(arguments.get("task_id", ""))
-    if not _EVENTS_URI.match(f"fleet://tasks/{task_id}/events"):
-        raise InvalidTask("task_id: 1-128 letters, digits or .:-, starting with one of the "
-                          "first two")
+    task_id = parse_task_id(str(arguments.get("task_id", "")))
     if name == "qe_cancel_task":
         cancelled = await anyio.to_thread.run_sync(cancel_task, services, task_id)
         return _json_result({"task_id": task_id, "outcome": cancelled})
@@ -208,9 +205,11 @@ async def on_read_resource(ctx: ServerRequestContext,
     from fleet.streaming.subscribe import read_log
 
     match = _EVENTS_URI.match(str(params.uri))
-    if match is None:
-        raise MCPError(code=types.INVALID_PARAMS, message=f"no resource {params.uri}")
-    events = await anyio.to_thread.run_sync(read_log, get_services().redis, match.group(1))
+    try:
+        task_id = parse_task_id(match.group(1) if match else "")
+    except InvalidTask:
+        raise MCPError(code=types.INVALID_PARAMS, message=f"no resource {params.uri}") from None
+    events = await anyio.to_thread.run_sync(read_log, get_services().redis, task_id)
     return types.ReadResourceResult(contents=[types.TextResourceContents(
         uri=params.uri, mime_type="application/json", text=json.dumps(events))])
 
