@@ -19,6 +19,7 @@ Row = tuple[str, str, str, str, bool | None]  # met: None when the row has no ta
 def _routing() -> list[Row]:
     r = routing_latency.run(2000)
     small, large, largest = list(r.values())
+    score = routing_latency.score_command()
     return [
         ("routing decision, small task", f"p50 {small['p50_ms']:.3f} ms, p99 "
          f"{small['p99_ms']:.3f} ms", "p99 ≤ 1 ms", "—", small["p99_ms"] <= 1),
@@ -26,6 +27,9 @@ def _routing() -> list[Row]:
          f"{large['p99_ms']:.3f} ms", "p99 ≤ 1 ms", "—", large["p99_ms"] <= 1),
         ("routing decision, 1 MiB code task (largest payload)", f"p50 {largest['p50_ms']:.3f} "
          f"ms, p99 {largest['p99_ms']:.3f} ms", "—", "—", None),
+        (f"`fleet routing score`, chat-sized prompt ({score['mean_chars']:.0f} chars)",
+         f"{score['us_per_prompt']:.0f} µs per prompt", "≤ 200 µs", "—",
+         score["us_per_prompt"] <= 200),
     ]
 
 

@@ -6,13 +6,17 @@ from __future__ import annotations
 import ast
 import inspect
 import json
+import re
 
 import lizard
 import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
 
 from fleet.routing.signals import code as code_signals_module
 from fleet.routing.signals import code_signals, text_signals
 from fleet.routing.signals.choices import NO_CHOICES, choice_signals, word_overlap
+from fleet.routing.signals.text import Lexicon, fold
 from fleet.routing.tokens import estimate_tokens
 
 
@@ -20,6 +24,28 @@ def test_multi_word_cues_match_as_phrases() -> None:
     s = text_signals("Cover every edge case and the race condition, step by step.")
     assert s.hard_qe == 2
     assert s.logical >= 1
+
+
+TERMS = ("race", "race condition*", "c++", "trade-off*", "optimi*", "not", "non-determin*",
+         "as many", "twice as many", "per day", "condition")
+PLAIN = re.compile(  # the naive form of the same lexicon: every term, longest first, any case
+    r"(?<!\w)(?:" + "|".join(re.escape(t.rstrip("*")) + (r"\w*" if t.endswith("*") else "")
+                            for t in sorted(TERMS, key=len, reverse=True)) + r")(?!\w)",
+    re.IGNORECASE)
+PIECES = st.sampled_from([t.rstrip("*") for t in TERMS] + [
+    "s", "ation", "Race", "NOT", "x", "é", "—", " ", "  ", "\n", "\t", "-", "+", ",", "(", ")",
+    "\"", "'", "_", "0", "/", "Ünïcode", "\u00a0"])
+
+
+@given(st.lists(PIECES, max_size=30).map("".join))
+@example("twice as many race condition, well-not, (race)\nconditions; c++-based "
+         "non-deterministic—optimise+not_this")
+def test_a_lexicon_counts_what_its_naive_alternation_counts(text: str) -> None:
+    # The trie, the folded ASCII scan and the any-text scan are optimisations, not semantics.
+    lexicon = Lexicon(*TERMS)
+    expected = len(PLAIN.findall(text))
+    assert lexicon.count(fold(text)) == expected
+    assert len(lexicon.pattern.findall(" " + text.lower())) == expected
 
 
 def test_words_glued_to_json_keys_are_found() -> None:

@@ -11,22 +11,81 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 from fleet.routing.signals.choices import ChoiceSignals, choice_signals
 
 
-def _lexicon(*terms: str) -> re.Pattern[str]:
-    # Longest first so "race condition" wins over "race"; no word character on either side
-    # for whole words (unlike \b, this also ends a term in a symbol: "c++"); a trailing "*"
-    # marks a stem ("optimi*" matches optimise, optimization …): only where every word it
-    # starts has the same sense ("tort*" would also be torture and tortoise).
-    parts = sorted(terms, key=len, reverse=True)
-    body = "|".join(re.escape(t[:-1]) + r"\w*" if t.endswith("*") else re.escape(t)
-                    for t in parts)
-    return re.compile(rf"(?<!\w)(?:{body})(?!\w)", re.IGNORECASE)
+class Folded(NamedTuple):
+    """A text as the scans read it: lower-cased (every pattern here is lower-case, cheaper than
+    matching any case) and led by a space, so that its first word follows a non-word character.
+    In ASCII text every non-word character but the space and the two that terms contain ("-",
+    "+") is folded into NUL, so that a lexicon's scan starts only at one of four characters."""
+
+    lowered: str
+    padded: str
+    ascii: bool
 
 
-QUANTITATIVE = _lexicon(
+_FOLD = str.maketrans({c: "\0" for c in map(chr, range(128))
+                       if not re.match(r"\w", c) and c not in " +-"})
+
+
+def fold(text: str) -> Folded:
+    lowered = text.lower()
+    if lowered.isascii():
+        return Folded(lowered, " " + lowered.translate(_FOLD), True)
+    return Folded(lowered, " " + lowered, False)
+
+
+class Lexicon:
+    """Whole words or phrases; a trailing "*" marks a stem ("optimi*" matches optimise,
+    optimization …): only where every word it starts has the same sense ("tort*" would also be
+    torture and tortoise).
+
+    A term must follow a non-word character and not be followed by a word character (unlike
+    \\b, this also ends a term in a symbol: "c++"). Where several terms match at one place the
+    longest wins ("race condition" over "race"). Two things keep a scan near one step per
+    character however many terms there are: the terms form a trie (the regex engine tries
+    alternatives one by one), and the pattern opens with the non-word character it consumes, so
+    the engine skips ahead to candidates in its fast loop instead of trying every position.
+    """
+
+    def __init__(self, *terms: str) -> None:
+        trie: dict[str, Any] = {}
+        for term in terms:
+            node = trie
+            stem = term.endswith("*")
+            for char in term.lower().removesuffix("*"):
+                node = node.setdefault(char, {})
+            node["*" if stem else ""] = True
+        body = _branches(trie)
+        self.pattern = re.compile(rf"\W(?:{body})(?!\w)")  # lower-case text after a space
+        self._folded = re.compile(rf"[\0 +\-](?:{body})(?!\w)")  # folded ASCII text
+
+    def _for(self, text: Folded) -> re.Pattern[str]:
+        return self._folded if text.ascii else self.pattern
+
+    def count(self, text: Folded) -> int:
+        return len(self._for(text).findall(text.padded))
+
+    def found(self, text: Folded) -> bool:
+        return self._for(text).search(text.padded) is not None
+
+
+def _branches(node: dict[str, Any]) -> str:
+    # Longer continuations before a stem's rest before the end of a term: longest match first.
+    ends = ([r"\w*"] if "*" in node else []) + ([""] if "" in node else [])
+    paths = [re.escape(char) + _group(_branches(child))
+             for char, child in sorted(node.items()) if char not in ("", "*")]
+    return "|".join(paths + ends)
+
+
+def _group(body: str) -> str:
+    return f"(?:{body})" if "|" in body else body
+
+
+QUANTITATIVE = Lexicon(
     # Relations ("twice", "half", "more than"…) are RELATIONAL's, counted once, there.
     "calculat*", "compute", "computes", "computed", "computing", "computation*", "solve",
     "equation*", "integral*", "derivative*", "probabilit*",
@@ -44,7 +103,7 @@ QUANTITATIVE = _lexicon(
     "square root", "digit", "digits", "decimal*", "slope", "intercept", "coordinate",
     "coordinates",
 )
-LOGICAL = _lexicon(
+LOGICAL = Lexicon(
     "why", "explain", "prove", "proof", "derive", "justify", "deduce", "infer", "infers",
     "inferred", "inferring", "inference*", "implies",
     "therefore", "hence", "thus", "consequently", "assume", "assuming", "suppose", "if and only if",
@@ -66,8 +125,8 @@ LOGICAL = _lexicon(
     "trick question",
 )
 # Categorical statements, the premises of a syllogism ("all bloops are razzies").
-_CATEGORICAL = re.compile(r"\b(?:all|no|some)\s+\w+\s+are\b", re.IGNORECASE)
-EXPERT = _lexicon(
+_CATEGORICAL = re.compile(r"\b(?:all|no|some)\s+\w+\s+are\b")
+EXPERT = Lexicon(
     # law
     "plaintiff", "defendant", "statute*", "constitutional*", "tort", "torts", "tortious",
     "negligen*", "liab*",
@@ -85,7 +144,7 @@ EXPERT = _lexicon(
     # formal logic and philosophy
     "symboliz*", "tautolog*", "syllogism*", "utilitarian*", "deontolog*", "epistemolog*",
 )
-SOFTWARE = _lexicon(
+SOFTWARE = Lexicon(
     # Not "class" or "method": school classes and methods are everywhere in word problems; not
     # "functional" or "functioning" (biology) nor a bare "exception" (a hearsay exception).
     "function", "functions", "algorithm*", "implement*", "refactor*", "compile*",
@@ -107,7 +166,7 @@ SOFTWARE = _lexicon(
     "neural network*", "deep learning", "gradient descent", "backpropagation", "compiler*",
     "operating system*", "caching",
 )
-HARD_QE = _lexicon(
+HARD_QE = Lexicon(
     "race condition*", "deadlock*", "livelock*", "concurren*", "thread-safe*", "thread safety",
     "nondetermin*", "non-determin*", "flaky", "flakiness", "memory leak*", "vulnerabilit*",
     "sql injection", "code injection", "command injection", "cryptograph*", "timing attack*",
@@ -118,7 +177,7 @@ HARD_QE = _lexicon(
 # Hard QE topics in words that mean something else outside software: "security" studies, a
 # "performance" review, "consistent" testimony, bird "migration", an "authorized" agent. They
 # count only where the text is about software (see text_signals).
-HARD_QE_IN_SOFTWARE = _lexicon(
+HARD_QE_IN_SOFTWARE = Lexicon(
     "atomic*", "intermittent*", "security", "injection", "exploit*", "authenticat*",
     "authoriz*", "boundary", "performance", "distributed", "consisten*", "transaction*",
     "migration*", "regression*",
@@ -126,7 +185,7 @@ HARD_QE_IN_SOFTWARE = _lexicon(
 # Hard *properties* a QE task can ask about, whose difficulty lies in the domain however short
 # the request: concurrency, exploits, nondeterminism, distributed consistency. (Boundaries, edge
 # cases, performance or regressions are QE topics, but routine to test.)
-HARD_PROPERTY = _lexicon(
+HARD_PROPERTY = Lexicon(
     "race condition*", "deadlock*", "livelock*", "concurren*", "thread-safe*", "thread safety",
     "nondetermin*", "non-determin*", "flaky", "flakiness", "memory leak*", "vulnerabilit*",
     "sql injection", "code injection", "command injection", "timing attack*", "side channel*",
@@ -138,20 +197,20 @@ HARD_PROPERTY = _lexicon(
 )
 # ... and the ones that are ordinary words elsewhere, counted only in a text about software;
 # a failure that comes and goes ("fails 1 run in 200", "only on CI") among them.
-HARD_PROPERTY_IN_SOFTWARE = _lexicon(
+HARD_PROPERTY_IN_SOFTWARE = Lexicon(
     "race", "races", "atomic*", "intermittent*", "exploit*", "injection", "contention",
     "partition*", "sometimes", "occasionally", "randomly", "on ci", "passes locally",
 )
 _RATE_OF_FAILURE = re.compile(r"(?<!\w)(?:\d+|one)\s+(?:run|time|build|try)s?\s+(?:in|out of)"
-                              r"\s+(?:\d+|every)", re.IGNORECASE)
-CREATIVE = _lexicon(
+                              r"\s+(?:\d+|every)")
+CREATIVE = Lexicon(
     "write a story", "story", "poem", "poetry", "haiku", "lyrics", "compose", "imagine",
     "pretend", "role-play", "roleplay", "brainstorm", "slogan", "creative*", "blog post",
     # Not "character" (a scenario's main character, character evidence, a string's
     # characters) nor "invent*" (inventory, inventors).
     "essay", "persuasive", "catchy", "fictional", "invent",
 )
-SIMPLE = _lexicon(
+SIMPLE = Lexicon(
     # Not "what is": word problems ask "what is the total …" (a look-up cue only when short).
     # Not "list" in mid-sentence ("a list of integers"); see _LOOKUP.
     "define", "definition",
@@ -161,7 +220,7 @@ SIMPLE = _lexicon(
     "tips", "advice", "suggest*", "recommend*", "describe", "discuss", "pros and cons",
     "ideas for",
 )
-COMPARATIVE = _lexicon(
+COMPARATIVE = Lexicon(
     # Reasoning about change and comparison ("if supply falls, does the price rise?").
     "increase*", "decrease*", "rise*", "rising", "fall", "falls", "falling", "fallen", "fell",
     "higher", "lower", "greater",
@@ -170,7 +229,7 @@ COMPARATIVE = _lexicon(
     "dropping", "expand*", "taller", "shorter", "older", "younger", "faster",
     "slower", "heavier", "lighter", "cheaper", "earlier",
 )
-RECALL = _lexicon(
+RECALL = Lexicon(
     # Factual-recall vocabulary (humanities, social and life science): questions over it are
     # answered from memory, which cheap models share with strong ones.
     "religio*", "buddh*", "christian*", "islam*", "muslim*", "hindu*", "jewish", "judaism",
@@ -183,7 +242,7 @@ RECALL = _lexicon(
     "organs", "hormone*", "neuron*", "culture*", "society", "social*", "identity", "nationalism",
     "feminis*", "philosopher*",
 )
-RELATIONAL = _lexicon(
+RELATIONAL = Lexicon(
     # Quantities stated as relations to other quantities ("twice as many as", "a third of the
     # rest"): the classic stumbling block of word problems, since each must be turned into an
     # operation in the right direction before anything can be computed.
@@ -196,19 +255,21 @@ RELATIONAL = _lexicon(
 # Look-up questions and list requests open a sentence ("Who was…?", "List the…"); mid-sentence
 # "who is" starts a relative clause ("the runner who is in second place") and "a list of
 # integers" is material, neither asks for a look-up.
-_LOOKUP = re.compile(r"(?:^|[.?!:]\s+)(?:who (?:is|was)|when did|list)\b", re.IGNORECASE)
-NEGATION = _lexicon("not", "except", "least", "incorrect", "false", "never", "cannot", "neither",
+_LOOKUP = re.compile(r"(?:^|[.?!:]\s+)(?:who (?:is|was)|when did|list)\b")
+NEGATION = Lexicon("not", "except", "least", "incorrect", "false", "never", "cannot", "neither",
                     "nor", "without")
 
-_QUANTITY = re.compile(r"\d|\b(?:two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|"
-                       r"twenty|thirty|forty|fifty|hundred|thousand|dozen)s?\b", re.IGNORECASE)
+_DIGIT = re.compile(r"\d")
+_NUMBER_WORD = Lexicon(*(w + s for w in ("two", "three", "four", "five", "six", "seven", "eight",
+                                          "nine", "ten", "eleven", "twelve", "twenty", "thirty",
+                                          "forty", "fifty", "hundred", "thousand", "dozen")
+                          for s in ("", "s")))
 _FRACTION = re.compile(r"\b\d+/\d+\b")
 # Connectives of formal logic (⊃ implies, ≡ iff, \u2228 or, ∧ or · and, ¬ or ~ before a
 # letter: not, quantifiers); "~5 ms" is an approximation, not a negation.
 _LOGIC_SYMBOL = re.compile("[⊃≡\u2228∧·¬→↔∀∃]|~(?=[A-Za-z(])")
-_QUOTE = re.compile(r"[\"“”]")
-_CLAUSE = re.compile(r"[,;:]|\b(?:and|but|then|after|before|while|if|when|which|that|because)\b",
-                     re.IGNORECASE)
+_CONJUNCTION = Lexicon("and", "but", "then", "after", "before", "while", "if", "when", "which",
+                        "that", "because")
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,44 +299,54 @@ class TextSignals:
         return TextSignals(**counts, choices=self.choices)
 
 
-def relations(text: str) -> int:
+def relations(text: Folded) -> int:
     """Quantities stated as relations to others, counted only where the text states a quantity
     (a digit or a number word): "as much as possible" in plain prose relates nothing."""
-    if not _QUANTITY.search(text):
+    if not (_DIGIT.search(text.lowered) or _NUMBER_WORD.found(text)):
         return 0
-    return len(RELATIONAL.findall(text)) + len(_FRACTION.findall(text))
+    fractions = len(_FRACTION.findall(text.lowered)) if "/" in text.lowered else 0
+    return RELATIONAL.count(text) + fractions
 
 
 def text_signals(text: str, about_software: bool = False) -> TextSignals:
     """``about_software``: the text comes with code, so its ambiguous QE words (security,
-    performance…) mean the software sense even without software vocabulary of its own."""
-    software = len(SOFTWARE.findall(text))
-    hard_qe = len(HARD_QE.findall(text))
-    if about_software or software or hard_qe:
-        hard_qe += len(HARD_QE_IN_SOFTWARE.findall(text))
-    hard_property = len(HARD_PROPERTY.findall(text)) if about_software else 0
-    if about_software:
-        rest = HARD_PROPERTY.sub(" ", text)  # "race condition" once, not also as "race"
-        hard_property += (len(HARD_PROPERTY_IN_SOFTWARE.findall(rest))
-                          + len(_RATE_OF_FAILURE.findall(rest)))
+    performance…) mean the software sense even without software vocabulary of its own.
+    Rare patterns run only where their anchor character or word occurs at all."""
     choices = choice_signals(text)
+    folded = fold(text)
+    lowered = folded.lowered
+    software = SOFTWARE.count(folded)
+    hard_qe = HARD_QE.count(folded)
+    if about_software or software or hard_qe:
+        hard_qe += HARD_QE_IN_SOFTWARE.count(folded)
+    hard_property = 0
+    if about_software:
+        hard_property = HARD_PROPERTY.count(folded)
+        # "race condition" once, not also as "race"
+        rest = HARD_PROPERTY.pattern.sub(" ", " " + lowered)
+        hard_property += (len(HARD_PROPERTY_IN_SOFTWARE.pattern.findall(rest))
+                          + len(_RATE_OF_FAILURE.findall(rest)))
+    lookups = (len(_LOOKUP.findall(lowered))
+               if "who " in lowered or "when did" in lowered or "list" in lowered else 0)
     return TextSignals(
-        clauses=len(_CLAUSE.findall(text)),
-        quotes=len(_QUOTE.findall(text)) // 2,
-        quantitative=len(QUANTITATIVE.findall(text)),
+        clauses=lowered.count(",") + lowered.count(";") + lowered.count(":")
+        + _CONJUNCTION.count(folded),
+        quotes=(lowered.count('"') + lowered.count("“") + lowered.count("”")) // 2,
+        quantitative=QUANTITATIVE.count(folded),
         # Options that each give several verdicts: one compound judgement.
-        logical=len(LOGICAL.findall(text)) + len(_CATEGORICAL.findall(text))
-        + choices.verdicts,
-        expert=len(EXPERT.findall(text)),
+        logical=LOGICAL.count(folded) + choices.verdicts
+        + (len(_CATEGORICAL.findall(lowered)) if "are" in lowered else 0),
+        expert=EXPERT.count(folded),
         software=software,
         hard_qe=hard_qe,
         hard_property=hard_property,
-        creative=len(CREATIVE.findall(text)),
-        simple=len(SIMPLE.findall(text)) + len(_LOOKUP.findall(text)),
-        negation=len(NEGATION.findall(text)),
-        comparative=len(COMPARATIVE.findall(text)),
-        recall=len(RECALL.findall(text)),
-        relational=relations(text),
-        logic_symbols=len(_LOGIC_SYMBOL.findall(text)),
+        creative=CREATIVE.count(folded),
+        simple=SIMPLE.count(folded) + lookups,
+        negation=NEGATION.count(folded),
+        comparative=COMPARATIVE.count(folded),
+        recall=RECALL.count(folded),
+        relational=relations(folded),
+        logic_symbols=(0 if folded.ascii and "~" not in lowered
+                       else len(_LOGIC_SYMBOL.findall(lowered))),
         choices=choices,
     )
