@@ -4,6 +4,7 @@ schema, config, gateway, bench); tasks, costs and routing have modules of their 
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from pathlib import Path
 from typing import Any
@@ -39,7 +40,23 @@ class FleetGroup(click.Group):
         except redis.ConnectionError:
             fail(f"Redis at {get_settings().fleet_redis_url} is unreachable", 3)
         except psycopg.OperationalError:
-            fail("PostgreSQL (FLEET_DATABASE_URL) is unreachable", 3)
+            fail(postgres_problem(), 3)
+
+
+def postgres_problem() -> str:
+    """Why PostgreSQL refused, in one line (a pool's timeout hides the cause): one direct
+    connection attempt tells, e.g. a database that does not exist yet."""
+    import psycopg
+
+    url = get_settings().fleet_database_url.get_secret_value()
+    try:
+        psycopg.connect(url, connect_timeout=3).close()
+    except psycopg.OperationalError as exc:
+        reason = " ".join(str(exc).split()).removeprefix("connection failed: ")
+        if "does not exist" in reason and "database" in reason:
+            return f"PostgreSQL: {reason.rpartition('FATAL: ')[2]}: `fleet migrate` creates it"
+        return f"PostgreSQL (FLEET_DATABASE_URL) is unreachable: {reason}"
+    return "PostgreSQL (FLEET_DATABASE_URL) did not answer in time"
 
 
 def fail(message: str, code: int) -> None:
@@ -51,14 +68,18 @@ def fail(message: str, code: int) -> None:
 @click.version_option(package_name="qe-fleet", prog_name="fleet")
 def main() -> None:
     """qe-fleet: route QE tasks to the cheapest capable model, stream and price them."""
+    # The connection pool logs each failed attempt; the CLI says why in one line instead.
+    logging.getLogger("psycopg.pool").setLevel(logging.CRITICAL)
 
 
 @main.command()
 def migrate() -> None:
     """Create the database if missing and migrate it to the latest schema."""
     from fleet.backends.migrate import migrate as run
+    from fleet.cli.tables import progress
 
-    created = run(get_settings().fleet_database_url.get_secret_value())
+    with progress("migrating the schema"):
+        created = run(get_settings().fleet_database_url.get_secret_value())
     click.echo(("created database; " if created else "") + "schema is at head")
 
 

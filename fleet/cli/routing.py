@@ -9,12 +9,12 @@ from typing import Any
 
 import click
 
+from fleet.cli.tables import dump, table
 from fleet.config import ModelConfig
 from fleet.contracts import MAX_TEXT, QETask, TaskType
-from fleet.costs.pricing import list_prices
 from fleet.errors import FleetError, InvalidTask, PayloadTooLarge
 from fleet.qe.chat import prompt_text
-from fleet.routing.flags import FLAGS, Flag
+from fleet.routing.flags import Flag
 from fleet.routing.outcomes import first_pass
 from fleet.routing.router import ModelRouter
 from fleet.services import get_config, get_services
@@ -84,33 +84,43 @@ def explain(source: str) -> None:
 
 @routing.command()
 @click.option("--days", default=7, show_default=True)
-def stats(days: int) -> None:
+@click.option("--json", "as_json", is_flag=True, help="one JSON document")
+def stats(days: int, as_json: bool) -> None:
     """Selections per model, degraded (ROUTER_001) rate and selection latency; then, per first
     model and task type, how often its checked answer passed (routing accuracy)."""
-    with get_services().db.connection() as conn:
+    db = get_services().db
+    with db.connection() as conn:
         rows: list[tuple[Any, ...]] = conn.execute(
             """SELECT model, count(*), avg(complexity), count(error_code),
                       percentile_cont(0.5) WITHIN GROUP (ORDER BY latency_us),
                       percentile_cont(0.99) WITHIN GROUP (ORDER BY latency_us)
                FROM routing_selections WHERE created_at > now() - make_interval(days => %s)
                GROUP BY model ORDER BY count(*) DESC""", (days,)).fetchall()
-    total = sum(r[1] for r in rows) or 1
-    click.echo(f"{'model':<24}{'tasks':>8}{'share':>8}{'avg cx':>8}{'ROUTER_001':>12}"
-               f"{'p50 us':>9}{'p99 us':>9}")
-    for model, n, avg, degraded, p50, p99 in rows:
-        click.echo(f"{model:<24}{n:>8}{n / total:>8.1%}{avg:>8.2f}{degraded / n:>12.1%}"
-                   f"{p50:>9.0f}{p99:>9.0f}")
+    total = sum(r[1] for r in rows)
+    selections = [{"model": model, "tasks": n, "share": round(n / total, 4),
+                   "avg_complexity": round(float(avg), 4), "degraded": degraded,
+                   "p50_us": float(p50), "p99_us": float(p99)}
+                  for model, n, avg, degraded, p50, p99 in rows]
+    accuracy: list[dict[str, Any]] = [
+        {"first_model": s.model, "task_type": s.task_type, "checked": s.tasks,
+         "first_pass": round(s.ratio, 4), "escalated": s.escalated,
+         "valid_in_end": s.valid_in_end} for s in first_pass(db, days)]
     degraded_total = sum(r[3] for r in rows)
-    click.echo(f"total {sum(r[1] for r in rows)} selections in {days} days; "
-               f"fallback to default (ROUTER_001) {degraded_total / total:.1%}")
-    checked = first_pass(get_services().db, days)
-    if not checked:
+    if as_json:
+        dump({"days": days, "selections": selections, "degraded": degraded_total,
+              "accuracy": accuracy})
         return
-    click.echo(f"\n{'first model':<24}{'task type':<26}{'checked':>8}{'first pass':>11}"
-               f"{'escalated':>10}{'valid':>8}")
-    for s in checked:
-        click.echo(f"{s.model:<24}{s.task_type:<26}{s.tasks:>8}{s.ratio:>11.1%}"
-                   f"{s.escalated / s.tasks:>10.1%}{s.valid_in_end / s.tasks:>8.1%}")
+    table(("model", "tasks", "share", "avg cx", "ROUTER_001", "p50 us", "p99 us"),
+          ([s["model"], s["tasks"], f"{s['share']:.1%}", round(s["avg_complexity"], 2),
+            f"{s['degraded'] / s['tasks']:.1%}", round(s["p50_us"]), round(s["p99_us"])]
+           for s in selections), title="selections",
+          notes=[f"total {total} selections in {days} days; fallback to default (ROUTER_001) "
+                 f"{degraded_total / (total or 1):.1%}"])
+    if accuracy:
+        table(("first model", "task type", "checked", "first pass", "escalated", "valid"),
+              ([a["first_model"], a["task_type"], a["checked"], f"{a['first_pass']:.1%}",
+                f"{a['escalated'] / a['checked']:.1%}", f"{a['valid_in_end'] / a['checked']:.1%}"]
+               for a in accuracy), title="routing accuracy (checked answers)")
 
 
 @routing.command()
@@ -119,7 +129,8 @@ def stats(days: int) -> None:
               help="first-pass rate each cheaper model must keep")
 @click.option("--write", "write_to", type=click.Path(dir_okay=False, path_type=Path),
               help="write the proposed complexityRange values as a YAML config patch")
-def calibrate(days: int, target: float, write_to: Path | None) -> None:
+@click.option("--json", "as_json", is_flag=True, help="one JSON document")
+def calibrate(days: int, target: float, write_to: Path | None, as_json: bool) -> None:
     """Fit the models' complexity ranges to the fleet's recorded outcomes: each cheaper model
     keeps the scores where its first answer still passes at --target."""
     import yaml
@@ -132,6 +143,21 @@ def calibrate(days: int, target: float, write_to: Path | None) -> None:
     rows, output_tokens = first_tries(services.db, days)
     result = fit_ranges(services.config.enabled_models(), [FirstTry(*r) for r in rows], target,
                         output_tokens)
+    if write_to is not None:
+        patch = {"routing": {"models": [
+            {"name": name, "complexityRange": {"min": round(new.min, 3),
+                                               "max": round(new.max, 3)}}
+            for name, (_, new) in result.changed.items()]}}
+        write_to.write_text(yaml.safe_dump(patch, sort_keys=False))
+    if as_json:
+        dump({"first_tries": len(rows), "days": days, "target": target,
+              "boundaries": {n: c.boundary(target) for n, c in result.curves.items()},
+              "changed": {n: {"from": [old.min, old.max], "to": [new.min, new.max]}
+                          for n, (old, new) in result.changed.items()},
+              "expected": {label: {"first_pass": e.first_pass, "cost_usd": e.cost_usd}
+                           for label, e in (("now", result.before),
+                                            ("proposed", result.after))}})
+        return
     click.echo(f"{len(rows)} first tries in {days} days; target first-pass {target:.0%}")
     for name, curve in result.curves.items():
         edge = curve.boundary(target)
@@ -145,11 +171,6 @@ def calibrate(days: int, target: float, write_to: Path | None) -> None:
         click.echo(f"  {label:<9} expected first-pass {e.first_pass:.1%}, "
                    f"${e.cost_usd:.6f} a task")
     if write_to is not None:
-        patch = {"routing": {"models": [
-            {"name": name, "complexityRange": {"min": round(new.min, 3),
-                                               "max": round(new.max, 3)}}
-            for name, (_, new) in result.changed.items()]}}
-        write_to.write_text(yaml.safe_dump(patch, sort_keys=False))
         click.echo(f"wrote {write_to}: merge it into the models of your fleet.yaml")
 
 
@@ -180,17 +201,14 @@ def flags_set(flag: str, state: str, agent_type: str | None, environment: str | 
 @click.option("--json", "as_json", is_flag=True, help="one JSON document")
 def flags_list(agent_type: str | None, environment: str | None, as_json: bool) -> None:
     """The effective flags (and the runtime values behind them)."""
-    if as_json:
-        from fleet import views
+    from fleet import views
 
-        click.echo(json.dumps(views.flags(get_services(), agent_type, environment)))
+    state = views.flags(get_services(), agent_type, environment)
+    if as_json:
+        dump(state)
         return
-    manager = get_services().flags
-    for flag in FLAGS:
-        state = "on" if manager.is_enabled(flag, agent_type, environment) else "off"
-        click.echo(f"{flag:<18}{state}")
-    for field, value in manager.runtime_values().items():
-        click.echo(f"  runtime {field} = {value}")
+    table(("flag", "state"), ([f, "on" if on else "off"] for f, on in state["flags"].items()),
+          notes=[f"runtime {field} = {value}" for field, value in state["runtime"].items()])
 
 
 @click.group()
@@ -203,19 +221,18 @@ def models() -> None:
 def models_list(as_json: bool) -> None:
     """Models with their state, provider, complexity range, prices, circuit breaker and
     whether a worker consumes their queue."""
-    services = get_services()
-    if as_json:
-        from fleet import views
+    from fleet import views
 
-        click.echo(json.dumps(views.models(services)))
+    listing = views.models(get_services())
+    if as_json:
+        dump(listing)
         return
-    breaker, consumers = services.breaker, services.consumers
-    for m in services.registry.all():
-        p = list_prices(m)
-        workers = "workers" if consumers.serves(m) else "no workers"
-        click.echo(f"{m.name:<24}{'enabled' if m.enabled else 'disabled':<10}{m.provider:<12}"
-                   f"range {m.complexity_range.min}-{m.complexity_range.max}  "
-                   f"${p['input']}/${p['output']} per 1k  circuit {breaker.state(m)}  {workers}")
+    table(("model", "state", "provider", "range", "$ in / out per 1k", "circuit", "queue"),
+          ([m["name"], "enabled" if m["enabled"] else "disabled", m["provider"],
+            "{}-{}".format(*m["complexity_range"]),
+            "{input} / {output}".format(**m["usd_per_1k_tokens"]), m["circuit"],
+            "workers" if m["has_workers"] else "no workers"] for m in listing["models"]),
+          notes=[f"default model: {listing['default_model']}"])
 
 
 @models.command("register")

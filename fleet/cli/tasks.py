@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from fleet.cli.render import render_outcome, summary_line
+from fleet.cli.tables import progress
 from fleet.services import get_services
 
 
@@ -65,10 +66,13 @@ def _attach(payload: dict[str, Any], files: tuple[Path, ...], root: Path,
 @click.option("--model", "preferred_model", help="preferred model")
 @click.option("--via-dispatch", is_flag=True, help="send to fleet.dispatch instead of routing here")
 @click.option("--watch", is_flag=True, help="stream the output until it ends")
+@click.option("--json", "as_json", is_flag=True,
+              help="the task id and its model selection as one JSON document")
 def submit(source: str | None, type_: str | None, description: str | None,
            code_file: Path | None, files: tuple[Path, ...], root: Path,
            coverage_report: Path | None, context_items: tuple[str, ...], verify: bool,
-           preferred_model: str | None, via_dispatch: bool, watch: bool) -> None:
+           preferred_model: str | None, via_dispatch: bool, watch: bool,
+           as_json: bool) -> None:
     """Submit a task from a JSON file, stdin (-) or flags; prints its id and selection."""
     from fleet.dispatch.intake import parse_task
     from fleet.dispatch.route import submit as submit_task
@@ -87,10 +91,13 @@ def submit(source: str | None, type_: str | None, description: str | None,
         chosen = submit_task(task)
         selection = chosen.model_dump(mode="json", by_alias=True)
         model = chosen.model_name
-    click.echo(f"{task.id}\t{model}\t{selection['complexity']['overall']:.3f}\t"
-               f"{selection['reason']}")
+    if as_json:
+        click.echo(json.dumps({"task_id": task.id, "selection": selection}))
+    else:
+        click.echo(f"{task.id}\t{model}\t{selection['complexity']['overall']:.3f}\t"
+                   f"{selection['reason']}")
     if watch:
-        _watch(task.id)
+        sys.exit(_watch(task.id, as_json=as_json))
 
 
 def _watch(task_id: str, after_seq: int = -1, timeout: float | None = None,
@@ -172,9 +179,12 @@ def result(task_id: str, as_json: bool, timeout: float) -> None:
     from fleet.streaming.subscribe import subscribe
 
     final = None
-    for event in subscribe(get_services().redis, task_id, -1, timeout=timeout):
-        if event.final:
-            final = event
+    with progress(f"waiting for {task_id} to end", enabled=not as_json) as shown:
+        for event in subscribe(get_services().redis, task_id, -1, timeout=timeout):
+            shown.update(f"waiting for {task_id} to end: {event.type} "
+                         f"{event.model or ''} (event {event.seq})")
+            if event.final:
+                final = event
     if final is None:
         raise click.ClickException(f"task {task_id} has not ended within {timeout:g} s")
     if final.type == "error":

@@ -24,6 +24,7 @@ from typing import IO
 
 import click
 
+from fleet.cli.tables import dump, progress, table
 from fleet.contracts import queue_for
 from fleet.services import get_config, get_services
 
@@ -144,24 +145,25 @@ def start(procs: list[Process], detach: bool) -> None:
         threading.Thread(target=_pump, args=(proc.popen.stdout, prefix), daemon=True).start()
 
 
-def wait_ready(procs: list[Process], timeout: float = 90) -> bool:
+def wait_ready(procs: list[Process], timeout: float = 90, spinner: bool = False) -> bool:
+    """Wait until every process answers its readiness check, saying which are ready (and, with
+    ``spinner`` on a terminal, which are still awaited)."""
     deadline = time.monotonic() + timeout
     pending = list(procs)
-    while pending and time.monotonic() < deadline:
-        for proc in list(pending):
-            assert proc.popen is not None
-            if proc.popen.poll() is not None:
-                click.echo(click.style(f"✗ {proc.name} exited with {proc.popen.returncode}",
-                                       fg="red"), err=True)
-                return False
-            if proc.ready():
-                click.echo(click.style(f"✓ {proc.name:<22} {proc.where}", fg="green"),
-                           err=True)
-                pending.remove(proc)
-        time.sleep(0.3)
-    for proc in pending:
-        click.echo(click.style(f"✗ {proc.name} not ready after {timeout:g} s", fg="red"),
-                   err=True)
+    with progress(f"starting {len(procs)} processes", enabled=spinner) as shown:
+        while pending and time.monotonic() < deadline:
+            shown.update("waiting for " + ", ".join(p.name for p in pending))
+            for proc in list(pending):
+                assert proc.popen is not None
+                if proc.popen.poll() is not None:
+                    shown.say(f"✗ {proc.name} exited with {proc.popen.returncode}", "red")
+                    return False
+                if proc.ready():
+                    shown.say(f"✓ {proc.name:<22} {proc.where}", "green")
+                    pending.remove(proc)
+            time.sleep(0.3)
+        for proc in pending:
+            shown.say(f"✗ {proc.name} not ready after {timeout:g} s", "red")
     return not pending
 
 
@@ -231,7 +233,7 @@ def up(models: str | None, no_flower: bool, no_gateway: bool, detach: bool, conc
     start(procs, detach)
     pids = [(p.name, p.popen.pid) for p in procs if p.popen is not None]
     (run_dir() / "fleet.json").write_text(json.dumps(pids))
-    ok = wait_ready(procs)
+    ok = wait_ready(procs, spinner=detach)
     if detach:
         click.echo(f"fleet up: {len(procs)} processes, logs in {run_dir()}/; stop with: "
                    "fleet down" if ok else "fleet did not start; stopping it")
@@ -292,11 +294,13 @@ def status(as_json: bool) -> None:
         "dispatch": {"ready": depths.get("fleet.dispatch", (0, 0))[0]},
         "budget": views.budget(services), "flags": views.flags(services)["flags"]}
     if as_json:
-        click.echo(json.dumps(report))
+        dump(report)
         return
-    for q in report["queues"]:
-        click.echo(f"{q['queue']:<28} {'workers' if q['consumers'] else 'NO WORKERS':<11} "
-                   f"ready {q['ready']:>5}  unacked {q['unacked']:>4}  circuit {q['circuit']}")
-    daily = report["budget"].get("daily", {})
-    click.echo(f"spent today ${daily.get('used')} of ${daily.get('limit')}; flags "
-               + ", ".join(f"{k} {'on' if v else 'off'}" for k, v in report["flags"].items()))
+    budget, daily = report["budget"], report["budget"]["daily"]
+    table(("queue", "consumers", "ready", "unacked", "circuit"),
+          ([q["queue"], "workers" if q["consumers"] else "no workers", q["ready"], q["unacked"],
+            q["circuit"]] for q in report["queues"]),
+          notes=[f"fleet.dispatch: {report['dispatch']['ready']} waiting to be routed; "
+                 f"{budget['reservationsInFlight']} tasks in flight (budget reserved)",
+                 f"spent today ${daily['used']} of ${daily['limit']}; flags "
+                 + ", ".join(f"{k} {'on' if v else 'off'}" for k, v in report["flags"].items())])

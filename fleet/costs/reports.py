@@ -106,20 +106,15 @@ def savings_lines(report: dict[str, Any]) -> list[str]:
     return lines
 
 
-def render(report: dict[str, Any], fmt: Literal["table", "json", "csv"]) -> str:
+def render(report: dict[str, Any], fmt: Literal["json", "csv"]) -> str:
+    """The report for a script: one JSON document, or CSV rows (one per group)."""
     if fmt == "json":
         return json.dumps(report, default=str, indent=2)
-    by = report["by"]
-    header = [by, "requests", "input_tokens", "output_tokens", "cached_tokens", "cost_usd",
-              "single_model_cost_usd"]
-    if fmt == "csv":
-        out = io.StringIO()
-        writer = csv.writer(out)
-        writer.writerow(header)
-        for g in report["groups"]:
-            writer.writerow([g[h] for h in header])
-        return out.getvalue()
-    table = [header, *[[str(g[h]) for h in header] for g in report["groups"]]]
-    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in table]
-    return "\n".join(lines + savings_lines(report))
+    header = [report["by"], "requests", "input_tokens", "output_tokens", "cached_tokens",
+              "cost_usd", "single_model_cost_usd", "strongest_model_cost_usd"]
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(header)
+    for g in report["groups"]:
+        writer.writerow([g[h] for h in header])
+    return out.getvalue()

@@ -22,6 +22,12 @@ def fleet(*args: str, stdin: str | None = None, env: dict[str, str] | None = Non
                           env={**os.environ, **(env or {})})
 
 
+def row(table: str, first: str) -> list[str]:
+    """The cells after ``first`` in the plain (piped) table ``table``."""
+    [cells] = [line.split()[1:] for line in table.splitlines() if line.split()[:1] == [first]]
+    return cells
+
+
 def test_routing_score_prints_one_score_per_line() -> None:
     lines = [json.dumps({"prompt": "What is a mock?"}),
              json.dumps({"type": "security-review",
@@ -85,9 +91,9 @@ def test_flags_set_list_and_stats(redis_client) -> None:
     try:
         assert fleet("flags", "set", "streaming", "off", "--agent-type", "gate").returncode == 0
         listed = fleet("flags", "list", "--agent-type", "gate").stdout
-        assert "streaming         off" in listed
+        assert row(listed, "streaming") == ["off"]
         assert "runtime agent=gate:streaming = off" in listed
-        assert "streaming         on" in fleet("flags", "list").stdout
+        assert row(fleet("flags", "list").stdout, "streaming") == ["on"]
         as_json = json.loads(fleet("flags", "list", "--agent-type", "gate", "--json").stdout)
         assert as_json["flags"] == {"multiModelRouter": True, "streaming": False}
         models = json.loads(fleet("models", "list", "--json").stdout)
@@ -99,7 +105,7 @@ def test_flags_set_list_and_stats(redis_client) -> None:
 def test_models_disable_enable(redis_client) -> None:
     try:
         assert fleet("models", "disable", "claude-opus-4").returncode == 0
-        assert "claude-opus-4           disabled" in fleet("models", "list").stdout
+        assert row(fleet("models", "list").stdout, "claude-opus-4")[0] == "disabled"
         out = fleet("models", "disable", "nope")
         assert out.returncode == 2 and "ROUTER_004" in out.stderr
     finally:
@@ -147,8 +153,27 @@ def test_routing_stats_shows_distribution_and_latency() -> None:
     record_outcomes(get_services().db, "stats-outcome-1", "code-review",
                     [Try("cli-cheap", False, "no JSON"), Try("cli-strong", True)])
     out = fleet("routing", "stats")
-    [line] = [line for line in out.stdout.splitlines() if line.startswith("cli-cheap")]
-    assert line.split() == ["cli-cheap", "code-review", "1", "0.0%", "100.0%", "100.0%"]
+    assert row(out.stdout, "cli-cheap") == ["code-review", "1", "0.0%", "100.0%", "100.0%"]
+    stats = json.loads(fleet("routing", "stats", "--json").stdout)
+    assert {"first_model": "cli-cheap", "task_type": "code-review", "checked": 1,
+            "first_pass": 0.0, "escalated": 1, "valid_in_end": 1} in stats["accuracy"]
+    assert {s["model"] for s in stats["selections"]} >= {"claude-haiku-4"}
+    assert set(stats["selections"][0]) == {"model", "tasks", "share", "avg_complexity",
+                                           "degraded", "p50_us", "p99_us"}
+
+
+def test_costs_and_budget_as_tables_and_as_json() -> None:
+    budget = json.loads(fleet("budget", "--json").stdout)
+    assert set(budget) >= {"daily", "weekly", "monthly", "reservationsInFlight", "onLimit"}
+    assert set(budget["daily"]) == {"used", "limit", "percentUsed", "reserved"}
+    table = fleet("budget").stdout
+    assert row(table, "daily")[2] == str(budget["daily"]["limit"])
+    assert "reservations in flight; at the limit: " in table
+    costs = json.loads(fleet("costs", "--json").stdout)
+    assert isinstance(costs["days"], list)
+    report = fleet("costs", "report", "--by", "task-type").stdout
+    assert report.splitlines()[0].split()[:2] == ["task-type", "requests"]
+    assert "everything on the strongest model used (" in report and "saved $-" not in report
 
 
 def test_submit_attaches_files_a_coverage_report_context_and_verify(tmp_path) -> None:
@@ -199,3 +224,9 @@ def test_routing_calibrate_fits_the_ranges_to_recorded_outcomes(tmp_path) -> Non
     [haiku] = [m for m in yaml.safe_load(patch.read_text())["routing"]["models"]
                if m["name"] == "claude-haiku-4"]
     assert 0.2 < haiku["complexityRange"]["max"] < 0.36
+    fitted = json.loads(fleet("routing", "calibrate", "--days", "1", "--target", "0.9",
+                              "--json").stdout)
+    assert fitted["changed"]["claude-haiku-4"]["to"][1] == pytest.approx(
+        haiku["complexityRange"]["max"], abs=1e-3)
+    assert set(fitted["expected"]) == {"now", "proposed"}
+    assert fitted["expected"]["proposed"]["first_pass"] >= fitted["expected"]["now"]["first_pass"]

@@ -51,8 +51,10 @@ def test_up_detached_then_status_then_down_leaves_no_process(services, tmp_path)
     assert status["flags"] == {"multiModelRouter": True, "streaming": True}  # one truth
     submitted = fleet("submit", "--type", "code-review", "--description", "Review.",
                       "--code-file", str(ROOT / "examples" / "project" / "src" / "shop" /
-                                         "pricing.py"), "--model", "claude-haiku-4", env=env)
-    task_id = submitted.stdout.split("\t")[0]
+                                         "pricing.py"), "--model", "claude-haiku-4", "--json",
+                      env=env)
+    task_id = json.loads(submitted.stdout)["task_id"]
+    assert json.loads(submitted.stdout)["selection"]["modelName"] == "claude-haiku-4"
     watched = fleet("watch", task_id, "--json", "--timeout", "60", env=env)
     events = [json.loads(line) for line in watched.stdout.splitlines()]  # JSON lines
     assert watched.returncode == 0 and events[-1]["type"] == "complete"

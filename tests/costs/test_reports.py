@@ -14,7 +14,7 @@ from fleet.costs.reports import cost_report, render
 from tests.costs.test_rollup import record
 
 
-@pytest.mark.parametrize("fmt", ["table", "json", "csv"])
+@pytest.mark.parametrize("fmt", ["json", "csv"])
 def test_cost_report_formats_and_savings(fmt: str, fleet: Any) -> None:
     before = cost_report(fleet.db, fleet.config, "day", "model")
     run = uuid.uuid4().hex[:6]
@@ -33,13 +33,9 @@ def test_cost_report_formats_and_savings(fmt: str, fleet: Any) -> None:
     if fmt == "json":
         groups = {g["task-type"]: g for g in json.loads(text)["groups"]}
         assert Decimal(groups[f"sec-{run}"]["cost_usd"]) == opus
-    elif fmt == "csv":
+    else:
         assert text.splitlines()[0].startswith("task-type,requests")
         assert any(line.startswith(f"gate-{run},1,1000,500") for line in text.splitlines())
-    else:
-        assert f"sec-{run}" in text and "saved $-" not in text
-        assert "everything on the strongest model used (claude-opus-4)" in text
-        assert "routing saved $" in text.splitlines()[-1]
     by_agent = {g["agent"] for g in cost_report(fleet.db, fleet.config, "month", "agent")["groups"]}
     assert {f"a-{run}", f"b-{run}"} <= by_agent
 
