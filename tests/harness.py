@@ -67,13 +67,14 @@ class WorkerProcess:
 
     def __init__(self, queues: list[str], name: str, env: dict[str, str] | None = None,
                  pool: str = "threads", concurrency: int = 8, run_id: str = "",
-                 tree: Path = ROOT) -> None:
-        """``tree``: the code the worker runs (another revision's files, for an A/B)."""
+                 tree: Path = ROOT, app: str = "fleet.app") -> None:
+        """``tree``: the code the worker runs (another revision's files, for an A/B);
+        ``app``: the Celery app (a benchmark's baseline)."""
         self.name = f"{name}-{run_id}" if run_id else name
         # One file per process: a test that starts the same worker twice keeps both logs.
         unique = f"{self.name}-{uuid.uuid4().hex[:6]}"
         self.log_path = Path(tempfile.gettempdir()) / f"fleet-{unique}.log"
-        cmd = [sys.executable, "-m", "celery", "-A", "fleet.app", "worker",
+        cmd = [sys.executable, "-m", "celery", "-A", app, "worker",
                "-Q", ",".join(queues), "-P", pool, "-c", str(concurrency),
                "-n", f"{self.name}@%h", "--loglevel=INFO", "--without-mingle",
                "--without-gossip"]

@@ -113,7 +113,7 @@ def test_the_simulated_provider_answers_each_type_with_a_valid_result() -> None:
     from fleet.qe.results import SPECS
     from tests.qe.samples import SAMPLES
 
-    simulated = SimulatedProvider(ttft_ms=0, tokens_per_second=0)
+    simulated = SimulatedProvider(ttft_ms=(0, 0), tokens_per_second=(0, 0))
     model = CONFIG.routing.models[0]
     for task in SAMPLES.values():
         prompt = build_prompt(task)

@@ -181,3 +181,23 @@ def test_a_structured_result_is_asked_for_natively_and_arrives_as_its_json(
     # A continuation carries on the JSON text already begun: asked for in text, not natively.
     collect(adapter, dataclasses.replace(req, continuation='{"decision": '))
     assert fake.requests[-1]["structured"] is None
+
+
+def test_simulated_timing_ranges_are_drawn_per_task_and_repeatable() -> None:
+    from workers.providers.simulated import SimulatedProvider, parse_range, timing
+
+    ranges = parse_range("300-2000", 0), parse_range("30-90", 0), parse_range("200-1500", 0)
+    assert parse_range("150", 0) == (150.0, 150.0) and parse_range("", 7) == (7, 7)
+    drawn = [timing(f"t{i}", *ranges) for i in range(200)]
+    assert drawn[0] == timing("t0", *ranges)  # seeded by the task id
+    assert all(0.3 <= t.ttft_s <= 2 and 30 <= t.tokens_per_second <= 90
+               and 200 <= t.output_tokens <= 1500 for t in drawn)
+    assert len({t.output_tokens for t in drawn}) > 150  # each task its own
+    provider = SimulatedProvider(ttft_ms=(0, 0), tokens_per_second=(0, 0),
+                                 output_tokens=ranges[2])
+    items = list(provider.stream(CompletionRequest(
+        task_id="t0", model=model("anthropic", "m"), system="", prompt="p",
+        max_output_tokens=4000)))
+    *deltas, usage = items
+    assert isinstance(usage, TokenUsage)
+    assert len(deltas) == usage.output_tokens == drawn[0].output_tokens

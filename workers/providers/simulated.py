@@ -2,7 +2,9 @@
 
 Time to first token, tokens per second and output length come from ``FLEET_SIM_TTFT_MS``,
 ``FLEET_SIM_TOKENS_PER_SECOND`` and ``FLEET_SIM_OUTPUT_TOKENS`` (0 = use the task's
-max_output_tokens, capped at 400). A task type that asks for a structured result gets one at
+max_output_tokens, capped at 400). Each may be a range, ``300-2000``: every task then draws its
+own value, seeded by its id (:func:`timing`), so a load of many tasks is realistic and two runs
+of the same tasks are timed alike. A task type that asks for a structured result gets one at
 the end (``workers.providers.simulated_results``). The text depends only on the task id and
 prompt, and usage is reported like a real API (input estimated from the prompt, output = tokens
 emitted).
@@ -30,29 +32,57 @@ _VOCABULARY = (
 )
 
 
-def _env_float(name: str, default: float) -> float:
-    raw = os.environ.get(name)
-    return float(raw) if raw not in (None, "") else default
+Range = tuple[float, float]
+
+
+def parse_range(raw: str | None, default: float) -> Range:
+    """``"300-2000"`` → (300, 2000); ``"150"`` → (150, 150); empty → the default."""
+    raw = (raw or "").strip()
+    if not raw:
+        return default, default
+    low, _, high = raw.partition("-")
+    return float(low), float(high or low)
+
+
+def env_range(name: str, default: float) -> Range:
+    return parse_range(os.environ.get(name), default)
+
+
+@dataclass(frozen=True)
+class Timing:
+    ttft_s: float
+    tokens_per_second: float  # 0: as fast as the reader takes them
+    output_tokens: int  # 0: the task's max_output_tokens, capped at 400
+
+
+def timing(task_id: str, ttft_ms: Range, tokens_per_second: Range,
+           output_tokens: Range) -> Timing:
+    """One task's timing: each value drawn uniformly from its range, seeded by the task id."""
+    rng = random.Random(hashlib.sha256(f"timing\0{task_id}".encode()).digest())
+    return Timing(rng.uniform(*ttft_ms) / 1000, rng.uniform(*tokens_per_second),
+                  round(rng.uniform(*output_tokens)))
 
 
 @dataclass
 class SimulatedProvider:
-    ttft_ms: float = field(default_factory=lambda: _env_float("FLEET_SIM_TTFT_MS", 150))
-    tokens_per_second: float = field(
-        default_factory=lambda: _env_float("FLEET_SIM_TOKENS_PER_SECOND", 400))
-    output_tokens: int = field(
-        default_factory=lambda: int(_env_float("FLEET_SIM_OUTPUT_TOKENS", 0)))
+    ttft_ms: Range = field(default_factory=lambda: env_range("FLEET_SIM_TTFT_MS", 150))
+    tokens_per_second: Range = field(
+        default_factory=lambda: env_range("FLEET_SIM_TOKENS_PER_SECOND", 400))
+    output_tokens: Range = field(
+        default_factory=lambda: env_range("FLEET_SIM_OUTPUT_TOKENS", 0))
     name: str = "simulated"
 
     def stream(self, request: CompletionRequest) -> Iterator[StreamItem]:
         seed = hashlib.sha256(f"{request.task_id}\0{request.prompt}".encode()).digest()
         rng = random.Random(seed)
-        count = self.output_tokens or min(request.max_output_tokens, 400)
-        count = min(count, request.max_output_tokens)
+        timed = timing(request.task_id, self.ttft_ms, self.tokens_per_second,
+                       self.output_tokens)
+        count = min(timed.output_tokens or min(request.max_output_tokens, 400),
+                    request.max_output_tokens)
         started = time.monotonic()
-        if self.ttft_ms > 0:
-            time.sleep(self.ttft_ms / 1000)
-        interval = 1.0 / self.tokens_per_second if self.tokens_per_second > 0 else 0.0
+        if timed.ttft_s > 0:
+            time.sleep(timed.ttft_s)
+        interval = 1.0 / timed.tokens_per_second if timed.tokens_per_second > 0 else 0.0
         # The text is a pure function of task and prompt, so a continuation request resumes it
         # exactly: the words already delivered are skipped, not repeated.
         # A structured result comes last, after prose up to the usual length (the parser
@@ -70,7 +100,7 @@ class SimulatedProvider:
             skip += 1
         for n, i in enumerate(range(skip, count)):
             if interval:
-                due = started + self.ttft_ms / 1000 + n * interval
+                due = started + timed.ttft_s + n * interval
                 delay = due - time.monotonic()
                 if delay > 0:
                     time.sleep(delay)
