@@ -21,9 +21,9 @@ from __future__ import annotations
 import contextlib
 import json
 import multiprocessing
+import os
 import sys
 import time
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -76,7 +76,9 @@ def listen(url: str, expected: int, ready: Any, out: Any, seconds: float) -> Non
             s.ended_at = now
             s.bad |= event["type"] == "error"
             ended += 1
-    out.put({k: vars(v) for k, v in streams.items()})
+    cpu = os.times()
+    out.put({"streams": {k: vars(v) for k, v in streams.items()},
+             "cpu": cpu.user + cpu.system})
 
 
 def _system_pids() -> dict[str, list[int]]:
@@ -122,11 +124,13 @@ def _rss_mb(pid: int) -> float:
 
 def run(kind: str, rate: float, seconds: float, concurrency: int) -> dict[str, Any]:
     """Offer ``rate`` tasks/s for ``seconds`` to one worker process of ``concurrency``
-    threads (the fleet: plus its dispatcher), and measure until every task has ended."""
-    with bench_env() as env:
+    threads (the fleet: plus its dispatcher), and measure until every task has ended.
+    ``kind``: bare, fleet (streams read in task threads) or fleet-asyncio (on one loop)."""
+    engine = "asyncio" if kind == "fleet-asyncio" else "threads"
+    with bench_env({"streaming.engine": engine}) as env:
         worker_env = env | PROFILE
         workers: list[WorkerProcess] = []
-        if kind == "fleet":
+        if kind.startswith("fleet"):
             workers.append(WorkerProcess(["fleet.dispatch"], "cap-dispatch", worker_env,
                                          concurrency=8))
             workers.append(WorkerProcess([QUEUE], "cap-streams", worker_env,
@@ -144,6 +148,9 @@ def run(kind: str, rate: float, seconds: float, concurrency: int) -> dict[str, A
         ready.wait(10)
         system = _system_pids()
         involved = [w.pid for w in workers] + system["redis"] + system["postgres"]
+        parts = {"streams worker": [streamer.pid], "redis": system["redis"],
+                 "postgres": system["postgres"]}
+        parts_cpu0 = {name: _cpu(pids) for name, pids in parts.items()}
         cpu0, switches0 = _cpu(involved), sum(_switches(w.pid) for w in workers)
         rss0 = _rss_mb(streamer.pid)
         send = _sender(kind, env)
@@ -153,11 +160,14 @@ def run(kind: str, rate: float, seconds: float, concurrency: int) -> dict[str, A
             delay = started + i / rate - time.monotonic()
             if delay > 0:
                 time.sleep(delay)
-            task_id = f"{kind}-{uuid.uuid4().hex[:12]}"
+            task_id = f"cap-{i:06d}"  # the same tasks, timed alike, in every run
             submitted[task_id] = time.time()
             send(task_id)
         offered_for = time.monotonic() - started
-        streams = {k: Stream(**v) for k, v in out.get(timeout=seconds + 240).items()}
+        heard = out.get(timeout=seconds + 240)
+        cpu_split = {name: round(_cpu(pids) - parts_cpu0[name], 1) for name, pids in parts.items()}
+        cpu_split["subscriber"] = round(heard["cpu"], 1)
+        streams = {k: Stream(**v) for k, v in heard["streams"].items()}
         listener.join(10)
         cpu = _cpu(involved) - cpu0
         switches = sum(_switches(w.pid) for w in workers) - switches0
@@ -165,7 +175,7 @@ def run(kind: str, rate: float, seconds: float, concurrency: int) -> dict[str, A
         for worker in reversed(workers):
             worker.stop()
     return summarise(kind, rate, seconds, offered_for, submitted, streams, cpu, switches,
-                     peak_rss, rss0)
+                     peak_rss, rss0) | {"cpu_seconds": cpu_split}
 
 
 def _sender(kind: str, env: dict[str, str]) -> Any:
@@ -186,9 +196,11 @@ def summarise(kind: str, rate: float, seconds: float, offered_for: float,
     ranges = [parse_range(raw, 0) for raw in PROFILE.values()]
     ended = [s for s in streams.values() if s.finals]
     start = min(submitted.values())
-    # The steady window: from the longest simulated task's length into the run to its end.
+    # Completions in the second half of the offer, against how many would end there if every
+    # task took exactly its simulated time (the same for every run: same tasks, same timing).
     window = (start + seconds / 2, start + seconds)
     in_window = sum(window[0] <= s.ended_at < window[1] for s in ended)
+    ideal = 0
     lags, ttfc_event, ttfc_submit = [], [], []
     open_at: list[tuple[float, int]] = []
     for task_id, sent in submitted.items():
@@ -197,6 +209,7 @@ def summarise(kind: str, rate: float, seconds: float, offered_for: float,
             continue
         t = timing(task_id, *ranges)
         simulated = t.ttft_s + t.output_tokens / t.tokens_per_second
+        ideal += window[0] <= sent + simulated < window[1]
         lags.append(s.ended_at - sent - simulated)
         if s.first_chunk_at:
             ttfc_event.append(s.first_chunk_lag * 1000)
@@ -213,6 +226,7 @@ def summarise(kind: str, rate: float, seconds: float, offered_for: float,
         "lost_or_doubled": sum(s.bad or s.finals != 1 for s in streams.values())
         + len(submitted) - len(streams),
         "completions_per_s": in_window / (window[1] - window[0]),
+        "ideal_completions_per_s": ideal / (window[1] - window[0]),
         "lag_p50_s": median(lags), "lag_p99_s": percentile(lags, 0.99),
         "ttfc_event_p50_ms": median(ttfc_event), "ttfc_event_p99_ms": percentile(ttfc_event, 0.99),
         "ttfc_submit_p50_ms": median(ttfc_submit),
@@ -224,27 +238,29 @@ def summarise(kind: str, rate: float, seconds: float, offered_for: float,
 
 
 def ab(rate: float = 20, seconds: float = 60, concurrency: int = 1000) -> list[dict[str, Any]]:
-    """The fleet and bare Celery at one offered rate, same worker count and threads."""
-    return [run("bare", rate, seconds, concurrency), run("fleet", rate, seconds, concurrency)]
+    """Bare Celery and the fleet (both engines) at one offered rate, same worker count and
+    threads."""
+    return [run(kind, rate, seconds, concurrency) for kind in ("bare", "fleet", "fleet-asyncio")]
 
 
-def streams(rate: float = 130, seconds: float = 40, concurrency: int = 2200) -> dict[str, Any]:
+def streams(rate: float = 130, seconds: float = 40, concurrency: int = 2200,
+            kind: str = "fleet-asyncio") -> dict[str, Any]:
     """One fleet worker process offered enough to hold ~2,000 streams at once."""
-    return run("fleet", rate, seconds, concurrency)
+    return run(kind, rate, seconds, concurrency)
 
 
 if __name__ == "__main__":
-    # python -m bench.capacity ab|streams [RATE SECONDS CONCURRENCY] | all
+    # python -m bench.capacity ab|streams [RATE SECONDS CONCURRENCY [KIND]] | all
     which = sys.argv[1] if len(sys.argv) > 1 else "all"
-    rate, seconds, threads = (sys.argv[2:5] + [None] * 3)[:3]
-    given = {k: v for k, v in (("rate", rate and float(rate)),
-                               ("seconds", seconds and float(seconds)),
-                               ("concurrency", threads and int(threads))) if v}
+    rate, seconds, threads, kind = (sys.argv[2:6] + [None] * 4)[:4]
+    given: dict[str, Any] = {k: v for k, v in (
+        ("rate", rate and float(rate)), ("seconds", seconds and float(seconds)),
+        ("concurrency", threads and int(threads)), ("kind", kind)) if v}
     results: list[dict[str, Any]] = []
     if which in ("ab", "all"):
-        results += ab(**given)  # type: ignore[arg-type]
+        results += ab(**given)
     if which in ("streams", "all"):
-        results.append(streams(**given))  # type: ignore[arg-type]
+        results.append(streams(**given))
     for r in results:
         print(json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in r.items()}),
               flush=True)

@@ -53,6 +53,7 @@ from fleet.streaming.subscribe import read_log
 from workers.attempt import Attempt, LeaseBusy, LeaseKeeper
 from workers.billing import announce_costs, owed_by, record_costs
 from workers.cascade import Checked, run_checked
+from workers.engine import StreamEngine
 from workers.providers import Providers
 from workers.runner import RunFailed, Runner
 
@@ -73,7 +74,8 @@ def lease_keeper(services: Services) -> LeaseKeeper:
 
 def runner(services: Services) -> Runner:
     return services.component("runner", lambda: Runner(
-        services.config, services.registry, services.breaker, Providers()))
+        services.config, services.registry, services.breaker, Providers(),
+        StreamEngine() if services.config.streaming.engine == "asyncio" else None))
 
 
 # resultrepr_maxsize: task events (Flower) show the result's summary fields, which come first,

@@ -20,6 +20,8 @@ The overall task deadline (``fleet.taskTimeout``) bounds all of it (TASK_003).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -28,6 +30,7 @@ from dataclasses import dataclass, field
 from fleet.config import FleetConfig, ModelConfig
 from fleet.contracts import ModelSelection, QETask, TokenUsage
 from fleet.errors import (
+    BufferOverflow,
     CostCalculationFailed,
     FleetError,
     MissingCredentials,
@@ -42,7 +45,15 @@ from fleet.routing.breaker import CircuitBreaker
 from fleet.routing.registry import ModelRegistry
 from fleet.routing.tokens import estimate_tokens
 from fleet.streaming.relay import StreamPublisher
-from workers.providers import CompletionRequest, Provider, ProviderCallError, TextDelta
+from workers.engine import StreamEngine
+from workers.providers import (
+    AsyncProvider,
+    CompletionRequest,
+    Provider,
+    ProviderCallError,
+    StreamItem,
+    TextDelta,
+)
 
 log = logging.getLogger("fleet.runner")
 
@@ -51,6 +62,7 @@ log = logging.getLogger("fleet.runner")
 ProviderFactory = Callable[[ModelConfig], Provider]
 MAX_BACKOFF_SECONDS = 60.0
 PROGRESS_EVERY_CHUNKS = 8
+BACKLOG_POLL_SECONDS = 0.002
 
 
 @dataclass
@@ -87,8 +99,11 @@ class RunFailed(Exception):
 
 class Runner:
     def __init__(self, config: FleetConfig, registry: ModelRegistry, breaker: CircuitBreaker,
-                 providers: ProviderFactory) -> None:
+                 providers: ProviderFactory, engine: StreamEngine | None = None) -> None:
+        """``engine``: read the streams of providers that can on its event loop (see
+        ``workers.engine``); without one, each in its task's thread."""
         self.config = config
+        self.engine = engine
         self.registry = registry
         self.breaker = breaker
         self.providers = providers
@@ -162,8 +177,8 @@ class Runner:
                                        deadline)
                 except (TaskTimedOut, TaskCancelled):  # stopped by us: what was sent is paid
                     if len(parts) > before:
-                        outcome.calls.append(Call(model, self._estimate(request,
-                                                                        parts[before:])))
+                        outcome.calls.append(Call(model, estimated_usage(request,
+                                                                         parts[before:])))
                     raise
                 except ProviderCallError as exc:
                     self.breaker.record(model, ok=False)
@@ -171,8 +186,8 @@ class Runner:
                     log.warning("task %s on %s: %s", task.id, model.name, exc)
                     produced = len(parts) > before
                     if produced:  # a stream that died mid-way: what was sent is estimated
-                        outcome.calls.append(Call(model, self._estimate(request,
-                                                                        parts[before:])))
+                        outcome.calls.append(Call(model, estimated_usage(request,
+                                                                         parts[before:])))
                     else:  # refused before any output: providers charge nothing
                         outcome.failed.append(FailedCall(model.name, exc.reason))
                         FAILED_CALLS.labels(model.name, exc.reason).inc()
@@ -201,38 +216,78 @@ class Runner:
 
     def _call(self, provider: Provider, request: CompletionRequest, parts: list[str],
               publisher: StreamPublisher, streaming: bool, deadline: float) -> TokenUsage:
-        usage: TokenUsage | None = None
-        max_tokens = request.max_output_tokens
-        start = len(parts)
+        reading = Reading(request, parts, publisher, streaming, deadline)
+        if self.engine is not None and isinstance(provider, AsyncProvider):
+            return self.engine.run(reading.read_async(provider))
         for item in provider.stream(request):
-            if isinstance(item, TextDelta):
-                parts.append(item.text)
-                if streaming:
-                    chunks_before = publisher.chunks
-                    publisher.add_text(item.text)
-                    if publisher.chunks != chunks_before and \
-                            publisher.chunks % PROGRESS_EVERY_CHUNKS == 0:
-                        produced = len(parts)
-                        publisher.emit("progress", {
-                            "percent": round(min(produced / max_tokens, 0.99) * 100, 1),
-                            "tokens": produced,
-                            "estimated_remaining": max(max_tokens - produced, 0)})
-                if time.monotonic() >= deadline:
-                    raise TaskTimedOut(f"task {request.task_id} exceeded its deadline")
-                if publisher.cancelled():
-                    raise TaskCancelled(f"task {request.task_id} was cancelled while "
-                                        f"{request.model.name} answered")
-            else:
-                usage = item
-        if usage is None:  # COST_001: no usage reported; estimate it and say so
-            log.warning("%s %s: %s reported no usage for task %s; %s",
-                        CostCalculationFailed.code, CostCalculationFailed.name,
-                        request.model.name, request.task_id, CostCalculationFailed.recovery)
-            return self._estimate(request, parts[start:])
-        return usage
+            reading.take(item)
+        return reading.usage()
 
-    @staticmethod
-    def _estimate(request: CompletionRequest, produced: list[str]) -> TokenUsage:
-        return TokenUsage(
-            input_tokens=estimate_tokens(request.system + request.prompt + request.continuation),
-            output_tokens=estimate_tokens("".join(produced)), estimated=True)
+
+
+def estimated_usage(request: CompletionRequest, produced: list[str]) -> TokenUsage:
+    return TokenUsage(
+        input_tokens=estimate_tokens(request.system + request.prompt + request.continuation),
+        output_tokens=estimate_tokens("".join(produced)), estimated=True)
+
+
+class Reading:
+    """One model call's stream as it is read: its text kept, chunks and progress published,
+    the deadline and a cancellation checked at every delta — the same whichever thread or
+    event loop reads it."""
+
+    def __init__(self, request: CompletionRequest, parts: list[str],
+                 publisher: StreamPublisher, streaming: bool, deadline: float) -> None:
+        self.request, self.parts, self.publisher = request, parts, publisher
+        self.streaming, self.deadline = streaming, deadline
+        self.start = len(parts)
+        self.reported: TokenUsage | None = None
+
+    def take(self, item: StreamItem) -> None:
+        if not isinstance(item, TextDelta):
+            self.reported = item
+            return
+        parts, publisher, request = self.parts, self.publisher, self.request
+        parts.append(item.text)
+        if self.streaming:
+            chunks_before = publisher.chunks
+            publisher.add_text(item.text)
+            if publisher.chunks != chunks_before and \
+                    publisher.chunks % PROGRESS_EVERY_CHUNKS == 0:
+                produced, max_tokens = len(parts), request.max_output_tokens
+                publisher.emit("progress", {
+                    "percent": round(min(produced / max_tokens, 0.99) * 100, 1),
+                    "tokens": produced, "estimated_remaining": max(max_tokens - produced, 0)})
+        if time.monotonic() >= self.deadline:
+            raise TaskTimedOut(f"task {request.task_id} exceeded its deadline")
+        if publisher.cancelled():
+            raise TaskCancelled(f"task {request.task_id} was cancelled while "
+                                f"{request.model.name} answered")
+
+    async def read_async(self, provider: AsyncProvider) -> TokenUsage:
+        # Closed at once when the read stops early (a timeout, a cancel): its connection too.
+        async with contextlib.aclosing(provider.astream(self.request)) as items:
+            async for item in items:
+                await self._wait_for_relay()
+                self.take(item)
+        return self.usage()
+
+    async def _wait_for_relay(self) -> None:
+        """The loop must never block: wait here while the relay catches up, instead of in the
+        publisher (backpressure; STREAM_001 after the stream timeout)."""
+        waited_until = time.monotonic() + self.publisher.timeout_s
+        while self.publisher.backlogged():
+            if time.monotonic() >= waited_until:
+                raise BufferOverflow(f"stream {self.request.task_id}: Redis took more "
+                                     f"than {self.publisher.timeout_s}s")
+            await asyncio.sleep(BACKLOG_POLL_SECONDS)
+
+    def usage(self) -> TokenUsage:
+        if self.reported is not None:
+            return self.reported
+        # COST_001: no usage reported; estimate it and say so
+        request = self.request
+        log.warning("%s %s: %s reported no usage for task %s; %s",
+                    CostCalculationFailed.code, CostCalculationFailed.name,
+                    request.model.name, request.task_id, CostCalculationFailed.recovery)
+        return estimated_usage(request, self.parts[self.start:])

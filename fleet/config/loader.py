@@ -36,6 +36,7 @@ ENV_OVERRIDES: dict[str, tuple[str, ...]] = {
     "STREAMING_BUFFER_SIZE": ("streaming", "bufferSize"),
     "STREAMING_BACKPRESSURE_THRESHOLD": ("streaming", "backpressureThreshold"),
     "STREAMING_TIMEOUT_MS": ("streaming", "timeoutMs"),
+    "STREAMING_ENGINE": ("streaming", "engine"),
     "BUDGET_ON_LIMIT": ("routing", "costTracking", "onLimit"),
     "FLEET_MAX_PAYLOAD_BYTES": ("fleet", "maxPayloadBytes"),
     "FLEET_TASK_TIMEOUT": ("fleet", "taskTimeout"),

@@ -69,6 +69,11 @@ class Chunker:
         """Whether text is buffered."""
         return bool(self._parts)
 
+    @property
+    def due_at(self) -> float:
+        """When buffered text is due (monotonic seconds)."""
+        return self._last_flush + self.flush_seconds
+
     def due(self) -> str | None:
         """The buffered text if it has waited ``flush_ms``, else None."""
         with self._lock:

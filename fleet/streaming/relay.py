@@ -19,6 +19,8 @@ backoff and nothing is dropped.
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import json
 import logging
 import threading
@@ -31,7 +33,7 @@ import redis
 from redis.commands.core import Script
 
 from fleet.backends import keys
-from fleet.contracts import FINAL_EVENTS, EventType, StreamEvent
+from fleet.contracts import FINAL_EVENTS, EventType
 from fleet.errors import BufferOverflow
 from fleet.streaming.chunker import Chunker
 from fleet.streaming.subscribe import LOG_TTL_SECONDS, last_logged
@@ -41,6 +43,9 @@ log = logging.getLogger("fleet.relay")
 BATCH_EVENTS = 512
 # How long a command sent with nothing else to write waits for events to ride with.
 COMMAND_LINGER_SECONDS = 0.005
+# When held text could not be flushed (its producer held the buffer, or the stream is
+# backlogged), how soon the relay looks again.
+HELD_RETRY_SECONDS = 0.005
 
 
 def _encode(event: dict[str, Any]) -> str:
@@ -59,9 +64,11 @@ class StreamRelay:
         lock = threading.RLock()
         self._cond = threading.Condition(lock)  # the relay thread waits on it for work
         self._idle = threading.Condition(lock)  # drain() waits on it for the queue to empty
-        # Publishers with text waiting in their buffer: the only ones the relay must visit
-        # between batches (an insertion-ordered set).
-        self._holding: dict[StreamPublisher, None] = {}
+        # Publishers with text waiting in their buffer, by when it is due (a heap): the relay
+        # visits only those whose text is due, however many streams the process carries.
+        self._due: list[tuple[float, int, StreamPublisher]] = []
+        self._holding: set[StreamPublisher] = set()
+        self._order = itertools.count()
         self._in_flight = 0  # events taken from the queue and not yet written
         self._thread = threading.Thread(target=self._run, name="fleet-stream-relay", daemon=True)
         self._thread.start()
@@ -70,8 +77,20 @@ class StreamRelay:
         """``publisher`` has buffered text: flush it when due."""
         with self._cond:
             if publisher not in self._holding:
-                self._holding[publisher] = None
+                self._holding.add(publisher)
+                publisher.held = True
+                self._hold_until(publisher.chunker.due_at, publisher)
                 self._cond.notify()
+
+    def _hold_until(self, due: float, publisher: StreamPublisher) -> None:
+        heapq.heappush(self._due, (due, next(self._order), publisher))
+
+    def _take_due(self) -> list[StreamPublisher]:
+        """The held publishers whose text is due now (the lock is held)."""
+        now, due = time.monotonic(), []
+        while self._due and self._due[0][0] <= now:
+            due.append(heapq.heappop(self._due)[2])
+        return due
 
     def submit(self, publisher: StreamPublisher, seq: int, payload: str) -> None:
         with self._cond:
@@ -108,8 +127,9 @@ class StreamRelay:
                     self._in_flight = 0
                     self._idle.notify_all()
                 if not self._queue:
-                    # Idle: sleep until something arrives, or poll buffers while text waits.
-                    self._cond.wait(timeout=0.005 if self._holding else None)
+                    # Idle: sleep until something arrives, or until held text is due.
+                    self._cond.wait(timeout=max(self._due[0][0] - time.monotonic(), 0.0)
+                                    if self._due else None)
                 if self._queue and not self._queued_events:
                     # Only commands: they wait a moment for events to ride with.
                     self._cond.wait(timeout=COMMAND_LINGER_SECONDS)
@@ -117,13 +137,22 @@ class StreamRelay:
                                                                   BATCH_EVENTS))]
                 self._queued_events -= sum(isinstance(item, _Event) for item in batch)
                 self._in_flight = len(batch)
-                holding = list(self._holding)
-            if holding:
-                drained = [p for p in holding if not p.flush_due_text()]
+                due = self._take_due()
+            if due:
+                still = [p for p in due if p.flush_due_text()]
                 with self._cond:
-                    for publisher in drained:
-                        if not publisher.chunker.pending:
-                            self._holding.pop(publisher, None)
+                    for publisher in due:
+                        # Cleared before the check: text added after the check finds it
+                        # cleared and holds itself again (add_text).
+                        publisher.held = False
+                        if publisher.chunker.pending:  # text added since, or not flushed yet
+                            publisher.held = True
+                            self._hold_until(max(publisher.chunker.due_at,
+                                                 time.monotonic() + HELD_RETRY_SECONDS)
+                                             if publisher in still else
+                                             publisher.chunker.due_at, publisher)
+                        else:
+                            self._holding.discard(publisher)
             if not batch:
                 continue
             while True:
@@ -244,34 +273,37 @@ class StreamPublisher:
         self._pending: set[int] = set()
         self._cond = threading.Condition()
         self._text_lock = threading.RLock()
+        self.held = False  # the relay holds this publisher's buffered text (its flag)
 
     # --- producer side -----------------------------------------------------------------------
 
-    def emit(self, type_: EventType, data: dict[str, Any] | None = None) -> StreamEvent:
+    def emit(self, type_: EventType, data: dict[str, Any] | None = None) -> None:
         if type_ != "chunk":
             self.flush_text()  # text buffered before a non-chunk event goes first
-        return self._emit(type_, data, wait=True)
+        self._emit(type_, data, wait=True)
 
-    def _emit(self, type_: EventType, data: dict[str, Any] | None, wait: bool) -> StreamEvent:
+    def _emit(self, type_: EventType, data: dict[str, Any] | None, wait: bool) -> None:
         with self._cond:
             if wait:
                 self._wait_below(self.high_water)
-            event = StreamEvent(task_id=self.task_id, seq=self.next_seq, type=type_,
-                                model=self.model, data=data or {}, ts=time.time())
+            seq = self.next_seq
+            # StreamEvent's fields in its order, built as a dict: one per chunk, so cheap.
+            event = {"task_id": self.task_id, "seq": seq, "type": type_, "model": self.model,
+                     "data": data or {}, "ts": time.time()}
             self.next_seq += 1
-            self._pending.add(event.seq)
+            self._pending.add(seq)
             self.peak_pending = max(self.peak_pending, len(self._pending))
-            self._relay.submit(self, event.seq, _encode(event.model_dump()))
-        if event.final:
+            self._relay.submit(self, seq, _encode(event))
+        if type_ in FINAL_EVENTS:
             self.finished = True
             self.wait_written()
-        return event
 
     def add_text(self, delta: object) -> None:
         """A model's text delta; becomes a chunk event when the chunker says so."""
         with self._text_lock:  # taking text from the buffer and numbering it are one step
             self._send_text(self.chunker.add(delta), wait=True)
-            if self.chunker.pending:
+            # The relay's lock only when the text is not already held for it.
+            if self.chunker.pending and not self.held:
                 self._relay.hold(self)
 
     def flush_text(self) -> None:
@@ -296,6 +328,12 @@ class StreamPublisher:
             if self.first_chunk_at is None:
                 self.first_chunk_at = time.monotonic()
             self._emit("chunk", {"text": chunk}, wait)
+
+    def backlogged(self) -> bool:
+        """Whether the next delta could make the producer wait for the relay (it may add a
+        chunk and a progress event): a producer that must not block waits before it instead."""
+        pending = len(self._pending)
+        return pending > 0 and pending + 2 >= self.high_water
 
     def wait_written(self, timeout: float | None = None) -> None:
         """Block until every emitted event is in Redis."""

@@ -56,9 +56,11 @@ def test_a_task_no_attempt_runs_yet_ends_at_once_and_never_runs(fleet, redis_cli
                       (queued.id,)).fetchone()[0] == 0
 
 
+@pytest.mark.parametrize("engine", ["threads", "asyncio"])
 def test_a_running_task_stops_bills_what_it_streamed_and_frees_the_rest(
-        fleet, redis_client, pg) -> None:
-    worker = WorkerProcess(["model.claude-sonnet-4.5"], "cancel-running", SLOW)
+        fleet, redis_client, pg, engine: str) -> None:
+    worker = WorkerProcess(["model.claude-sonnet-4.5"], "cancel-running",
+                           SLOW | {"STREAMING_ENGINE": engine})
     try:
         running = task("claude-sonnet-4.5")
         submit(running)

@@ -13,7 +13,8 @@ import pytest
 from fleet.config import ModelConfig, TokenPrices
 from fleet.contracts import TokenUsage
 from tests.fake_provider import FakeProvider
-from workers.providers import CompletionRequest, ProviderCallError, TextDelta
+from workers.engine import StreamEngine
+from workers.providers import CompletionRequest, ProviderCallError, StreamItem, TextDelta
 from workers.providers.anthropic_provider import AnthropicProvider
 from workers.providers.openai_provider import OpenAIChatProvider
 
@@ -51,20 +52,26 @@ def request(m: ModelConfig, spec: str = "", stream: bool = True,
                              stream=stream, continuation=continuation)
 
 
-def collect(adapter: Adapter, req: CompletionRequest) -> tuple[str, list[TokenUsage]]:
-    text, usage = [], []
-    for item in adapter.stream(req):
-        if isinstance(item, TextDelta):
-            text.append(item.text)
-        else:
-            usage.append(item)
-    return "".join(text), usage
+# Each adapter is read as a task thread reads it, and on the stream engine's event loop.
+MODES = ["thread", "engine"]
+ENGINE = StreamEngine()
+
+
+def collect(adapter: Adapter, req: CompletionRequest, mode: str = "thread"
+            ) -> tuple[str, list[TokenUsage]]:
+    async def read() -> list[StreamItem]:
+        return [item async for item in adapter.astream(req)]
+
+    items = ENGINE.run(read()) if mode == "engine" else list(adapter.stream(req))
+    text = [item.text for item in items if isinstance(item, TextDelta)]
+    return "".join(text), [item for item in items if isinstance(item, TokenUsage)]
 
 
 @pytest.mark.parametrize("kind", ["anthropic", "openai", "google"])
-def test_streams_text_and_usage(fake: FakeProvider, kind: str) -> None:
+@pytest.mark.parametrize("mode", MODES)
+def test_streams_text_and_usage(fake: FakeProvider, kind: str, mode: str) -> None:
     adapter, m = adapter_for(fake, kind)
-    text, usage = collect(adapter, request(m))
+    text, usage = collect(adapter, request(m), mode)
     assert text == EXPECTED
     assert len(usage) == 1 and usage[0].output_tokens == 30 and usage[0].input_tokens > 0
     assert usage[0].cached_tokens in (2, 3)  # cache-read tokens reported by each format
@@ -72,12 +79,13 @@ def test_streams_text_and_usage(fake: FakeProvider, kind: str) -> None:
 
 
 @pytest.mark.parametrize("kind", ["anthropic", "openai"])
-def test_non_streaming_and_continuation(fake: FakeProvider, kind: str) -> None:
+@pytest.mark.parametrize("mode", MODES)
+def test_non_streaming_and_continuation(fake: FakeProvider, kind: str, mode: str) -> None:
     adapter, m = adapter_for(fake, kind)
-    text, usage = collect(adapter, request(m, stream=False))
+    text, usage = collect(adapter, request(m, stream=False), mode)
     assert text == EXPECTED and usage[0].output_tokens == 30
     first_ten = EXPECTED[:EXPECTED.index(" w10")]
-    text, _ = collect(adapter, request(m, continuation=first_ten))
+    text, _ = collect(adapter, request(m, continuation=first_ten), mode)
     assert first_ten + text == EXPECTED
 
 
@@ -89,12 +97,13 @@ def test_non_streaming_and_continuation(fake: FakeProvider, kind: str) -> None:
     ("fault=malformed&after=4", True, False, None),
 ])
 @pytest.mark.parametrize("kind", ["anthropic", "openai"])
+@pytest.mark.parametrize("mode", MODES)
 def test_faults_become_classified_errors(fake: FakeProvider, kind: str, spec: str,
                                          retryable: bool, timeout: bool,
-                                         retry_after: float | None) -> None:
+                                         retry_after: float | None, mode: str) -> None:
     adapter, m = adapter_for(fake, kind)
     with pytest.raises(ProviderCallError) as info:
-        collect(adapter, request(m, f"[[{m.model}:{spec}]]"))
+        collect(adapter, request(m, f"[[{m.model}:{spec}]]"), mode)
     assert info.value.retryable is retryable and info.value.timeout is timeout
     assert info.value.retry_after == retry_after
     assert "k-secret" not in str(info.value)
@@ -108,9 +117,10 @@ def test_anthropic_overloaded_529_is_retryable(fake: FakeProvider) -> None:
 
 
 @pytest.mark.parametrize("kind", ["anthropic", "openai"])
-def test_missing_usage_yields_no_usage_item(fake: FakeProvider, kind: str) -> None:
+@pytest.mark.parametrize("mode", MODES)
+def test_missing_usage_yields_no_usage_item(fake: FakeProvider, kind: str, mode: str) -> None:
     adapter, m = adapter_for(fake, kind)
-    text, usage = collect(adapter, request(m, f"[[{m.model}:fault=nousage]]"))
+    text, usage = collect(adapter, request(m, f"[[{m.model}:fault=nousage]]"), mode)
     assert text == EXPECTED and usage == []
 
 
@@ -162,8 +172,9 @@ GATE = {"decision": "FAIL", "reasons": ["coverage 71 < 80"], "blocking": []}
 @pytest.mark.parametrize("stream", [True, False])
 @pytest.mark.parametrize(("kind", "how"), [("anthropic", "tool"), ("openai", "json_schema"),
                                            ("google", "json_schema")])
+@pytest.mark.parametrize("mode", MODES)
 def test_a_structured_result_is_asked_for_natively_and_arrives_as_its_json(
-        fake: FakeProvider, kind: str, how: str, stream: bool) -> None:
+        fake: FakeProvider, kind: str, how: str, stream: bool, mode: str) -> None:
     from urllib.parse import quote
 
     from fleet.qe.parse import parse_result
@@ -174,12 +185,12 @@ def test_a_structured_result_is_asked_for_natively_and_arrives_as_its_json(
     schema = result_schema("quality-gate")
     req = request(m, f"[[fake-{kind}:json={quote(json.dumps(GATE))}&times=9]]", stream=stream)
     req = dataclasses.replace(req, result_type="quality-gate", result_schema=schema)
-    text, usage = collect(adapter, req)
+    text, usage = collect(adapter, req, mode)
     assert fake.requests[-1]["structured"] == how and fake.requests[-1]["schema"] == schema
     assert parse_result(text, QualityGateResult).model_dump() == GATE
     assert usage[0].output_tokens > 0
     # A continuation carries on the JSON text already begun: asked for in text, not natively.
-    collect(adapter, dataclasses.replace(req, continuation='{"decision": '))
+    collect(adapter, dataclasses.replace(req, continuation='{"decision": '), mode)
     assert fake.requests[-1]["structured"] is None
 
 
@@ -201,3 +212,27 @@ def test_simulated_timing_ranges_are_drawn_per_task_and_repeatable() -> None:
     *deltas, usage = items
     assert isinstance(usage, TokenUsage)
     assert len(deltas) == usage.output_tokens == drawn[0].output_tokens
+
+
+def test_the_engine_runs_reads_on_one_loop_and_passes_errors_back() -> None:
+    import asyncio
+    import threading
+
+    engine = StreamEngine()
+    seen: set[int] = set()
+
+    async def where() -> str:
+        seen.add(threading.get_ident())
+        await asyncio.sleep(0)
+        return threading.current_thread().name
+
+    async def fails() -> None:
+        raise ProviderCallError("boom", retryable=False)
+
+    try:
+        names = [engine.run(where()) for _ in range(3)]
+        assert names == ["fleet-stream-engine"] * 3 and len(seen) == 1
+        with pytest.raises(ProviderCallError, match="boom"):
+            engine.run(fails())
+    finally:
+        engine.close()

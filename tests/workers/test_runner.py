@@ -18,6 +18,7 @@ from fleet.routing.registry import ModelRegistry
 from fleet.routing.router import ModelRouter
 from fleet.streaming.relay import StreamPublisher
 from tests.config.test_config import SHIPPED
+from workers.engine import StreamEngine
 from workers.providers import CompletionRequest, MockProvider, ProviderCallError, TextDelta
 from workers.runner import RunFailed, Runner
 
@@ -66,7 +67,8 @@ def run(handlers: dict[str, Any], streaming: bool = True
     selection: ModelSelection = ModelRouter(CONFIG, registry).select_model(task)
     mocks = {name: MockProvider(handler) for name, handler in handlers.items()}
     relay, breaker = RecordingRelay(), OpenBreaker()
-    runner = Runner(CONFIG, registry, breaker, lambda model: mocks[model.name])  # type: ignore[arg-type]
+    runner = Runner(CONFIG, registry, breaker, lambda model: mocks[model.name],  # type: ignore[arg-type]
+                    ENGINES[0])
     publisher = StreamPublisher(task.id, selection.model_name, relay,  # type: ignore[arg-type]
                                 log_read=True)
     try:
@@ -75,6 +77,19 @@ def run(handlers: dict[str, Any], streaming: bool = True
     except RunFailed as failed:
         outcome = failed
     return outcome, relay, breaker, mocks
+
+
+ENGINES: list[StreamEngine | None] = [None]
+
+
+@pytest.fixture(autouse=True, params=["thread", "engine"])
+def reader(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Every case twice: each stream read in the task's thread, and on the stream engine."""
+    engine = ENGINES[0] = StreamEngine() if request.param == "engine" else None
+    yield
+    if engine is not None:
+        engine.close()
+    ENGINES[0] = None
 
 
 def words(*parts: str, usage: TokenUsage | None = None) -> Any:

@@ -16,6 +16,7 @@ from fleet.config import ModelConfig
 from fleet.errors import MissingCredentials
 from fleet.services import get_config, get_settings
 from workers.providers.base import (
+    AsyncProvider,
     CompletionRequest,
     Provider,
     ProviderCallError,
@@ -26,6 +27,7 @@ from workers.providers.mock import MockProvider
 from workers.providers.simulated import SimulatedProvider
 
 __all__ = [
+    "AsyncProvider",
     "CompletionRequest",
     "MockProvider",
     "Provider",

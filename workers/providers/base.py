@@ -7,9 +7,9 @@ breaker are decided in one place (``workers.runner``) for every provider.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncGenerator, Iterator
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from fleet.config import ModelConfig
 from fleet.contracts import TokenUsage
@@ -79,3 +79,11 @@ class Provider(Protocol):
     name: str
 
     def stream(self, request: CompletionRequest) -> Iterator[StreamItem]: ...
+
+
+@runtime_checkable
+class AsyncProvider(Protocol):
+    """A provider that can also be read on an event loop (``workers.engine``): the same items
+    as ``stream``, awaited."""
+
+    def astream(self, request: CompletionRequest) -> AsyncGenerator[StreamItem, None]: ...

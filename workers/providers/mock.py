@@ -1,9 +1,11 @@
 """MockProvider: a provider whose answers come from a function, for tests (httpx's
-``MockTransport`` is the model): ``Runner(..., providers=lambda model: MockProvider(handler))``."""
+``MockTransport`` is the model): ``Runner(..., providers=lambda model: MockProvider(handler))``.
+It can be read in a thread or on the stream engine's loop alike."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+import asyncio
+from collections.abc import AsyncGenerator, Callable, Iterable, Iterator
 
 from workers.providers.base import CompletionRequest, StreamItem
 
@@ -22,3 +24,9 @@ class MockProvider:
     def stream(self, request: CompletionRequest) -> Iterator[StreamItem]:
         self.requests.append(request)
         yield from self.handler(request)
+
+    async def astream(self, request: CompletionRequest) -> AsyncGenerator[StreamItem, None]:
+        """The same answers, read on an event loop (yielding to it between items)."""
+        for item in self.stream(request):
+            await asyncio.sleep(0)
+            yield item

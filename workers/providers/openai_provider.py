@@ -4,7 +4,7 @@ A task type's structured result is asked for with ``response_format`` and its JS
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncGenerator, Iterator
 from typing import Any
 
 import httpx
@@ -34,9 +34,11 @@ class OpenAIChatProvider(SDKProvider):
         self.name: str = model.provider
         if endpoint is None and model.provider == "google":
             endpoint = GEMINI_OPENAI_BASE_URL
-        self.client = openai.OpenAI(
-            api_key=api_key, base_url=endpoint, max_retries=0,
-            timeout=httpx.Timeout(timeout_s, connect=min(timeout_s, 10.0)))
+        self._client_options: dict[str, Any] = {
+            "api_key": api_key, "base_url": endpoint, "max_retries": 0,
+            "timeout": httpx.Timeout(timeout_s, connect=min(timeout_s, 10.0))}
+        self.client = openai.OpenAI(**self._client_options)
+        self.aclient: openai.AsyncOpenAI | None = None
         # OpenAI's own reasoning models refuse max_tokens; compatible servers only know it.
         self._limit_param = "max_completion_tokens" if model.provider == "openai" else "max_tokens"
 
@@ -48,7 +50,7 @@ class OpenAIChatProvider(SDKProvider):
                          {"role": "user", "content": CONTINUE_INSTRUCTION}]
         return messages
 
-    def _create(self, request: CompletionRequest, **extra: Any) -> Any:
+    def _arguments(self, request: CompletionRequest, **extra: Any) -> dict[str, Any]:
         schema = request.native_schema
         if schema is not None:
             # Not strict: strict mode wants every field required, and defaults are part of
@@ -56,33 +58,75 @@ class OpenAIChatProvider(SDKProvider):
             extra["response_format"] = {"type": "json_schema", "json_schema": {
                 "name": f"{request.result_type or 'result'}".replace("-", "_"),
                 "schema": schema, "strict": False}}
-        return self.client.chat.completions.create(  # type: ignore[call-overload]
-            model=request.model.model, messages=self._messages(request),
-            **{self._limit_param: request.max_output_tokens}, **extra)
+        return {"model": request.model.model, "messages": self._messages(request),
+                self._limit_param: request.max_output_tokens, **extra}
 
     def _stream(self, request: CompletionRequest) -> Iterator[StreamItem]:
-        usage = None
-        finished = False
-        with self._create(request, stream=True,
-                          stream_options={"include_usage": True}) as chunks:
+        reader = _Reader()
+        with self.client.chat.completions.create(**self._arguments(request, **STREAMED)) as chunks:
             for chunk in chunks:
-                if chunk.choices:
-                    choice = chunk.choices[0]
-                    if choice.delta.content:
-                        yield TextDelta(choice.delta.content)
-                    finished = finished or choice.finish_reason is not None
-                if chunk.usage is not None:
-                    usage = chunk.usage
-        if not finished:
-            raise ProviderCallError("stream ended without a finish_reason", retryable=True)
-        if usage is not None:
-            yield _usage(usage)
+                if (delta := reader.take(chunk)) is not None:
+                    yield delta
+        yield from reader.end()
+
+    async def _astream(self, request: CompletionRequest) -> AsyncGenerator[StreamItem, None]:
+        reader = _Reader()
+        async with await self._async_client().chat.completions.create(
+                **self._arguments(request, **STREAMED)) as chunks:
+            async for chunk in chunks:
+                if (delta := reader.take(chunk)) is not None:
+                    yield delta
+        for item in reader.end():
+            yield item
 
     def _complete(self, request: CompletionRequest) -> Iterator[StreamItem]:
-        response = self._create(request)
-        yield TextDelta(response.choices[0].message.content or "")
-        if response.usage is not None:
-            yield _usage(response.usage)
+        yield from _whole(self.client.chat.completions.create(**self._arguments(request)))
+
+    async def _acomplete(self, request: CompletionRequest) -> AsyncGenerator[StreamItem, None]:
+        response = await self._async_client().chat.completions.create(
+            **self._arguments(request))
+        for item in _whole(response):
+            yield item
+
+    def _async_client(self) -> openai.AsyncOpenAI:
+        # Made on the engine's loop on first use: its connections belong to that loop.
+        if self.aclient is None:
+            self.aclient = openai.AsyncOpenAI(**self._client_options)
+        return self.aclient
+
+
+STREAMED: dict[str, Any] = {"stream": True, "stream_options": {"include_usage": True}}
+
+
+class _Reader:
+    """One streamed completion's chunks: the text as deltas, and the usage once it finished."""
+
+    def __init__(self) -> None:
+        self.usage: Any = None
+        self.finished = False
+
+    def take(self, chunk: Any) -> TextDelta | None:
+        delta = None
+        if chunk.choices:
+            choice = chunk.choices[0]
+            if choice.delta.content:
+                delta = TextDelta(choice.delta.content)
+            self.finished = self.finished or choice.finish_reason is not None
+        if chunk.usage is not None:
+            self.usage = chunk.usage
+        return delta
+
+    def end(self) -> Iterator[StreamItem]:
+        if not self.finished:
+            raise ProviderCallError("stream ended without a finish_reason", retryable=True)
+        if self.usage is not None:
+            yield _usage(self.usage)
+
+
+def _whole(response: Any) -> Iterator[StreamItem]:
+    yield TextDelta(response.choices[0].message.content or "")
+    if response.usage is not None:
+        yield _usage(response.usage)
 
 
 def _usage(usage: Any) -> TokenUsage:

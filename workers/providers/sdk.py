@@ -3,7 +3,7 @@ ProviderCallError, and the streaming entry point that applies it."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncGenerator, Iterator
 from typing import Any, ClassVar
 
 import httpx
@@ -50,8 +50,9 @@ def classify(exc: BaseException, *, status_error: type[BaseException],
 
 
 class SDKProvider:
-    """Base of the adapters built on an official SDK: ``stream`` runs the adapter's streaming
-    or one-shot call and turns whatever the SDK raises into a ProviderCallError."""
+    """Base of the adapters built on an official SDK: ``stream`` (and ``astream``, with the
+    SDK's async client, for the stream engine) runs the adapter's streaming or one-shot call and
+    turns whatever the SDK raises into a ProviderCallError."""
 
     status_error: ClassVar[type[BaseException]]
     timeout_error: ClassVar[type[BaseException]]
@@ -67,8 +68,26 @@ class SDKProvider:
                            timeout_error=self.timeout_error,
                            connection_error=self.connection_error) from None
 
+    async def astream(self, request: CompletionRequest) -> AsyncGenerator[StreamItem, None]:
+        try:
+            async for item in (self._astream(request) if request.stream
+                               else self._acomplete(request)):
+                yield item
+        except ProviderCallError:
+            raise
+        except Exception as exc:
+            raise classify(exc, status_error=self.status_error,
+                           timeout_error=self.timeout_error,
+                           connection_error=self.connection_error) from None
+
     def _stream(self, request: CompletionRequest) -> Iterator[StreamItem]:
         raise NotImplementedError
 
     def _complete(self, request: CompletionRequest) -> Iterator[StreamItem]:
+        raise NotImplementedError
+
+    def _astream(self, request: CompletionRequest) -> AsyncGenerator[StreamItem, None]:
+        raise NotImplementedError
+
+    def _acomplete(self, request: CompletionRequest) -> AsyncGenerator[StreamItem, None]:
         raise NotImplementedError

@@ -12,12 +12,13 @@ emitted).
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
 import random
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncGenerator, Iterator
 from dataclasses import dataclass, field
 
 from fleet.contracts import TokenUsage
@@ -72,16 +73,16 @@ class SimulatedProvider:
         default_factory=lambda: env_range("FLEET_SIM_OUTPUT_TOKENS", 0))
     name: str = "simulated"
 
-    def stream(self, request: CompletionRequest) -> Iterator[StreamItem]:
+    def _plan(self, request: CompletionRequest) -> tuple[float, list[tuple[float, str]],
+                                                          TokenUsage]:
+        """The call's wait for its first token, each delta after it with its delay from the
+        call's start, and the usage it reports."""
         seed = hashlib.sha256(f"{request.task_id}\0{request.prompt}".encode()).digest()
         rng = random.Random(seed)
         timed = timing(request.task_id, self.ttft_ms, self.tokens_per_second,
                        self.output_tokens)
         count = min(timed.output_tokens or min(request.max_output_tokens, 400),
                     request.max_output_tokens)
-        started = time.monotonic()
-        if timed.ttft_s > 0:
-            time.sleep(timed.ttft_s)
         interval = 1.0 / timed.tokens_per_second if timed.tokens_per_second > 0 else 0.0
         # The text is a pure function of task and prompt, so a continuation request resumes it
         # exactly: the words already delivered are skipped, not repeated.
@@ -93,18 +94,37 @@ class SimulatedProvider:
         words = [rng.choice(_VOCABULARY) for _ in range(max(count - len(result), 1))]
         deltas = [w if i == 0 else (".\n" if i % 12 == 11 else " ") + w
                   for i, w in enumerate(words)] + result
-        count = len(deltas)
         skip, produced = 0, 0
         while skip < len(deltas) and produced + len(deltas[skip]) <= len(request.continuation):
             produced += len(deltas[skip])
             skip += 1
-        for n, i in enumerate(range(skip, count)):
-            if interval:
-                due = started + timed.ttft_s + n * interval
-                delay = due - time.monotonic()
-                if delay > 0:
-                    time.sleep(delay)
-            yield TextDelta(deltas[i])
-        yield TokenUsage(input_tokens=estimate_tokens(request.system + request.prompt
-                                                      + request.continuation),
-                         output_tokens=count - skip)
+        timeline = [(timed.ttft_s + n * interval, deltas[i])
+                    for n, i in enumerate(range(skip, len(deltas)))]
+        usage = TokenUsage(input_tokens=estimate_tokens(request.system + request.prompt
+                                                        + request.continuation),
+                           output_tokens=len(deltas) - skip)
+        return timed.ttft_s, timeline, usage
+
+    def stream(self, request: CompletionRequest) -> Iterator[StreamItem]:
+        started = time.monotonic()
+        ttft, timeline, usage = self._plan(request)
+        if ttft > 0:
+            time.sleep(ttft)
+        for due, text in timeline:
+            delay = started + due - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            yield TextDelta(text)
+        yield usage
+
+    async def astream(self, request: CompletionRequest) -> AsyncGenerator[StreamItem, None]:
+        started = time.monotonic()
+        ttft, timeline, usage = self._plan(request)
+        if ttft > 0:
+            await asyncio.sleep(ttft)
+        for due, text in timeline:
+            delay = started + due - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            yield TextDelta(text)
+        yield usage
