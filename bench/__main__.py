@@ -10,8 +10,9 @@ import platform
 import sys
 import time
 from collections.abc import Callable
+from typing import Any
 
-from bench import costs, dispatch, routing_latency, streaming, verify
+from bench import capacity, costs, dispatch, routing_latency, streaming, verify
 
 Row = tuple[str, str, str, str, bool | None]  # met: None when the row has no target
 
@@ -95,9 +96,43 @@ def _verify() -> list[Row]:
              f"(per-round ratio {r['ratio']:.2f})", None)]
 
 
+def _capacity() -> list[Row]:
+    bare, fleet, threads = capacity.ab()
+    big = capacity.streams()
+
+    def rate(r: dict[str, Any]) -> str:
+        return f"{r['completions_per_s']:.1f}/s"
+
+    offered = (f"offered {bare['offered_per_s']:.0f} tasks/s for {bare['offered_for_s']:.0f} s, "
+               f"1 worker process x 1,000 threads; ideal {bare['ideal_completions_per_s']:.1f}/s")
+    return [
+        ("capacity: concurrent streams in one worker process (0.3-2 s to first token, "
+         "30-90 tokens/s, 200-1,500 tokens)",
+         f"{big['peak_streams']:,} at once, {big['ended']:,} of {big['tasks']:,} ended, "
+         f"{big['lost_or_doubled']} lost or doubled, peak RSS {big['peak_rss_mb']:.0f} MB "
+         f"({big['rss_per_stream_kb']:.0f} KB a stream), first-chunk overhead p99 "
+         f"{big['ttfc_event_p99_ms']:.0f} ms",
+         "2,000, ≤ 600 MB, p99 ≤ 50 ms, 0 lost",
+         f"offered {big['offered_per_s']:.0f} tasks/s for {big['offered_for_s']:.0f} s",
+         big["peak_streams"] >= 2000 and big["peak_rss_mb"] <= 600
+         and big["ttfc_event_p99_ms"] <= 50 and big["lost_or_doubled"] == 0),
+        ("capacity: completions/s at a load bare Celery sustains",
+         f"fleet {rate(fleet)} (threads engine {rate(threads)}), first-chunk overhead p99 "
+         f"{fleet['ttfc_submit_p99_ms']:.0f} ms, {fleet['lost_or_doubled']} lost",
+         "≥ 0.95 x bare", f"bare Celery {rate(bare)}; {offered}",
+         fleet["completions_per_s"] >= 0.95 * bare["completions_per_s"]),
+        ("capacity: CPU per task, every process", f"fleet {fleet['cpu_ms_per_task']:.0f} ms, "
+         f"{fleet['switches_per_task']:.0f} context switches (threads engine "
+         f"{threads['cpu_ms_per_task']:.0f} ms, {threads['switches_per_task']:.0f})",
+         "≤ 2 x bare", f"bare Celery streamer {bare['cpu_ms_per_task']:.0f} ms, "
+         f"{bare['switches_per_task']:.0f} switches",
+         fleet["cpu_ms_per_task"] <= 2 * bare["cpu_ms_per_task"]),
+    ]
+
+
 BENCHES: dict[str, Callable[[], list[Row]]] = {
     "routing": _routing, "relay": _relay, "ttfc": _ttfc, "concurrent": _concurrent,
-    "costs": _costs, "dispatch": _dispatch, "verify": _verify}
+    "costs": _costs, "dispatch": _dispatch, "verify": _verify, "capacity": _capacity}
 
 
 def main(names: list[str]) -> int:

@@ -125,8 +125,9 @@ def _rss_mb(pid: int) -> float:
 def run(kind: str, rate: float, seconds: float, concurrency: int) -> dict[str, Any]:
     """Offer ``rate`` tasks/s for ``seconds`` to one worker process of ``concurrency``
     threads (the fleet: plus its dispatcher), and measure until every task has ended.
-    ``kind``: bare, fleet (streams read in task threads) or fleet-asyncio (on one loop)."""
-    engine = "asyncio" if kind == "fleet-asyncio" else "threads"
+    ``kind``: bare, fleet (streams read on the worker's event loop, the default) or
+    fleet-threads (each in its task's thread)."""
+    engine = "threads" if kind == "fleet-threads" else "asyncio"
     with bench_env({"streaming.engine": engine}) as env:
         worker_env = env | PROFILE
         workers: list[WorkerProcess] = []
@@ -237,14 +238,14 @@ def summarise(kind: str, rate: float, seconds: float, offered_for: float,
         "switches_per_task": switches / max(done, 1)}
 
 
-def ab(rate: float = 20, seconds: float = 60, concurrency: int = 1000) -> list[dict[str, Any]]:
+def ab(rate: float = 12, seconds: float = 60, concurrency: int = 1000) -> list[dict[str, Any]]:
     """Bare Celery and the fleet (both engines) at one offered rate, same worker count and
     threads."""
-    return [run(kind, rate, seconds, concurrency) for kind in ("bare", "fleet", "fleet-asyncio")]
+    return [run(kind, rate, seconds, concurrency) for kind in ("bare", "fleet", "fleet-threads")]
 
 
-def streams(rate: float = 130, seconds: float = 40, concurrency: int = 2200,
-            kind: str = "fleet-asyncio") -> dict[str, Any]:
+def streams(rate: float = 130, seconds: float = 20, concurrency: int = 2200,
+            kind: str = "fleet") -> dict[str, Any]:
     """One fleet worker process offered enough to hold ~2,000 streams at once."""
     return run(kind, rate, seconds, concurrency)
 

@@ -286,7 +286,7 @@ class StreamingSection(CamelModel):
     flush_ms: int = Field(default=20, ge=0, description="coalesce tokens for at most this long")
     flush_chars: int = Field(default=256, gt=0, description="flush a chunk at this many chars")
     engine: Literal["threads", "asyncio"] = Field(
-        default="threads", description="who reads the model streams of a worker process: each "
+        default="asyncio", description="who reads the model streams of a worker process: each "
         "task's own thread, or one event loop for all of them (workers.engine)")
     retry_config: RetryConfig = Field(default_factory=RetryConfig)
     circuit_breaker: CircuitBreakerConfig = Field(default_factory=CircuitBreakerConfig)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import itertools
 import os
 import random
 import re
@@ -73,10 +74,9 @@ class SimulatedProvider:
         default_factory=lambda: env_range("FLEET_SIM_OUTPUT_TOKENS", 0))
     name: str = "simulated"
 
-    def _plan(self, request: CompletionRequest) -> tuple[float, list[tuple[float, str]],
-                                                          TokenUsage]:
-        """The call's wait for its first token, each delta after it with its delay from the
-        call's start, and the usage it reports."""
+    def _plan(self, request: CompletionRequest) -> tuple[float, Iterator[tuple[float, str]]]:
+        """The call's wait for its first token, and each delta after it with its delay from
+        the call's start — drawn as they are read, so a long answer holds no list of them."""
         seed = hashlib.sha256(f"{request.task_id}\0{request.prompt}".encode()).digest()
         rng = random.Random(seed)
         timed = timing(request.task_id, self.ttft_ms, self.tokens_per_second,
@@ -84,47 +84,58 @@ class SimulatedProvider:
         count = min(timed.output_tokens or min(request.max_output_tokens, 400),
                     request.max_output_tokens)
         interval = 1.0 / timed.tokens_per_second if timed.tokens_per_second > 0 else 0.0
-        # The text is a pure function of task and prompt, so a continuation request resumes it
-        # exactly: the words already delivered are skipped, not repeated.
         # A structured result comes last, after prose up to the usual length (the parser
         # finds it there, as it must in a real model's answer).
         result = (re.findall(r"\s*\S+", "\n\n" + answer(request.result_type, request.prompt,
                                                          request.model))
                   if request.result_type else [])
-        words = [rng.choice(_VOCABULARY) for _ in range(max(count - len(result), 1))]
-        deltas = [w if i == 0 else (".\n" if i % 12 == 11 else " ") + w
-                  for i, w in enumerate(words)] + result
-        skip, produced = 0, 0
-        while skip < len(deltas) and produced + len(deltas[skip]) <= len(request.continuation):
-            produced += len(deltas[skip])
-            skip += 1
-        timeline = [(timed.ttft_s + n * interval, deltas[i])
-                    for n, i in enumerate(range(skip, len(deltas)))]
-        usage = TokenUsage(input_tokens=estimate_tokens(request.system + request.prompt
-                                                        + request.continuation),
-                           output_tokens=len(deltas) - skip)
-        return timed.ttft_s, timeline, usage
+        words = (rng.choice(_VOCABULARY) for _ in range(max(count - len(result), 1)))
+        deltas = itertools.chain((w if i == 0 else (".\n" if i % 12 == 11 else " ") + w
+                                  for i, w in enumerate(words)), result)
+
+        def timeline() -> Iterator[tuple[float, str]]:
+            # The text is a pure function of task and prompt, so a continuation request
+            # resumes it exactly: the words already delivered are skipped, not repeated.
+            skipping, produced, n = bool(request.continuation), 0, 0
+            for text in deltas:
+                if skipping and produced + len(text) <= len(request.continuation):
+                    produced += len(text)
+                    continue
+                skipping = False
+                yield timed.ttft_s + n * interval, text
+                n += 1
+
+        return timed.ttft_s, timeline()
+
+    def _usage(self, request: CompletionRequest, produced: int) -> TokenUsage:
+        return TokenUsage(input_tokens=estimate_tokens(request.system + request.prompt
+                                                       + request.continuation),
+                          output_tokens=produced)
 
     def stream(self, request: CompletionRequest) -> Iterator[StreamItem]:
         started = time.monotonic()
-        ttft, timeline, usage = self._plan(request)
+        ttft, timeline = self._plan(request)
         if ttft > 0:
             time.sleep(ttft)
+        produced = 0
         for due, text in timeline:
             delay = started + due - time.monotonic()
             if delay > 0:
                 time.sleep(delay)
+            produced += 1
             yield TextDelta(text)
-        yield usage
+        yield self._usage(request, produced)
 
     async def astream(self, request: CompletionRequest) -> AsyncGenerator[StreamItem, None]:
         started = time.monotonic()
-        ttft, timeline, usage = self._plan(request)
+        ttft, timeline = self._plan(request)
         if ttft > 0:
             await asyncio.sleep(ttft)
+        produced = 0
         for due, text in timeline:
             delay = started + due - time.monotonic()
             if delay > 0:
                 await asyncio.sleep(delay)
+            produced += 1
             yield TextDelta(text)
-        yield usage
+        yield self._usage(request, produced)
