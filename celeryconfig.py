@@ -58,10 +58,23 @@ result_backend_transport_options = {"retry_policy": {
 
 
 
+if _settings.on_rabbitmq:
+    # A message is sent once RabbitMQ has taken it (publisher confirms), not merely written.
+    broker_transport_options = {"confirm_publish": True}
+# Quorum queues (FLEET_QUEUE_TYPE=quorum, RabbitMQ): each queue replicated across the cluster's
+# nodes; a queue created on the fly (a model registered at run time) is one too. Quorum queues
+# know no global QoS, which Celery detects; a client of another service that declares these
+# queues must declare them alike (x-queue-type: quorum).
+_QUEUE_ARGUMENTS = ({"x-queue-type": "quorum"}
+                    if _settings.on_rabbitmq and _settings.fleet_queue_type == "quorum" else None)
+task_create_missing_queue_type = "quorum" if _QUEUE_ARGUMENTS else "classic"
+
+
 def _queue(name: str) -> Queue:
     # One direct exchange per queue: a shared default exchange would copy every message to
     # every queue bound with the same routing key.
-    return Queue(name, Exchange(name, type="direct"), routing_key=name)
+    return Queue(name, Exchange(name, type="direct"), routing_key=name,
+                 queue_arguments=_QUEUE_ARGUMENTS)
 
 
 task_queues = [

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -15,6 +16,8 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="", extra="ignore", case_sensitive=False)
 
     fleet_broker_url: str = "redis://127.0.0.1:6379/0"
+    # On RabbitMQ: classic queues, or quorum queues (replicated across a cluster's nodes).
+    fleet_queue_type: Literal["classic", "quorum"] = "classic"
     fleet_redis_url: str = "redis://127.0.0.1:6379/0"
     # How often a Redis command is retried through a reconnect (backoff capped at 2 s; 20 is
     # about half a minute): how long a Redis outage may last before tasks fail.
@@ -34,6 +37,10 @@ class Settings(BaseSettings):
     # (fleet/costs/spool.py): a directory that outlives the process (systemd StateDirectory,
     # a pod volume).
     fleet_hold_dir: Path = Path(tempfile.gettempdir()) / "qe-fleet-held"
+
+    @property
+    def on_rabbitmq(self) -> bool:
+        return self.fleet_broker_url.startswith(("amqp", "pyamqp"))
 
     @property
     def result_backend(self) -> str:

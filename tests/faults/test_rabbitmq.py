@@ -41,12 +41,27 @@ def rabbitmq() -> Iterator[str]:
         _rabbitmqctl("delete_vhost", vhost)
 
 
+def _queue_types(vhost_url: str) -> dict[str, str]:
+    vhost = vhost_url.rsplit("/", 1)[1]
+    listing = subprocess.run(["rabbitmqctl", "-q", "list_queues", "-p", vhost, "name", "type"],
+                             check=True, capture_output=True, text=True, timeout=60).stdout
+    return dict(line.split("\t")[:2] for line in listing.splitlines()[1:] if "\t" in line)
+
+
+@pytest.mark.parametrize("queue_type", ["classic", "quorum"])
 def test_a_dispatcher_killed_holding_messages_loses_none(rabbitmq: str, redis_client: Any,
-                                                          pg: Any, services: Any) -> None:
-    env = {**ENV, "FLEET_BROKER_URL": rabbitmq}
+                                                          pg: Any, services: Any,
+                                                          queue_type: str) -> None:
+    from kombu import Exchange, Queue
+
+    env = {**ENV, "FLEET_BROKER_URL": rabbitmq, "FLEET_QUEUE_TYPE": queue_type}
     client = Celery("other-service", broker=rabbitmq, backend=services.redis_url)
     client.conf.update(task_serializer="json", accept_content=["json"],
                        result_accept_content=["json"])
+    if queue_type == "quorum":  # another service declares the queue as the fleet does
+        client.conf.task_queues = [Queue(
+            "fleet.dispatch", Exchange("fleet.dispatch", type="direct"),
+            routing_key="fleet.dispatch", queue_arguments={"x-queue-type": "quorum"})]
     ids = [f"rmq-{i}-{uuid.uuid4().hex[:6]}" for i in range(60)]
     for task_id in ids:
         client.send_task("fleet.dispatch", queue="fleet.dispatch", kwargs={"task": {
@@ -71,6 +86,8 @@ def test_a_dispatcher_killed_holding_messages_loses_none(rabbitmq: str, redis_cl
             assert all(r["status"] == "complete" for r in results.values())
             for task_id in ids:  # with the workers there to take any duplicate's copy
                 assert_ran_once(task_id, redis_client, pg)
+            types = _queue_types(rabbitmq)
+            assert types["fleet.dispatch"] == types["model.claude-haiku-4"] == queue_type
         finally:
             successor.stop()
     finally:

@@ -5,7 +5,9 @@ the gateway, and the page resumes from where it was: its text is the task's, onc
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -40,15 +42,17 @@ def slow_worker(services: Any) -> Iterator[None]:
 def browser() -> Iterator[int]:
     """Headless Chromium with its DevTools port."""
     port = free_port()
-    with tempfile.TemporaryDirectory() as profile:
+    # Chromium's helper processes may still write to the profile as the browser ends: stop
+    # its whole process group, and let a straggler's file not fail the test.
+    with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as profile:
         proc = subprocess.Popen(["chromium", "--headless=new", "--no-sandbox", "--disable-gpu",
                                  f"--remote-debugging-port={port}", f"--user-data-dir={profile}",
                                  "about:blank"], stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL)
+                                stderr=subprocess.DEVNULL, start_new_session=True)
         try:
             yield port
         finally:
-            proc.terminate()
+            os.killpg(proc.pid, signal.SIGTERM)
             proc.wait(10)
 
 
