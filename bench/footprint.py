@@ -8,7 +8,7 @@ simulated provider, no waiting) with the default chunking; the counters are read
 client on this run's Redis and database (other databases' traffic on the same server is small
 and shows as noise).
 
-Run: python -m bench.footprint [tasks] [tokens]
+Run: python -m bench.footprint [tasks] [tokens] [tokens_per_second]
 """
 
 from __future__ import annotations
@@ -48,12 +48,15 @@ def _pg_counters(url: str) -> dict[str, int]:
                     (int(v) for v in row), strict=True))
 
 
-def run(tasks: int = 300, tokens: int = 850) -> dict[str, Any]:
+def run(tasks: int = 300, tokens: int = 850, tokens_per_second: int = 0) -> dict[str, Any]:
+    """``tokens_per_second``: 0 streams as fast as read (chunks fill to ``flushChars``); a
+    model's pace makes a chunk of every ``flushMs`` instead."""
     with bench_env() as env:
-        worker_env = env | {"FLEET_SIM_TTFT_MS": "0", "FLEET_SIM_TOKENS_PER_SECOND": "0",
+        worker_env = env | {"FLEET_SIM_TTFT_MS": "0",
+                            "FLEET_SIM_TOKENS_PER_SECOND": str(tokens_per_second),
                             "FLEET_SIM_OUTPUT_TOKENS": str(tokens)}
         workers = [WorkerProcess(["fleet.dispatch"], "fp-dispatch", worker_env, concurrency=8),
-                   WorkerProcess([QUEUE], "fp-streams", worker_env, concurrency=32)]
+                   WorkerProcess([QUEUE], "fp-streams", worker_env, concurrency=max(32, tasks))]
         client = redis.Redis.from_url(env["FLEET_REDIS_URL"])
         app = Celery("footprint", broker=env["FLEET_BROKER_URL"],
                      backend=env["FLEET_REDIS_URL"])
@@ -76,11 +79,11 @@ def run(tasks: int = 300, tokens: int = 850) -> dict[str, Any]:
                 worker.stop()
     redis_per_task = {name: (redis1[name] - redis0.get(name, 0)) / tasks
                       for name in redis1 if redis1[name] != redis0.get(name, 0)}
-    return {"tasks": tasks, "tokens": tokens,
+    return {"tasks": tasks, "tokens": tokens, "tokens_per_second": tokens_per_second,
             "redis": dict(sorted(redis_per_task.items(), key=lambda kv: -kv[1])),
             "postgres": {name: (pg1[name] - pg0[name]) / tasks for name in pg1}}
 
 
 if __name__ == "__main__":
-    result = run(*(int(a) for a in sys.argv[1:3]))
+    result = run(*(int(a) for a in sys.argv[1:4]))
     print(json.dumps(result, indent=1, default=lambda x: round(x, 2)))
