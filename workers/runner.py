@@ -224,7 +224,6 @@ class Runner:
         return reading.usage()
 
 
-
 def estimated_usage(request: CompletionRequest, produced: list[str]) -> TokenUsage:
     return TokenUsage(
         input_tokens=estimate_tokens(request.system + request.prompt + request.continuation),

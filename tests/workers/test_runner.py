@@ -224,3 +224,51 @@ def test_a_cancelled_task_stops_mid_answer_and_bills_what_was_streamed() -> None
     [call] = info.value.calls  # no fallback to another model; the words sent are paid for
     assert call.model.name == "claude-opus-4" and call.usage.estimated
     assert 0 < call.usage.output_tokens < 50
+
+
+class StuckRelay(RecordingRelay):
+    """Takes events and never writes them: Redis is gone."""
+
+    def submit(self, publisher: StreamPublisher, seq: int, payload: str) -> None:
+        self.events.append({"seq": seq})
+
+
+def test_on_the_engine_a_backlogged_stream_waits_without_blocking_the_loop() -> None:
+    import asyncio
+
+    from fleet.errors import BufferOverflow
+    from workers.runner import Reading
+
+    engine = StreamEngine()
+    publisher = StreamPublisher("stuck", "m", StuckRelay(), buffer_size=4,  # type: ignore[arg-type]
+                                timeout_s=0.3, log_read=True)
+    publisher.chunker.flush_seconds = 0  # every delta its own chunk
+    request = CompletionRequest(task_id="stuck", model=CONFIG.routing.models[0], system="",
+                                prompt="p", max_output_tokens=100)
+    reading = Reading(request, [], publisher, True, time.monotonic() + 30)
+    provider = MockProvider(words(*(f"w{i} " for i in range(50))))
+
+    async def both() -> tuple[Any, int]:
+        ticks = 0
+
+        async def tick() -> None:  # the loop keeps serving other streams meanwhile
+            nonlocal ticks
+            while True:
+                await asyncio.sleep(0.01)
+                ticks += 1
+
+        ticker = asyncio.ensure_future(tick())
+        try:
+            return await reading.read_async(provider), ticks
+        except BufferOverflow as exc:
+            return exc, ticks
+        finally:
+            ticker.cancel()
+
+    try:
+        outcome, ticks = engine.run(both())
+    finally:
+        engine.close()
+    assert isinstance(outcome, BufferOverflow) and outcome.code == "STREAM_001"
+    assert ticks >= 10  # 0.3 s of waiting did not stop the loop
+    assert len(reading.parts) < 10  # it stopped taking deltas once the relay fell behind

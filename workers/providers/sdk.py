@@ -61,24 +61,22 @@ class SDKProvider:
     def stream(self, request: CompletionRequest) -> Iterator[StreamItem]:
         try:
             yield from (self._stream(request) if request.stream else self._complete(request))
-        except ProviderCallError:
-            raise
         except Exception as exc:
-            raise classify(exc, status_error=self.status_error,
-                           timeout_error=self.timeout_error,
-                           connection_error=self.connection_error) from None
+            raise self._failure(exc) from None
 
     async def astream(self, request: CompletionRequest) -> AsyncGenerator[StreamItem, None]:
         try:
             async for item in (self._astream(request) if request.stream
                                else self._acomplete(request)):
                 yield item
-        except ProviderCallError:
-            raise
         except Exception as exc:
-            raise classify(exc, status_error=self.status_error,
-                           timeout_error=self.timeout_error,
-                           connection_error=self.connection_error) from None
+            raise self._failure(exc) from None
+
+    def _failure(self, exc: Exception) -> ProviderCallError:
+        if isinstance(exc, ProviderCallError):
+            return exc
+        return classify(exc, status_error=self.status_error, timeout_error=self.timeout_error,
+                        connection_error=self.connection_error)
 
     def _stream(self, request: CompletionRequest) -> Iterator[StreamItem]:
         raise NotImplementedError
