@@ -11,14 +11,16 @@ from datetime import timedelta
 
 from kombu import Exchange, Queue
 
+from fleet.backends.redis import celery_url
 from fleet.contracts import queue_for
 from fleet.services import get_config, get_settings
 
 _config = get_config()
 _settings = get_settings()
 
-broker_url = _settings.fleet_broker_url
-result_backend = _settings.result_backend
+# A Sentinel-watched master (redis+sentinel://…) in kombu's form, with its master name.
+broker_url, _broker_sentinel = celery_url(_settings.fleet_broker_url)
+result_backend, _backend_sentinel = celery_url(_settings.result_backend)
 broker_connection_retry_on_startup = True
 
 task_serializer = "json"
@@ -45,6 +47,7 @@ broker_transport_options = {
     # How often a worker sweeps for messages of dead workers to redeliver.
     "unacked_restore_interval": max(1, min(10, _visibility // 10)),
     "unacked_restore_throttle": 1,
+    **_broker_sentinel,
 }
 # Ride out a Redis restart (about half a minute, like the fleet's own Redis clients) instead
 # of losing a finished task's result: retry every result-backend operation on connection
@@ -54,7 +57,8 @@ result_backend_max_retries = 30
 result_backend_base_sleep_between_retries_ms = 100
 result_backend_max_sleep_between_retries_ms = 2000
 result_backend_transport_options = {"retry_policy": {
-    "max_retries": 30, "interval_start": 0, "interval_step": 0.5, "interval_max": 2}}
+    "max_retries": 30, "interval_start": 0, "interval_step": 0.5, "interval_max": 2},
+    **_backend_sentinel}
 
 
 

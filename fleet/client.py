@@ -18,11 +18,11 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-import redis
 from celery import Celery
 from pydantic import BaseModel
 
 from fleet import errors
+from fleet.backends.redis import celery_url, connect
 from fleet.contracts import QETask, StreamEvent
 from fleet.dispatch.intake import parse_task
 from fleet.qe.results import SPECS
@@ -76,8 +76,10 @@ class _Base:
         settings = get_settings()
         self.broker_url = broker_url or settings.fleet_broker_url
         self.redis_url = redis_url or settings.fleet_redis_url
-        self._celery = Celery("fleet-client", broker=self.broker_url)
-        self._celery.conf.update(task_serializer="json", accept_content=["json"])
+        broker, transport = celery_url(self.broker_url)
+        self._celery = Celery("fleet-client", broker=broker)
+        self._celery.conf.update(task_serializer="json", accept_content=["json"],
+                                 broker_transport_options=transport)
         self._services = Services(get_config(), settings.model_copy(
             update={"fleet_redis_url": self.redis_url, "fleet_broker_url": self.broker_url}))
 
@@ -118,7 +120,7 @@ class Client(_Base):
 
     def __init__(self, broker_url: str | None = None, redis_url: str | None = None) -> None:
         super().__init__(broker_url, redis_url)
-        self.redis = redis.Redis.from_url(self.redis_url)
+        self.redis = connect(self.redis_url)
 
     def submit(self, task: QETask | dict[str, Any]) -> TaskHandle:
         """Validate ``task`` here (TASK_001 / TASK_002 at once) and send it to the dispatcher."""

@@ -21,6 +21,7 @@ from prometheus_client import REGISTRY
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from fleet.backends.redis import SENTINEL_SCHEME, connect
 from fleet.contracts import queue_for
 from fleet.services import Services
 
@@ -89,11 +90,11 @@ class FleetCollector(Collector):
 
     def _depths(self, family: GaugeMetricFamily) -> None:
         url = self.services.settings.fleet_broker_url
-        if not url.startswith(("redis://", "rediss://", "unix://")):
+        if not url.startswith(("redis://", "rediss://", "unix://", SENTINEL_SCHEME)):
             return  # RabbitMQ: its own Prometheus plugin reports queue depths
         queues = ["fleet.dispatch", "fleet.beat",
                   *(queue_for(m.name) for m in self.services.registry.all())]
-        broker = self.services.component("broker-redis", lambda: redis.Redis.from_url(url))
+        broker = self.services.component("broker-redis", lambda: connect(url))
         for queue, (ready, unacked) in queue_depths(broker, queues).items():
             family.add_metric([queue, "ready"], ready)
             family.add_metric([queue, "unacked"], unacked)

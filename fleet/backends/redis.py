@@ -5,29 +5,103 @@ minute (``FLEET_REDIS_RETRIES``), so a Redis restart (or failover) pauses the fl
 failing its tasks; pub/sub subscriptions are re-established by the same mechanism. A task
 that loses Redis for longer than that waits for it with :func:`wait_for_redis` and is retried.
 The process's client is :attr:`fleet.services.Services.redis`.
+
+A URL may name a Sentinel-watched master instead of a server:
+``redis+sentinel://[:password@]host:port[,host:port…]/<service name>[/db]``. The client then
+asks the sentinels for the master on every (re)connect, so a failover is one more reconnect;
+:func:`celery_url` gives Celery (kombu) the same place in its own form.
 """
 
 from __future__ import annotations
 
+import re
 import time
+from typing import Any, NamedTuple, cast
 
 import redis
+import redis.asyncio as aioredis
+from redis.asyncio.sentinel import Sentinel as AsyncSentinel
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
+from redis.sentinel import Sentinel
 
 # What a command raises once Redis has been unreachable for longer than the client retries.
 REDIS_DOWN: tuple[type[Exception], ...] = (redis.ConnectionError, redis.TimeoutError)
 
 
-def connect(url: str, retries: int) -> redis.Redis:
+SENTINEL_SCHEME = "redis+sentinel://"
+
+
+class SentinelTarget(NamedTuple):
+    sentinels: list[tuple[str, int]]
+    service: str
+    db: int
+    password: str | None
+
+
+def sentinel_target(url: str) -> SentinelTarget | None:
+    """The sentinels, service and db a ``redis+sentinel://`` URL names (None: another URL)."""
+    if not url.startswith(SENTINEL_SCHEME):
+        return None
+    rest = url.removeprefix(SENTINEL_SCHEME)
+    auth, _, rest = rest.rpartition("@")
+    hosts, _, path = rest.partition("/")
+    service, _, db = path.partition("/")
+    if not hosts or not service:
+        raise ValueError("a Sentinel URL is redis+sentinel://host:port[,host:port…]/service[/db]")
+    nodes = [(host, int(port or 26379)) for host, _, port in
+             (node.rpartition(":") if ":" in node else (node, "", "") for node in
+              hosts.split(","))]
+    return SentinelTarget(nodes, service, int(db or 0), auth.partition(":")[2] or None)
+
+
+# Options of every fleet client: ride out a restart or failover.
+def _options(retries: int) -> dict[str, Any]:
+    return {"health_check_interval": 30, "socket_keepalive": True, "socket_connect_timeout": 5,
+            "retry": Retry(ExponentialBackoff(cap=2.0, base=0.05), retries),
+            # OSError: a refused or reset connect. redis-py opens a fresh connection outside
+            # its command retry and, without this, fails at once while Redis is down instead
+            # of waiting for it.
+            "retry_on_error": [redis.ConnectionError, redis.TimeoutError, OSError]}
+
+
+def connect(url: str, retries: int = 20) -> redis.Redis:
     """A thread-safe client (its own connection pool) that retries through a reconnect."""
-    return redis.Redis.from_url(
-        url, health_check_interval=30, socket_keepalive=True, socket_connect_timeout=5,
-        retry=Retry(ExponentialBackoff(cap=2.0, base=0.05), retries),
-        # OSError: a refused or reset connect. redis-py opens a fresh connection outside its
-        # command retry and, without this, fails at once while Redis is down instead of
-        # waiting for it.
-        retry_on_error=[redis.ConnectionError, redis.TimeoutError, OSError])
+    target = sentinel_target(url)
+    if target is None:
+        return redis.Redis.from_url(url, **_options(retries))
+    # redis-py's Sentinel API is untyped; master_for returns a redis.Redis.
+    sentinel = Sentinel(  # type: ignore[no-untyped-call]
+        target.sentinels, socket_connect_timeout=5, socket_timeout=5)
+    return cast(redis.Redis, sentinel.master_for(  # type: ignore[no-untyped-call]
+        target.service, db=target.db, password=target.password, **_options(retries)))
+
+
+def connect_async(url: str) -> aioredis.Redis:
+    """An asyncio client of the same Redis (a subscriber's own connection)."""
+    target = sentinel_target(url)
+    if target is None:
+        return cast(aioredis.Redis, aioredis.Redis.from_url(url))
+    sentinel = AsyncSentinel(  # type: ignore[no-untyped-call]
+        target.sentinels, socket_connect_timeout=5, socket_timeout=5)
+    return cast(aioredis.Redis, sentinel.master_for(target.service, db=target.db,
+                                                    password=target.password))
+
+
+def redacted(url: str) -> str:
+    """``url`` with its password masked, for messages."""
+    return re.sub(r"(//[^/@]*:)[^/@]*@", r"\1***@", url)
+
+
+def celery_url(url: str) -> tuple[str, dict[str, Any]]:
+    """``url`` as Celery takes it, and the transport options it needs: kombu names a
+    Sentinel-watched master ``sentinel://host:port/db;…`` with ``master_name``."""
+    target = sentinel_target(url)
+    if target is None:
+        return url, {}
+    auth = f":{target.password}@" if target.password else ""
+    return (";".join(f"sentinel://{auth}{host}:{port}/{target.db}"
+                     for host, port in target.sentinels), {"master_name": target.service})
 
 
 def wait_for_redis(deadline: float, client: redis.Redis) -> bool:

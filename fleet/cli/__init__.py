@@ -12,6 +12,7 @@ from typing import Any
 import click
 import yaml
 
+from fleet.backends.redis import redacted
 from fleet.config import load_config, masked_dump, migrate_v104, read_yaml
 from fleet.errors import FleetError
 from fleet.services import get_config, get_settings
@@ -38,7 +39,7 @@ class FleetGroup(click.Group):
         except TimeoutError as exc:
             fail(f"gave up waiting: {exc or 'no event in time'}", 1)
         except redis.ConnectionError:
-            fail(f"Redis at {get_settings().fleet_redis_url} is unreachable", 3)
+            fail(f"Redis at {redacted(get_settings().fleet_redis_url)} is unreachable", 3)
         except psycopg.OperationalError:
             fail(postgres_problem(), 3)
 

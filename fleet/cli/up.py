@@ -24,6 +24,7 @@ from typing import IO
 
 import click
 
+from fleet.backends.redis import redacted
 from fleet.cli.tables import dump, progress, table
 from fleet.contracts import queue_for
 from fleet.services import get_config, get_services
@@ -113,8 +114,8 @@ def reachable_and_migrated() -> None:
         services.redis.ping()
     except Exception:
         raise click.ClickException(
-            f"Redis at {services.settings.fleet_redis_url} is unreachable: start it, e.g. "
-            "redis-server --daemonize yes") from None
+            f"Redis at {redacted(services.settings.fleet_redis_url)} is unreachable: start it, "
+            "e.g. redis-server --daemonize yes") from None
     try:
         migrate(services.settings.fleet_database_url.get_secret_value())
     except Exception as exc:

@@ -20,6 +20,7 @@ from typing import Any, cast
 import redis
 
 from fleet.backends.keys import stream_channel, stream_log
+from fleet.backends.redis import connect_async
 from fleet.contracts import FINAL_EVENTS, StreamEvent
 
 LogEntries = list[tuple[bytes, dict[bytes, bytes]]]
@@ -141,9 +142,7 @@ async def asubscribe(url: str, task_id: str, after_seq: int = -1, *,
                      timeout: float | None = None) -> AsyncIterator[StreamEvent]:
     """The asyncio twin of :func:`subscribe` (its own connection to ``url``, closed at the
     end)."""
-    import redis.asyncio as aioredis
-
-    client = aioredis.Redis.from_url(url)
+    client = connect_async(url)
     follower = _Follower(task_id, after_seq, timeout)
     pubsub = client.pubsub(ignore_subscribe_messages=True)
     await pubsub.subscribe(stream_channel(task_id))
@@ -175,5 +174,5 @@ async def asubscribe(url: str, task_id: str, after_seq: int = -1, *,
             elif isinstance(outcome, StreamEvent):
                 yield outcome
     finally:
-        await pubsub.aclose()
+        await pubsub.aclose()  # type: ignore[no-untyped-call]
         await client.aclose()
