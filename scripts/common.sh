@@ -60,6 +60,17 @@ ensure_rabbitmq() {
   return 1
 }
 
+ensure_tmux() {
+  # Only the tests need it: `fleet watch` is driven in a real terminal
+  # (tests/cli/test_terminal.py). Debian's package.
+  command -v tmux >/dev/null && return 0
+  echo "installing tmux"
+  if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -q tmux >/dev/null 2>&1; then
+    apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q tmux >/dev/null
+  fi
+  command -v tmux >/dev/null
+}
+
 ensure_chromium() {
   # Only the tests need it: a page served by the gateway follows a stream in a real browser
   # (tests/http/test_browser.py). Debian's package.

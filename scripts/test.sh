@@ -8,6 +8,7 @@ ensure_venv "[dev]"
 ensure_services
 ensure_rabbitmq
 ensure_chromium
+ensure_tmux
 ruff check .
 mypy
 pytest "$@"
