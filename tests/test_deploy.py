@@ -157,3 +157,19 @@ def test_compose_migrates_first_protects_flower_and_wires_metrics() -> None:
     assert workers <= names  # every worker service is scraped
     assert services["dispatcher"]["environment"]["FLEET_METRICS_PORT"] == "9100"
     assert {"prometheus", "grafana"} <= set(services)
+
+
+def test_the_rabbitmq_option_moves_every_fleet_process_to_a_3_node_quorum_broker() -> None:
+    base = documents(DEPLOY / "docker-compose.yml")[0]["services"]
+    override = documents(DEPLOY / "docker-compose.rabbitmq.yml")[0]["services"]
+    fleet_processes = {name for name, s in base.items() if s.get("build") == ".."}
+    assert fleet_processes and fleet_processes <= set(override)
+    for name in fleet_processes:
+        env = override[name]["environment"]
+        assert env["FLEET_QUEUE_TYPE"] == "quorum"
+        nodes = env["FLEET_BROKER_URL"].split(";")
+        assert [n.split("@")[1].split(":")[0] for n in nodes] == ["rabbit-1", "rabbit-2",
+                                                                  "rabbit-3"]
+    conf = (DEPLOY / "rabbitmq" / "rabbitmq.conf").read_text()
+    assert all(f"rabbit@{node}" in conf for node in ("rabbit-1", "rabbit-2", "rabbit-3"))
+    assert {"rabbit-1", "rabbit-2", "rabbit-3"} <= set(override)
