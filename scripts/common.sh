@@ -60,24 +60,17 @@ ensure_rabbitmq() {
   return 1
 }
 
-ensure_tmux() {
-  # Only the tests need it: `fleet watch` is driven in a real terminal
-  # (tests/cli/test_terminal.py). Debian's package.
-  command -v tmux >/dev/null && return 0
-  echo "installing tmux"
-  if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -q tmux >/dev/null 2>&1; then
-    apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q tmux >/dev/null
+ensure_debian_package() {
+  # $1: the command the tests need, $2: Debian's package that has it.
+  command -v "$1" >/dev/null && return 0
+  echo "installing $2"
+  if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$2" >/dev/null 2>&1; then
+    apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$2" >/dev/null
   fi
-  command -v tmux >/dev/null
+  command -v "$1" >/dev/null
 }
 
-ensure_chromium() {
-  # Only the tests need it: a page served by the gateway follows a stream in a real browser
-  # (tests/http/test_browser.py). Debian's package.
-  command -v chromium >/dev/null && return 0
-  echo "installing Chromium"
-  if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null 2>&1; then
-    apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null
-  fi
-  command -v chromium >/dev/null
-}
+# Only the tests need these: a page served by the gateway followed in a real browser
+# (tests/http/test_browser.py), and `fleet watch` in a real terminal (tests/cli/test_terminal.py).
+ensure_chromium() { ensure_debian_package chromium chromium; }
+ensure_tmux() { ensure_debian_package tmux tmux; }
