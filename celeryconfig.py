@@ -69,21 +69,25 @@ if _settings.on_rabbitmq:
 # nodes; a queue created on the fly (a model registered at run time) is one too. Quorum queues
 # know no global QoS, which Celery detects; a client of another service that declares these
 # queues must declare them alike (x-queue-type: quorum).
-_QUEUE_ARGUMENTS = ({"x-queue-type": "quorum"}
-                    if _settings.on_rabbitmq and _settings.fleet_queue_type == "quorum" else None)
-task_create_missing_queue_type = "quorum" if _QUEUE_ARGUMENTS else "classic"
+_QUORUM = _settings.on_rabbitmq and _settings.fleet_queue_type == "quorum"
+task_create_missing_queue_type = "quorum" if _QUORUM else "classic"
 
 
-def _queue(name: str) -> Queue:
+def _queue(name: str, prioritised: bool = False) -> Queue:
     # One direct exchange per queue: a shared default exchange would copy every message to
-    # every queue bound with the same routing key.
+    # every queue bound with the same routing key. A model queue on RabbitMQ serves a task's
+    # priority: a classic queue with ten levels, a quorum queue with its two (RabbitMQ 3.12+);
+    # only the fleet declares and sends to model queues (the dispatch queue stays plain, as
+    # other services declare it too).
+    arguments = ({"x-queue-type": "quorum"} if _QUORUM
+                 else {"x-max-priority": 9} if prioritised and _settings.on_rabbitmq else None)
     return Queue(name, Exchange(name, type="direct"), routing_key=name,
-                 queue_arguments=_QUEUE_ARGUMENTS)
+                 queue_arguments=arguments)
 
 
 task_queues = [
     _queue("fleet.dispatch"),
-    *(_queue(queue_for(m.name)) for m in _config.enabled_models()),
+    *(_queue(queue_for(m.name), prioritised=True) for m in _config.enabled_models()),
     _queue("fleet.beat"),
 ]
 task_default_queue = "fleet.dispatch"

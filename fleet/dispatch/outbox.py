@@ -32,7 +32,7 @@ from fleet.app import app
 from fleet.backends import keys
 from fleet.contracts import ModelSelection, QETask
 from fleet.metrics import REDELIVERIES
-from fleet.services import get_config
+from fleet.services import get_config, get_settings
 
 log = logging.getLogger("fleet.outbox")
 
@@ -84,8 +84,16 @@ def send_execute(message: Message) -> None:
     # result, and a redelivered dispatch (or outbox sweep) re-sends the same id, which the
     # worker de-duplicates.
     app.send_task(EXECUTE_TASK, task_id=message.task_id, queue=message.queue,
-                  priority=message.priority, kwargs=message.kwargs, argsrepr="()",
-                  kwargsrepr=message.kwargsrepr)
+                  priority=broker_priority(message.priority), kwargs=message.kwargs,
+                  argsrepr="()", kwargsrepr=message.kwargsrepr)
+
+
+def broker_priority(priority: int | None) -> int | None:
+    """A task's priority (0 served first: Celery's Redis convention, the fleet's) as its
+    broker takes it: AMQP serves the highest number first."""
+    if priority is None or not get_settings().on_rabbitmq:
+        return priority
+    return 9 - priority
 
 
 def remember(client: redis.Redis, message: Message, now: float | None = None) -> None:

@@ -93,3 +93,37 @@ def test_a_dispatcher_killed_holding_messages_loses_none(rabbitmq: str, redis_cl
     finally:
         executor.stop()
         victim.stop()
+
+
+def test_on_rabbitmq_an_urgent_task_overtakes_a_backlog(rabbitmq: str, redis_client: Any,
+                                                        services: Any) -> None:
+    """The fleet's priorities (0 first) on AMQP's (highest first), in a model queue that
+    RabbitMQ keeps as a priority queue."""
+    from fleet.streaming.subscribe import read_log
+
+    env = {**ENV, "FLEET_BROKER_URL": rabbitmq}
+    client = Celery("other-service", broker=rabbitmq, backend=services.redis_url)
+    client.conf.update(task_serializer="json", accept_content=["json"],
+                       result_accept_content=["json"])
+    # One dispatch thread: the execute messages are queued in the order sent.
+    dispatcher = WorkerProcess(["fleet.dispatch"], "rmq-prio-dispatch", env, concurrency=1)
+    ids = [f"rmq-prio-{i}-{uuid.uuid4().hex[:6]}" for i in range(6)]
+    try:  # a backlog of unhurried tasks, then an urgent one, while no worker takes them
+        dispatched = [client.send_task("fleet.dispatch", queue="fleet.dispatch", kwargs={"task": {
+            "id": task_id, "type": "general", "description": "Explain it.",
+            "priority": 0 if task_id == ids[-1] else 9, "max_output_tokens": 20,
+            "preferred_model": "claude-haiku-4"}}) for task_id in ids]
+        for result in dispatched:
+            wait_result(result, 30)
+    finally:
+        dispatcher.stop()
+    executor = WorkerProcess(["model.claude-haiku-4"], "rmq-prio-exec", env, concurrency=1)
+    try:
+        for task_id in ids:
+            wait_result(client.AsyncResult(task_id), 60)
+    finally:
+        executor.stop()
+    started = {task_id: read_log(redis_client, task_id)[0]["ts"] for task_id in ids}
+    order = sorted(ids, key=started.__getitem__)
+    assert order[0] == ids[-1]  # the urgent one ran first
+    assert order[1:] == ids[:-1]  # the rest in the order sent
