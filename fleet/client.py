@@ -120,7 +120,7 @@ class Client(_Base):
 
     def __init__(self, broker_url: str | None = None, redis_url: str | None = None) -> None:
         super().__init__(broker_url, redis_url)
-        self.redis = connect(self.redis_url)
+        self.redis = connect(self.redis_url, get_settings().fleet_redis_retries)
 
     def submit(self, task: QETask | dict[str, Any]) -> TaskHandle:
         """Validate ``task`` here (TASK_001 / TASK_002 at once) and send it to the dispatcher."""

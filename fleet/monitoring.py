@@ -94,7 +94,8 @@ class FleetCollector(Collector):
             return  # RabbitMQ: its own Prometheus plugin reports queue depths
         queues = ["fleet.dispatch", "fleet.beat",
                   *(queue_for(m.name) for m in self.services.registry.all())]
-        broker = self.services.component("broker-redis", lambda: connect(url))
+        retries = self.services.settings.fleet_redis_retries
+        broker = self.services.component("broker-redis", lambda: connect(url, retries))
         for queue, (ready, unacked) in queue_depths(broker, queues).items():
             family.add_metric([queue, "ready"], ready)
             family.add_metric([queue, "unacked"], unacked)

@@ -65,7 +65,7 @@ def _options(retries: int) -> dict[str, Any]:
             "retry_on_error": [redis.ConnectionError, redis.TimeoutError, OSError]}
 
 
-def connect(url: str, retries: int = 20) -> redis.Redis:
+def connect(url: str, retries: int) -> redis.Redis:
     """A thread-safe client (its own connection pool) that retries through a reconnect."""
     target = sentinel_target(url)
     if target is None:

@@ -139,7 +139,7 @@ class StreamRelay:
                 self._in_flight = len(batch)
                 due = self._take_due()
             if due:
-                still = [p for p in due if p.flush_due_text()]
+                still = {p for p in due if p.flush_due_text()}
                 with self._cond:
                     for publisher in due:
                         # Cleared before the check: text added after the check finds it

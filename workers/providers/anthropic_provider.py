@@ -75,14 +75,14 @@ class AnthropicProvider(SDKProvider):
         return [{"type": "text", "text": material, "cache_control": {"type": "ephemeral"}},
                 {"type": "text", "text": request.prompt[request.reusable:]}]
 
-    def _create(self, request: CompletionRequest) -> dict[str, Any]:
+    def _arguments(self, request: CompletionRequest) -> dict[str, Any]:
         return {"model": request.model.model, "max_tokens": request.max_output_tokens,
                 "system": request.system, "messages": self._messages(request),
                 **_tools(request)}
 
     def _stream(self, request: CompletionRequest) -> Iterator[StreamItem]:
         reader = _Reader()
-        with self.client.messages.create(**self._create(request), stream=True) as events:
+        with self.client.messages.create(**self._arguments(request), stream=True) as events:
             for event in events:
                 if (delta := reader.take(event)) is not None:
                     yield delta
@@ -90,7 +90,7 @@ class AnthropicProvider(SDKProvider):
 
     async def _astream(self, request: CompletionRequest) -> AsyncGenerator[StreamItem, None]:
         reader = _Reader()
-        async with await self._async_client().messages.create(**self._create(request),
+        async with await self._async_client().messages.create(**self._arguments(request),
                                                               stream=True) as events:
             async for event in events:
                 if (delta := reader.take(event)) is not None:
@@ -99,10 +99,11 @@ class AnthropicProvider(SDKProvider):
             yield item
 
     def _complete(self, request: CompletionRequest) -> Iterator[StreamItem]:
-        yield from _whole(self.client.messages.create(**self._create(request)))
+        yield from _whole(self.client.messages.create(**self._arguments(request)))
 
     async def _acomplete(self, request: CompletionRequest) -> AsyncGenerator[StreamItem, None]:
-        for item in _whole(await self._async_client().messages.create(**self._create(request))):
+        message = await self._async_client().messages.create(**self._arguments(request))
+        for item in _whole(message):
             yield item
 
     def _async_client(self) -> anthropic.AsyncAnthropic:
