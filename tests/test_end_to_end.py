@@ -51,7 +51,7 @@ def task_payload(**fields: Any) -> dict[str, Any]:
 def test_send_task_by_name_streams_in_order_and_prices(worker, bare_client, redis_client, pg):
     payload = task_payload()
     pubsub = redis_client.pubsub()
-    pubsub.subscribe(f"fleet:stream:{payload['id']}")
+    pubsub.subscribe(keys.stream_channel(payload['id']))
 
     selection = wait_result(bare_client.send_task("fleet.dispatch", kwargs={"task": payload},
                                                   queue="fleet.dispatch"), 30)
@@ -153,7 +153,7 @@ def test_non_streaming_task_publishes_only_start_and_complete(worker, bare_clien
                                                                redis_client):
     payload = task_payload(stream=False)
     pubsub = redis_client.pubsub()
-    pubsub.subscribe(f"fleet:stream:{payload['id']}")
+    pubsub.subscribe(keys.stream_channel(payload['id']))
     bare_client.send_task("fleet.dispatch", kwargs={"task": payload}, queue="fleet.dispatch")
     events = collect(pubsub)
     assert [e["type"] for e in events] == ["start", "complete"]
@@ -187,7 +187,7 @@ def test_duplicate_delivery_is_not_rerun(worker, bare_client, redis_client, pg):
     count = pg.execute("SELECT count(*) FROM cost_entries WHERE task_id = %s",
                        (payload["id"],)).fetchone()[0]
     assert count == 1
-    log = redis_client.xrange(f"fleet:log:{payload['id']}")
+    log = redis_client.xrange(keys.stream_log(payload['id']))
     assert sum(json.loads(f[b"e"])["type"] == "complete" for _, f in log) == 1
     assert redis_client.hget(keys.BUDGET_RESERVATIONS, payload["id"]) is None  # none left behind
 

@@ -24,6 +24,7 @@ import redis
 from redis.commands.core import Script
 
 from fleet.backends import keys
+from fleet.dispatch.cancel import CANCEL_WINDOW_S
 from fleet.streaming.relay import StreamRelay
 
 log = logging.getLogger("fleet.lease")
@@ -31,7 +32,6 @@ log = logging.getLogger("fleet.lease")
 LEASE_MS = 10_000
 ATTEMPT_TTL_SECONDS = 24 * 3600
 CANCEL_POLL_S = 0.5  # how soon a running attempt learns that its task was cancelled
-CANCEL_WINDOW_S = 60  # cancellations looked at on each poll (clocks may differ this much)
 
 
 @dataclass(frozen=True)
@@ -77,9 +77,13 @@ class LeaseKeeper:
         must wait like any other."""
         token = f"{os.getpid()}-{uuid.uuid4().hex}"
         reply = self._script(
-            keys=[keys.lease(task_id), keys.OUTBOX, keys.OUTBOX_DUE, keys.attempt_counter(task_id),
-                  keys.stream_log(task_id), keys.CANCELLED],
-            args=["acquire", token, self.lease_ms, task_id, ATTEMPT_TTL_SECONDS])
+            keys=[keys.lease(task_id), keys.attempt_counter(task_id), keys.stream_log(task_id),
+                  keys.cancelled(task_id)],
+            args=["acquire", token, self.lease_ms, ATTEMPT_TTL_SECONDS])
+        # The outbox is fleet-wide (another slot on a cluster): its copy goes with the relay's
+        # next write; one left behind by a worker killed now is re-sent and finds the lease.
+        self.relay.send_later("HDEL", keys.OUTBOX, task_id)
+        self.relay.send_later("ZREM", keys.OUTBOX_DUE, task_id)
         if len(reply) == 1:
             raise LeaseBusy(task_id, int(reply[0]))
         with self._lock:
@@ -117,13 +121,20 @@ class LeaseKeeper:
                 self._see_cancellations({task_id for task_id, _ in held})
                 if time.monotonic() - renewed >= self.lease_ms / 3000:
                     renewed = time.monotonic()
-                    pipe = self.client.pipeline(transaction=False)
-                    for task_id, token in held:
-                        self._script(keys=[keys.lease(task_id)],
-                                     args=["renew", token, self.lease_ms], client=pipe)
-                    pipe.execute()
+                    self._renew(held)
+            except redis.exceptions.NoScriptError:
+                self.client.script_load(self._script.script)  # a new or restarted Redis
             except redis.RedisError as exc:
                 log.warning("lease renewal failed: %s", exc)
+
+    def _renew(self, held: list[tuple[str, str]]) -> None:
+        # EVALSHA as a plain command: a cluster's pipeline refuses redis-py's evalsha.
+        pipe = self.client.pipeline(transaction=False)
+        for task_id, token in held:
+            pipe.execute_command(  # type: ignore[no-untyped-call]
+                "EVALSHA", self._script.sha, 1, keys.lease(task_id), "renew", token,
+                self.lease_ms)
+        pipe.execute()
 
     def _see_cancellations(self, held: set[str]) -> None:
         recent = cast(list[bytes | str], self.client.zrangebyscore(

@@ -1,30 +1,24 @@
--- Execution leases: one live attempt per task, fleet-wide.
--- KEYS[1] = fleet:lease:<task id>; ARGV[1] = "acquire" | "renew" | "release",
--- ARGV[2] = the attempt's token, ARGV[3] = lease ms.
+-- Execution leases: one live attempt per task, fleet-wide. Every key is the task's (one slot).
+-- KEYS[1] = its lease; ARGV[1] = "acquire" | "renew" | "release", ARGV[2] = the attempt's
+-- token, ARGV[3] = lease ms.
 -- acquire: {1, attempt number, the stream's last logged event or false, 1 if the task was
--- cancelled (KEYS[6], fleet.dispatch.cancel) else 0} when taken (free, or already this
--- attempt's), else {the holder's remaining ms}. Taking it starts an attempt: the
--- task's attempt counter (KEYS[4], expiring after ARGV[5] seconds) counts it, and the tail of
--- its replay log (KEYS[5]) says where its stream stands. Either way the task's message has
--- reached a worker: it leaves the outbox (KEYS[2] hash, KEYS[3] sorted set, ARGV[4] task id;
--- fleet/outbox.py).
+-- cancelled (KEYS[4], fleet.dispatch.cancel) else 0} when taken (free, or already this
+-- attempt's), else {the holder's remaining ms}. Taking it starts an attempt: the task's attempt
+-- counter (KEYS[2], expiring after ARGV[4] seconds) counts it, and the tail of its replay log
+-- (KEYS[3]) says where its stream stands.
 -- renew / release: 1 when the lease was ours, 0 otherwise.
 local holder = redis.call('GET', KEYS[1])
 if ARGV[1] == 'acquire' then
-  redis.call('HDEL', KEYS[2], ARGV[4])
-  redis.call('ZREM', KEYS[3], ARGV[4])
   if holder and holder ~= ARGV[2] then
     return {math.max(redis.call('PTTL', KEYS[1]), 1)}
   end
   redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
-  local attempt = redis.call('INCR', KEYS[4])
-  redis.call('EXPIRE', KEYS[4], ARGV[5])
-  local tail = redis.call('XREVRANGE', KEYS[5], '+', '-', 'COUNT', 1)
+  local attempt = redis.call('INCR', KEYS[2])
+  redis.call('EXPIRE', KEYS[2], ARGV[4])
+  local tail = redis.call('XREVRANGE', KEYS[3], '+', '-', 'COUNT', 1)
   local last = false
   if tail[1] then last = tail[1][2][2] end
-  local cancelled = 0
-  if redis.call('ZSCORE', KEYS[6], ARGV[4]) then cancelled = 1 end
-  return {1, attempt, last, cancelled}
+  return {1, attempt, last, redis.call('EXISTS', KEYS[4])}
 end
 if holder ~= ARGV[2] then return 0 end
 if ARGV[1] == 'renew' then

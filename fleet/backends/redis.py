@@ -9,17 +9,22 @@ The process's client is :attr:`fleet.services.Services.redis`.
 A URL may name a Sentinel-watched master instead of a server:
 ``redis+sentinel://[:password@]host:port[,host:port…]/<service name>[/db]``. The client then
 asks the sentinels for the master on every (re)connect, so a failover is one more reconnect;
-:func:`celery_url` gives Celery (kombu) the same place in its own form.
+:func:`celery_url` gives Celery (kombu) the same place in its own form. Or a Redis Cluster,
+``redis+cluster://[:password@]host:port[,host:port…]``, for the fleet's state only (Celery's
+broker and result backend cannot use one): redis-py's cluster client, its retries spaced out
+like a single server's so that they outlast a master's failover.
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 from typing import Any, NamedTuple, cast
 
 import redis
 import redis.asyncio as aioredis
+import redis.asyncio.cluster as aiocluster
 from redis.asyncio.sentinel import Sentinel as AsyncSentinel
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
@@ -30,6 +35,11 @@ REDIS_DOWN: tuple[type[Exception], ...] = (redis.ConnectionError, redis.TimeoutE
 
 
 SENTINEL_SCHEME = "redis+sentinel://"
+CLUSTER_SCHEME = "redis+cluster://"
+# What a cluster command meets while a master fails over: retried, spaced out.
+CLUSTER_RETRIED: tuple[type[Exception], ...] = (
+    *REDIS_DOWN, redis.exceptions.ClusterDownError, redis.exceptions.SlotNotCoveredError,
+    redis.exceptions.TryAgainError)
 
 
 class SentinelTarget(NamedTuple):
@@ -55,10 +65,74 @@ def sentinel_target(url: str) -> SentinelTarget | None:
     return SentinelTarget(nodes, service, int(db or 0), auth.partition(":")[2] or None)
 
 
+class ClusterTarget(NamedTuple):
+    nodes: list[tuple[str, int]]
+    password: str | None
+
+
+def cluster_target(url: str) -> ClusterTarget | None:
+    """The nodes a ``redis+cluster://`` URL names (None: another URL)."""
+    if not url.startswith(CLUSTER_SCHEME):
+        return None
+    auth, _, hosts = url.removeprefix(CLUSTER_SCHEME).rstrip("/").rpartition("@")
+    if not hosts or "/" in hosts:
+        raise ValueError("a Redis Cluster URL is redis+cluster://host:port[,host:port…] "
+                         "(a cluster has no databases)")
+    nodes = [(host, int(port or 6379)) for host, _, port in
+             (node.rpartition(":") if ":" in node else (node, "", "") for node in
+              hosts.split(","))]
+    return ClusterTarget(nodes, auth.partition(":")[2] or None)
+
+
+def is_cluster(client: redis.Redis | aioredis.Redis) -> bool:
+    return isinstance(client, redis.RedisCluster | aiocluster.RedisCluster)
+
+
+def publish_command(client: redis.Redis) -> str:
+    """How the fleet publishes a task's events: sharded on a cluster (only the node that owns
+    the channel's slot carries them), else classic pub/sub."""
+    return "SPUBLISH" if is_cluster(client) else "PUBLISH"
+
+
+def _backoff(retries: int) -> Retry:
+    return Retry(ExponentialBackoff(cap=2.0, base=0.05), retries)
+
+
+class _Cluster(redis.RedisCluster):
+    """redis-py's cluster client retries a command at once, as often as told, which a
+    failover (seconds) outlasts; this one waits between tries like a single server's client."""
+
+    def __init__(self, *args: Any, fleet_retry: Retry, **kwargs: Any) -> None:
+        self._fleet_retry = fleet_retry  # the constructor runs commands already
+        super().__init__(*args, **kwargs)
+
+    def execute_command(self, *args: Any, **kwargs: Any) -> Any:
+        return self._fleet_retry.call_with_retry(
+            lambda: super(_Cluster, self).execute_command(  # type: ignore[no-untyped-call]
+                *args, **kwargs), lambda _: None)
+
+
+class _AsyncCluster(aiocluster.RedisCluster):
+    def __init__(self, *args: Any, fleet_retry: Retry, **kwargs: Any) -> None:
+        self._fleet_retry = fleet_retry  # the constructor runs commands already
+        super().__init__(*args, **kwargs)
+
+    async def execute_command(self, *args: Any, **kwargs: Any) -> Any:
+        failures = 0
+        while True:
+            try:
+                return await super().execute_command(*args, **kwargs)
+            except CLUSTER_RETRIED:
+                failures += 1
+                if failures > self._fleet_retry.get_retries():
+                    raise
+                await asyncio.sleep(self._fleet_retry._backoff.compute(failures))
+
+
 # Options of every fleet client: ride out a restart or failover.
 def _options(retries: int) -> dict[str, Any]:
     return {"health_check_interval": 30, "socket_keepalive": True, "socket_connect_timeout": 5,
-            "retry": Retry(ExponentialBackoff(cap=2.0, base=0.05), retries),
+            "retry": _backoff(retries),
             # OSError: a refused or reset connect. redis-py opens a fresh connection outside
             # its command retry and, without this, fails at once while Redis is down instead
             # of waiting for it.
@@ -67,6 +141,16 @@ def _options(retries: int) -> dict[str, Any]:
 
 def connect(url: str, retries: int) -> redis.Redis:
     """A thread-safe client (its own connection pool) that retries through a reconnect."""
+    cluster = cluster_target(url)
+    if cluster is not None:
+        retry = _backoff(retries)
+        retry.update_supported_errors(list(CLUSTER_RETRIED))
+        # A cluster client has the commands of a client (its type does not say so).
+        return cast(redis.Redis, _Cluster(
+            startup_nodes=[redis.cluster.ClusterNode(host, port)  # type: ignore[no-untyped-call]
+                           for host, port in cluster.nodes],
+            password=cluster.password, fleet_retry=retry, health_check_interval=30,
+            socket_keepalive=True, socket_connect_timeout=5))
     target = sentinel_target(url)
     if target is None:
         return redis.Redis.from_url(url, **_options(retries))
@@ -77,8 +161,14 @@ def connect(url: str, retries: int) -> redis.Redis:
         target.service, db=target.db, password=target.password, **_options(retries)))
 
 
-def connect_async(url: str) -> aioredis.Redis:
+def connect_async(url: str, retries: int) -> aioredis.Redis:
     """An asyncio client of the same Redis (a subscriber's own connection)."""
+    cluster = cluster_target(url)
+    if cluster is not None:
+        return cast(aioredis.Redis, _AsyncCluster(
+            startup_nodes=[aiocluster.ClusterNode(host, port) for host, port in cluster.nodes],
+            password=cluster.password, fleet_retry=_backoff(retries),
+            socket_connect_timeout=5))
     target = sentinel_target(url)
     if target is None:
         return cast(aioredis.Redis, aioredis.Redis.from_url(url))
@@ -96,6 +186,9 @@ def redacted(url: str) -> str:
 def celery_url(url: str) -> tuple[str, dict[str, Any]]:
     """``url`` as Celery takes it, and the transport options it needs: kombu names a
     Sentinel-watched master ``sentinel://host:port/db;…`` with ``master_name``."""
+    if cluster_target(url) is not None:
+        raise ValueError("Celery's broker and result backend cannot use a Redis Cluster: give "
+                         "them RabbitMQ or a single (or Sentinel-watched) Redis")
     target = sentinel_target(url)
     if target is None:
         return url, {}

@@ -15,7 +15,7 @@ import yaml
 from fleet.backends.redis import redacted
 from fleet.config import load_config, masked_dump, migrate_v104, read_yaml
 from fleet.errors import FleetError
-from fleet.services import get_config, get_settings
+from fleet.services import get_config, get_services, get_settings
 
 
 class FleetGroup(click.Group):
@@ -75,13 +75,19 @@ def main() -> None:
 
 @main.command()
 def migrate() -> None:
-    """Create the database if missing and migrate it to the latest schema."""
+    """Create the database if missing and migrate it to the latest schema; move Redis keys
+    named by an earlier release to today's names."""
     from fleet.backends.migrate import migrate as run
+    from fleet.backends.migrate_keys import migrate_keys
     from fleet.cli.tables import progress
 
     with progress("migrating the schema"):
         created = run(get_settings().fleet_database_url.get_secret_value())
     click.echo(("created database; " if created else "") + "schema is at head")
+    with progress("renaming Redis keys"):
+        moved = migrate_keys(get_services().redis)
+    click.echo("Redis keys: " + (", ".join(f"{n} {kind}" for kind, n in sorted(moved.items())
+                                           if n) or "nothing to move"))
 
 
 @main.command()

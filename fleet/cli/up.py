@@ -108,6 +108,7 @@ def reachable_and_migrated() -> None:
     """Redis answers and the database is migrated (created if missing); else one clear line
     saying which service is unreachable and how to start it."""
     from fleet.backends.migrate import migrate
+    from fleet.backends.migrate_keys import migrate_keys
 
     services = get_services()
     try:
@@ -116,6 +117,7 @@ def reachable_and_migrated() -> None:
         raise click.ClickException(
             f"Redis at {redacted(services.settings.fleet_redis_url)} is unreachable: start it, "
             "e.g. redis-server --daemonize yes") from None
+    migrate_keys(services.redis)
     try:
         migrate(services.settings.fleet_database_url.get_secret_value())
     except Exception as exc:

@@ -44,4 +44,13 @@ class Settings(BaseSettings):
 
     @property
     def result_backend(self) -> str:
-        return self.fleet_result_backend or self.fleet_redis_url
+        """Where Celery keeps results: the fleet's Redis, unless that is a cluster (Celery
+        cannot use one): then the broker's Redis, or FLEET_RESULT_BACKEND."""
+        if self.fleet_result_backend:
+            return self.fleet_result_backend
+        if not self.fleet_redis_url.startswith("redis+cluster://"):
+            return self.fleet_redis_url
+        if self.fleet_broker_url.startswith(("redis://", "rediss://", "redis+sentinel://")):
+            return self.fleet_broker_url
+        raise ValueError("FLEET_REDIS_URL is a Redis Cluster, which Celery cannot keep results "
+                         "in: set FLEET_RESULT_BACKEND (a single or Sentinel-watched Redis)")

@@ -11,6 +11,8 @@ from celery.worker.request import Request
 
 from fleet.app import app, retry_in_place
 from fleet.backends.redis import REDIS_DOWN, wait_for_redis
+from fleet.contracts import QETask
+from fleet.dispatch.cancel import end_stream
 from fleet.dispatch.intake import parse_task
 from fleet.dispatch.route import route
 from fleet.errors import FleetError, InvalidTask
@@ -36,6 +38,7 @@ def dispatch(self: Task, task: Any = None, **unexpected: Any) -> dict[str, Any]:
     (routing it again is idempotent: the reservation, the selection row and the execute
     message are keyed by the task id)."""
     services = get_services()
+    qe_task: QETask | None = None
     try:
         if unexpected:
             raise InvalidTask(
@@ -46,6 +49,8 @@ def dispatch(self: Task, task: Any = None, **unexpected: Any) -> dict[str, Any]:
         return route(qe_task).model_dump(mode="json", by_alias=True)
     except FleetError as exc:
         log.warning("rejected dispatch %s: %s", self.request.id, exc)
+        if qe_task is not None:  # whoever follows its stream learns why, instead of waiting
+            end_stream(services, qe_task.id, exc)
         raise
     except REDIS_DOWN as exc:  # away for longer than the client's retries: not the task's fault
         log.warning("dispatch %s lost Redis (%s); it is retried once Redis is back",

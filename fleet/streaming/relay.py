@@ -33,6 +33,7 @@ import redis
 from redis.commands.core import Script
 
 from fleet.backends import keys
+from fleet.backends.redis import publish_command
 from fleet.contracts import FINAL_EVENTS, EventType
 from fleet.errors import BufferOverflow
 from fleet.streaming.chunker import Chunker
@@ -58,6 +59,7 @@ class StreamRelay:
     def __init__(self, client: redis.Redis, publish: Script) -> None:
         self.client = client
         self._publish = publish  # publish.lua
+        self._publish_command = publish_command(client)
         self._loaded = False
         self._queue: deque[_Event | _Command] = deque()
         self._queued_events = 0
@@ -209,7 +211,7 @@ class StreamRelay:
                 stream = item.publisher
                 calls.append(["EVALSHA", self._publish.sha, 1, keys.stream_log(stream.task_id),
                               keys.stream_channel(stream.task_id), LOG_TTL_SECONDS,
-                              item.seq, item.payload])
+                              self._publish_command, item.seq, item.payload])
         replies: list[Any]
         if len(calls) == 1:  # the common case at low load: one round trip, no pipeline
             try:

@@ -1,12 +1,14 @@
 """Stream protocol: live events on pub/sub plus a replay log, and the subscriber side.
 
-Every event is appended to the Redis Stream ``fleet:log:<task_id>`` (entry id ``<seq+1>-0``)
-and published on ``fleet:stream:<task_id>`` by :mod:`fleet.streaming.relay`. A redelivered
-task continues numbering after the log's last event.
+Every event is appended to the Redis Stream ``fleet:log:{<task_id>}`` (entry id ``<seq+1>-0``)
+and published on ``fleet:stream:{<task_id>}`` by :mod:`fleet.streaming.relay` (sharded pub/sub
+on a Redis Cluster). A redelivered task continues numbering after the log's last event.
 
 Consumer: :func:`subscribe` subscribes first, then reads the log, then follows the channel,
 dropping events whose ``seq`` it has already yielded and filling any gap from the log, so a late
-or reconnecting subscriber sees every event exactly once, in order.
+or reconnecting subscriber sees every event exactly once, in order. On a cluster it follows the
+log itself (``XREAD BLOCK`` on the node that owns it): ordered and gap-free by construction, and
+the same for the sync and asyncio clients.
 """
 
 from __future__ import annotations
@@ -18,13 +20,18 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any, cast
 
 import redis
+import redis.asyncio as aioredis
+from redis.typing import KeyT, StreamIdT
 
 from fleet.backends.keys import stream_channel, stream_log
-from fleet.backends.redis import connect_async
+from fleet.backends.redis import connect_async, is_cluster
 from fleet.contracts import FINAL_EVENTS, StreamEvent
 
 LogEntries = list[tuple[bytes, dict[bytes, bytes]]]
 LOG_TTL_SECONDS = 3600
+LOG_READ_COUNT = 512  # events one XREAD of a followed log returns at most
+FOLLOW_BLOCK_MS = 1000  # how long one XREAD waits for the next event
+SUBSCRIBER_RETRIES = 20  # an asyncio subscriber's reconnects (about half a minute)
 
 
 class Heard(enum.Enum):
@@ -102,12 +109,22 @@ class _Follower:
     def log_range(self) -> tuple[str, str]:
         return f"{self.last + 2}-0", "+"
 
+    def read_after(self) -> dict[KeyT, StreamIdT]:
+        """XREAD's argument for the events after the last yielded (its ids are exclusive)."""
+        return {stream_log(self.task_id): f"{self.last + 1}-0"}
+
+    def from_read(self, reply: list[Any] | None) -> list[StreamEvent]:
+        return self.from_log(reply[0][1] if reply else [])
+
 
 def subscribe(client: redis.Redis, task_id: str, after_seq: int = -1, *,
               timeout: float | None = None) -> Iterator[StreamEvent]:
     """Yield every event of ``task_id`` with seq > after_seq, in order, once each, ending after
     the final one. ``timeout`` bounds the silence between events (None waits forever)."""
     follower = _Follower(task_id, after_seq, timeout)
+    if is_cluster(client):
+        yield from _follow_log(client, follower)
+        return
     pubsub = client.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
     pubsub.subscribe(stream_channel(task_id))  # subscribe first, then read the log: no gap
 
@@ -138,12 +155,44 @@ def subscribe(client: redis.Redis, task_id: str, after_seq: int = -1, *,
         pubsub.close()
 
 
+def _follow_log(client: redis.Redis, follower: _Follower) -> Iterator[StreamEvent]:
+    if follower.ended_before(cast(LogEntries, client.xrevrange(
+            stream_log(follower.task_id), count=1))):
+        return
+    follower.heard()
+    while not follower.done:
+        caught = follower.from_read(cast(list[Any] | None, client.xread(
+            follower.read_after(), count=LOG_READ_COUNT, block=FOLLOW_BLOCK_MS)))
+        yield from caught
+        follower.quiet(caught)
+
+
+async def _afollow_log(client: aioredis.Redis, follower: _Follower
+                       ) -> AsyncIterator[StreamEvent]:
+    if follower.ended_before(await client.xrevrange(stream_log(follower.task_id), count=1)):
+        return
+    follower.heard()
+    while not follower.done:
+        caught = follower.from_read(await client.xread(
+            follower.read_after(), count=LOG_READ_COUNT, block=FOLLOW_BLOCK_MS))
+        for event in caught:
+            yield event
+        follower.quiet(caught)
+
+
 async def asubscribe(url: str, task_id: str, after_seq: int = -1, *,
                      timeout: float | None = None) -> AsyncIterator[StreamEvent]:
     """The asyncio twin of :func:`subscribe` (its own connection to ``url``, closed at the
     end)."""
-    client = connect_async(url)
+    client = connect_async(url, SUBSCRIBER_RETRIES)
     follower = _Follower(task_id, after_seq, timeout)
+    if is_cluster(client):
+        try:
+            async for event in _afollow_log(client, follower):
+                yield event
+        finally:
+            await client.aclose()
+        return
     pubsub = client.pubsub(ignore_subscribe_messages=True)
     await pubsub.subscribe(stream_channel(task_id))
 

@@ -35,7 +35,7 @@ def settings(daily: str | None = "1.00", monthly: str | None = None,
 def redis_ledger(fleet: Any, redis_client: Any) -> Iterator[Callable[..., BudgetLedger]]:
     """Builds Redis ledgers on this run's Redis, its budget keys wiped before and after."""
     def wipe() -> None:
-        for key in redis_client.scan_iter("fleet:budget*"):
+        for key in redis_client.scan_iter("{fleet:budget}*"):
             redis_client.delete(key)
 
     def build(daily: str | None = "1.00", monthly: str | None = None, ttl: float = 60,
@@ -61,7 +61,7 @@ def test_periods() -> None:
     assert period_start("weekly", DAY) == date(2031, 3, 17)
     assert period_end("monthly", DAY) == date(2031, 4, 1)
     assert period_end("monthly", date(2031, 12, 31)) == date(2032, 1, 1)
-    assert ledger_key("monthly", DAY) == "fleet:budget:monthly:2031-03-01"
+    assert ledger_key("monthly", DAY) == "{fleet:budget}:monthly:2031-03-01"
 
 
 def test_reserve_until_the_limit_then_refuse(any_ledger) -> None:

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from fleet.backends import keys
 from fleet.contracts import QETask
 from fleet.dispatch.cancel import cancel_task
 from fleet.dispatch.route import submit
@@ -20,7 +21,7 @@ pytestmark = pytest.mark.integration
 
 SLOW = {"FLEET_SIM_TTFT_MS": "50", "FLEET_SIM_TOKENS_PER_SECOND": "20",
         "FLEET_SIM_OUTPUT_TOKENS": "400"}
-RESERVATIONS = "fleet:budget:reservations"
+RESERVATIONS = keys.BUDGET_RESERVATIONS
 
 
 def task(model: str) -> QETask:
@@ -47,7 +48,7 @@ def test_a_task_no_attempt_runs_yet_ends_at_once_and_never_runs(fleet, redis_cli
     assert cancel_task(fleet, queued.id) == "finished"  # a second cancel changes nothing
     worker = WorkerProcess(["model.claude-opus-4"], "cancel-late", SLOW)
     try:  # the message reaches a worker, which finds the stream ended and does not run it
-        wait_for(lambda: redis_client.hget("fleet:outbox", queued.id) is None)
+        wait_for(lambda: redis_client.hget(keys.OUTBOX, queued.id) is None)
         time.sleep(0.5)
     finally:
         worker.stop()
@@ -69,7 +70,7 @@ def test_a_running_task_stops_bills_what_it_streamed_and_frees_the_rest(
         cancelled_at = time.monotonic()
         wait_for(lambda: read_log(redis_client, running.id)[-1]["type"] == "error")
         stopped_after = time.monotonic() - cancelled_at
-        wait_for(lambda: not redis_client.exists(f"fleet:lease:{running.id}"))
+        wait_for(lambda: not redis_client.exists(keys.lease(running.id)))
     finally:
         worker.stop()
     events = read_log(redis_client, running.id)

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from fleet.backends import keys
 from fleet.costs.budget import ledger_key
 from fleet.streaming.events import EVENTS_CHANNEL
 from tests.conftest import RUN_ID
@@ -25,7 +26,7 @@ ROOM = Decimal("0.02")  # what the race may spend today, on top of earlier tests
 
 @pytest.fixture
 def budget_fleet(redis_client: Any, pg: Any) -> Iterator[tuple[Decimal, list[_Worker]]]:
-    for key in redis_client.scan_iter("fleet:budget*"):
+    for key in redis_client.scan_iter("{fleet:budget}*"):
         redis_client.delete(key)
     spent_before = Decimal(str(pg.execute(
         "SELECT coalesce(sum(cost_usd), 0) FROM cost_entries WHERE created_at >= "
@@ -40,7 +41,7 @@ def budget_fleet(redis_client: Any, pg: Any) -> Iterator[tuple[Decimal, list[_Wo
     yield spent_before, workers
     for w in workers:
         w.stop()
-    for key in redis_client.scan_iter("fleet:budget*"):
+    for key in redis_client.scan_iter("{fleet:budget}*"):
         redis_client.delete(key)
 
 
@@ -71,7 +72,7 @@ def test_two_hundred_racing_tasks_overspend_by_at_most_one_reservation(
     # Overspend: at most one task's reservation (its estimate, with the input margin).
     assert spent <= ROOM + one_task * Decimal("1.2")
     assert spent >= ROOM - one_task * 3  # and the budget was actually used, not over-blocked
-    assert redis_client.hlen("fleet:budget:reservations") == 0  # nothing left behind
+    assert redis_client.hlen(keys.BUDGET_RESERVATIONS) == 0  # nothing left behind
     # The day's ledger itself: its alert marks (…:alert:80) share the key prefix.
     today = datetime.now(UTC).date()
     ledger_spent = Decimal(redis_client.hget(ledger_key("daily", today), "spent").decode()) / 10**8

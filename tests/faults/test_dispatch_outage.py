@@ -13,6 +13,7 @@ import pytest
 import redis
 from celery import Celery
 
+from fleet.backends import keys
 from tests.conftest import RUN_ID
 from tests.harness import WorkerProcess, wait_result
 
@@ -57,7 +58,7 @@ def test_dispatches_delivered_while_redis_is_down_wait_and_complete(own_redis, o
     assert dispatch_log.count("lost Redis") >= 8  # they were running when Redis was away
     state = redis.Redis.from_url(own_redis.url)
     for task_id in ids:
-        types = [json.loads(f[b"e"])["type"] for _, f in state.xrange(f"fleet:log:{task_id}")]
+        types = [json.loads(f[b"e"])["type"] for _, f in state.xrange(keys.stream_log(task_id))]
         assert types[0] == "start" and types[-1] == "complete" and types.count("start") == 1
     rows = pg.execute("SELECT task_id, count(*) FROM routing_selections WHERE task_id = ANY(%s) "
                       "GROUP BY task_id", (ids,)).fetchall()

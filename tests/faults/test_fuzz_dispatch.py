@@ -68,7 +68,7 @@ def dispatch_task(services: Any) -> Iterator[Any]:
 
 
 def purge_accepted(client: Any) -> None:
-    for pattern in ("model.*", "fleet:budget*"):
+    for pattern in ("model.*", "{fleet:budget}*"):
         for key in client.scan_iter(pattern):
             client.delete(key)
 

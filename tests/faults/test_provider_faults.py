@@ -17,6 +17,7 @@ import pytest
 import redis
 import yaml
 
+from fleet.backends import keys
 from fleet.contracts import StreamEvent
 from fleet.streaming.subscribe import subscribe
 from tests.fake_provider import FakeProvider
@@ -72,7 +73,7 @@ def fake_worker(services: Any, fake_config: Path) -> Iterator[WorkerProcess]:
 
 @pytest.fixture(autouse=True)
 def closed_breakers(redis_client: Any) -> None:
-    for key in redis_client.scan_iter("fleet:breaker*"):
+    for key in redis_client.scan_iter("*fleet:breaker*"):
         redis_client.delete(key)
 
 
@@ -209,7 +210,7 @@ def test_circuit_opens_and_router_skips_the_model(fake_worker, bare_client, redi
     # Two tasks x three calls: five consecutive failures open fake-primary's breaker.
     for _ in range(2):
         run_task(bare_client, "[[fake-primary:fault=500&times=9]]")
-    assert redis_client.hget("fleet:breakers", "fake-primary") is not None
+    assert redis_client.hget(keys.BREAKERS, "fake-primary") is not None
     time.sleep(0.6)  # the dispatcher's view refreshes every 0.5 s
     since = len(fake.requests)
     _, _, result = run_task(bare_client)
@@ -217,7 +218,7 @@ def test_circuit_opens_and_router_skips_the_model(fake_worker, bare_client, redi
     time.sleep(1.6)  # cooldown over: half-open, one probe closes it again
     _, _, result = run_task(bare_client)
     assert result["model"] == "fake-primary"
-    assert redis_client.hget("fleet:breakers", "fake-primary") is None
+    assert redis_client.hget(keys.BREAKERS, "fake-primary") is None
 
 
 def test_late_subscriber_and_resume_after_seq(fake_worker, bare_client, redis_client) -> None:

@@ -99,7 +99,7 @@ def test_workers_and_subscribers_survive_a_redis_restart(own_redis, pg, client_r
         finals: dict[str, list[str]] = {}
         while time.monotonic() < deadline:
             finals = {task_id: [json.loads(f[b"e"])["type"] for _, f in
-                                check.xrange(f"fleet:log:{task_id}")] for task_id in accepted}
+                                check.xrange(keys.stream_log(task_id))] for task_id in accepted}
             if all(types and types[-1] == "complete" for types in finals.values()):
                 break
             time.sleep(1)

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from fleet.backends import keys
 from tests.conftest import RUN_ID
 from tests.harness import WorkerProcess, wait_result
 
@@ -51,7 +52,7 @@ def test_kill_9_mid_stream_loses_and_doubles_nothing(bare_client, redis_client: 
     assert all(r["status"] == "complete" for r in results.values())
     resumed = 0
     for task_id in ids:
-        log = [json.loads(f[b"e"]) for _, f in redis_client.xrange(f"fleet:log:{task_id}")]
+        log = [json.loads(f[b"e"]) for _, f in redis_client.xrange(keys.stream_log(task_id))]
         assert [e["seq"] for e in log] == list(range(len(log))), task_id
         assert [e["type"] for e in log].count("complete") == 1 and log[-1]["type"] == "complete"
         text = "".join(e["data"]["text"] for e in log if e["type"] == "chunk")
@@ -67,4 +68,4 @@ def test_kill_9_mid_stream_loses_and_doubles_nothing(bare_client, redis_client: 
     finished = {task_id: r["attempt"] for task_id, r in results.items()}
     assert sorted((t, a) for t, a, _ in rows) == sorted(finished.items())
     assert all(n == 1 for _, _, n in rows)
-    assert redis_client.hlen("fleet:budget:reservations") == 0
+    assert redis_client.hlen(keys.BUDGET_RESERVATIONS) == 0

@@ -20,6 +20,7 @@ import pytest
 from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
 
+from fleet.backends import keys
 from fleet.qe.prompts import result_schema
 from fleet.qe.results import SPECS
 from fleet.qe.test_generation import TestGenerationResult
@@ -147,10 +148,10 @@ def test_a_cancelled_call_cancels_its_task_and_frees_its_budget(mcp_fleet,
         assert time.monotonic() < deadline, read_log(redis_client, task_id)[-1]
         time.sleep(0.1)
     assert read_log(redis_client, task_id)[-1]["data"]["code"] == "TASK_004"
-    while redis_client.exists(f"fleet:lease:{task_id}"):  # the attempt has ended
+    while redis_client.exists(keys.lease(task_id)):  # the attempt has ended
         assert time.monotonic() < deadline
         time.sleep(0.1)
-    assert redis_client.hget("fleet:budget:reservations", task_id) is None
+    assert redis_client.hget(keys.BUDGET_RESERVATIONS, task_id) is None
 
 
 @pytest.mark.parametrize(("tool", "arguments", "code"), [

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from fleet.backends import keys
 from tests.fixtures import MODEL_QUEUES, ROOT, WorkerProcess
 from tests.harness import wait_result
 
@@ -108,15 +109,15 @@ def test_flags_off_under_live_traffic_loses_nothing(fleet_workers, bare_client, 
     for task_id, _ in submitted:  # every accepted task completed exactly once
         result = wait_result(bare_client.AsyncResult(task_id), 60)
         assert result["status"] == "complete"
-        log = [json.loads(f[b"e"]) for _, f in redis_client.xrange(f"fleet:log:{task_id}")]
+        log = [json.loads(f[b"e"]) for _, f in redis_client.xrange(keys.stream_log(task_id))]
         assert [e["seq"] for e in log] == list(range(len(log)))
         assert sum(e["type"] == "complete" for e in log) == 1
     for task_id, _ in after:  # v1.0.4 mode: default model, start + complete only
-        log = [json.loads(f[b"e"]) for _, f in redis_client.xrange(f"fleet:log:{task_id}")]
+        log = [json.loads(f[b"e"]) for _, f in redis_client.xrange(keys.stream_log(task_id))]
         assert {e["model"] for e in log} == {"claude-sonnet-4.5"}
         assert [e["type"] for e in log] == ["start", "complete"]
     # Before the flip the router was on; tasks still queued at the flip may take either path.
-    routed = [json.loads(redis_client.xrange(f"fleet:log:{tid}")[0][1][b"e"])["model"]
+    routed = [json.loads(redis_client.xrange(keys.stream_log(tid))[0][1][b"e"])["model"]
               for tid, _ in before]
     assert routed[0] == "claude-opus-4"
     assert set(routed) <= {"claude-opus-4", "claude-sonnet-4.5"}

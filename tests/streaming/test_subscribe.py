@@ -8,6 +8,7 @@ import uuid
 
 import pytest
 
+from fleet.backends import keys
 from fleet.streaming.relay import StreamPublisher
 from fleet.streaming.subscribe import asubscribe, read_log, subscribe
 
@@ -74,7 +75,7 @@ def test_redelivered_publisher_continues_numbering_and_never_duplicates(redis_cl
     second.wait_written()
     assert [e["data"].get("text") for e in read_log(redis_client, task_id)] == [None, "a",
                                                                               "stale"]
-    assert 0 < redis_client.ttl(f"fleet:log:{task_id}") <= 3600
+    assert 0 < redis_client.ttl(keys.stream_log(task_id)) <= 3600
 
 
 def test_async_subscriber_matches_the_sync_one(redis_client, relay, services) -> None:

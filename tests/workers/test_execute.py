@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from fleet.backends import keys
 from tests.fixtures import MODEL_QUEUES
 from tests.harness import wait_result
 from tests.test_end_to_end import collect
@@ -34,7 +35,7 @@ def run_task(bare_client, redis_client, payload: dict[str, Any]
              ) -> tuple[dict[str, Any], list[dict[str, Any]], dict[str, Any]]:
     """The task's selection, its stream's events and its result."""
     pubsub = redis_client.pubsub()
-    pubsub.subscribe(f"fleet:stream:{payload['id']}")
+    pubsub.subscribe(keys.stream_channel(payload['id']))
     selection = wait_result(bare_client.send_task("fleet.dispatch", kwargs={"task": payload},
                                                   queue="fleet.dispatch"), 30)
     events = collect(pubsub)
@@ -81,7 +82,7 @@ def test_a_gate_the_rules_decide_completes_without_a_model_or_a_cost(
     assert result["tried"] == ["rules"] and result["calls"] == []
     assert pg.execute("SELECT count(*) FROM cost_entries WHERE task_id = %s",
                       (payload["id"],)).fetchone()[0] == 0
-    assert redis_client.hget("fleet:budget:reservations", payload["id"]) is None
+    assert redis_client.hget(keys.BUDGET_RESERVATIONS, payload["id"]) is None
 
 
 def test_generated_tests_asked_to_be_run_come_back_with_their_run(

@@ -1,4 +1,5 @@
 -- Reserve a task's estimated cost against every budget period at once, or refuse.
+-- Every key is the budget's ({fleet:budget}: one slot) and declared here.
 -- KEYS[1..n-2] = period ledgers (hash: spent, reserved; integer units of 1e-8 USD)
 -- KEYS[n-1] = reservations (hash: task id -> "amount|ledger1|ledger2|…")
 -- KEYS[n]   = reservation expiry (zset: task id -> expires at, ms)
@@ -9,13 +10,21 @@ local n = #KEYS
 local res, exp = KEYS[n - 1], KEYS[n]
 local now = tonumber(ARGV[3])
 
+local declared = {}
+for i = 1, n - 2 do declared[KEYS[i]] = true end
+
 -- Reservations of tasks that died expire here, so they can never block the budget forever.
 for _, id in ipairs(redis.call('ZRANGEBYSCORE', exp, '-inf', now)) do
   local record = redis.call('HGET', res, id)
   if record then
     local parts = {}
     for part in string.gmatch(record, '[^|]+') do table.insert(parts, part) end
-    for i = 2, #parts do redis.call('HINCRBY', parts[i], 'reserved', -tonumber(parts[1])) end
+    for i = 2, #parts do
+      -- Only the ledgers declared here: a period that has closed takes no more reservations.
+      if declared[parts[i]] then
+        redis.call('HINCRBY', parts[i], 'reserved', -tonumber(parts[1]))
+      end
+    end
     redis.call('HDEL', res, id)
   end
   redis.call('ZREM', exp, id)
