@@ -42,7 +42,7 @@ RENAMES: list[tuple[str, re.Pattern[str], Callable[[re.Match[str]], str]]] = [
     ("budget", re.compile(r"fleet:budget:settled:(.+)"), lambda m: keys.budget_settled(m[1])),
     ("budget", re.compile(rf"fleet:budget:({_PERIOD})"), lambda m: "{fleet:budget}:" + m[1]),
 ]
-OLD_ALERT = re.compile(rf"fleet:budget:({_PERIOD}):alert:(\d+)")
+OLD_ALERT = re.compile(rf"fleet:budget:({_PERIOD}):alert:([\d.]+)")
 
 
 def migrate_keys(client: redis.Redis, batch: int = 1000) -> Counter[str]:
@@ -51,17 +51,20 @@ def migrate_keys(client: redis.Redis, batch: int = 1000) -> Counter[str]:
     moved: Counter[str] = Counter()
     if int(client.get(MIGRATED) or 0) >= KEYS_VERSION:  # type: ignore[arg-type]
         return moved
+    alerts = []
     for raw in client.scan_iter(match="fleet:*", count=batch):
         name = raw.decode() if isinstance(raw, bytes) else str(raw)
         if alert := OLD_ALERT.fullmatch(name):
-            client.hsetnx("{fleet:budget}:" + alert[1], f"alert:{alert[2]}", "1")
-            client.delete(name)
-            moved["budget"] += 1
+            alerts.append(alert)  # once its ledger has moved
             continue
         for kind, pattern, new_name in RENAMES:
             if match := pattern.fullmatch(name):
                 moved[kind if client.renamenx(name, new_name(match)) else "conflicts"] += 1
                 break
+    for alert in alerts:
+        client.hsetnx("{fleet:budget}:" + alert[1], f"alert:{alert[2]}", "1")
+        client.delete(alert[0])
+        moved["budget"] += 1
     _rename_reserved_ledgers(client)
     moved["cancellations"] = _mark_cancellations(client)
     client.set(MIGRATED, KEYS_VERSION)

@@ -15,6 +15,7 @@ import pytest
 from fleet.backends import keys
 from fleet.costs.budget import ledger_key
 from fleet.streaming.events import EVENTS_CHANNEL
+from fleet.streaming.subscribe import read_log
 from tests.conftest import RUN_ID
 from tests.harness import WorkerProcess as _Worker
 from tests.harness import wait_result
@@ -65,6 +66,8 @@ def test_two_hundred_racing_tasks_overspend_by_at_most_one_reservation(
     for task_id in accepted:
         assert wait_result(bare_client.AsyncResult(task_id), 60)["status"] == "complete"
     assert accepted and refused
+    for task_id in refused:  # whoever follows a refused task's stream learns why
+        assert read_log(redis_client, task_id)[-1]["data"]["code"] == "ROUTER_002"
     rows = pg.execute("SELECT count(*), sum(cost_usd), max(cost_usd) FROM cost_entries "
                       "WHERE task_id = ANY(%s)", (ids,)).fetchone()
     count, spent, one_task = rows[0], Decimal(str(rows[1])), Decimal(str(rows[2]))
@@ -73,7 +76,7 @@ def test_two_hundred_racing_tasks_overspend_by_at_most_one_reservation(
     assert spent <= ROOM + one_task * Decimal("1.2")
     assert spent >= ROOM - one_task * 3  # and the budget was actually used, not over-blocked
     assert redis_client.hlen(keys.BUDGET_RESERVATIONS) == 0  # nothing left behind
-    # The day's ledger itself: its alert marks (…:alert:80) share the key prefix.
+    # The day's ledger itself (its alert marks are fields beside the spend).
     today = datetime.now(UTC).date()
     ledger_spent = Decimal(redis_client.hget(ledger_key("daily", today), "spent").decode()) / 10**8
     assert ledger_spent == spent_before + spent
