@@ -119,7 +119,7 @@ FINAL_EVENTS: frozenset[str] = frozenset({"complete", "error"})
 
 
 class StreamEvent(BaseModel):
-    """One event on ``fleet:stream:<task_id>``; ``seq`` runs 0, 1, 2 … with no gaps."""
+    """One event on ``fleet:stream:{<task_id>}``; ``seq`` runs 0, 1, 2 … with no gaps."""
 
     task_id: str
     seq: int = Field(ge=0)

@@ -25,6 +25,7 @@ from redis.commands.core import Script
 
 from fleet.backends import keys
 from fleet.dispatch.cancel import CANCEL_WINDOW_S
+from fleet.dispatch.outbox import forget
 from fleet.streaming.relay import StreamRelay
 
 log = logging.getLogger("fleet.lease")
@@ -80,10 +81,10 @@ class LeaseKeeper:
             keys=[keys.lease(task_id), keys.attempt_counter(task_id), keys.stream_log(task_id),
                   keys.cancelled(task_id)],
             args=["acquire", token, self.lease_ms, ATTEMPT_TTL_SECONDS])
-        # The outbox is fleet-wide (another slot on a cluster): its copy goes with the relay's
-        # next write; one left behind by a worker killed now is re-sent and finds the lease.
-        self.relay.send_later("HDEL", keys.OUTBOX, task_id)
-        self.relay.send_later("ZREM", keys.OUTBOX_DUE, task_id)
+        # The outbox is fleet-wide (another slot on a cluster than the task's keys, so not in
+        # the script); a copy left by a worker killed now is re-sent and finds the lease. Now,
+        # not later: a retry's copy that follows must not be dropped by this.
+        forget(self.client, task_id)
         if len(reply) == 1:
             raise LeaseBusy(task_id, int(reply[0]))
         with self._lock:

@@ -17,7 +17,6 @@ like a single server's so that they outlast a master's failover.
 
 from __future__ import annotations
 
-import asyncio
 import re
 import time
 from typing import Any, NamedTuple, cast
@@ -25,6 +24,7 @@ from typing import Any, NamedTuple, cast
 import redis
 import redis.asyncio as aioredis
 import redis.asyncio.cluster as aiocluster
+from redis.asyncio.retry import Retry as AsyncRetry
 from redis.asyncio.sentinel import Sentinel as AsyncSentinel
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
@@ -38,8 +38,8 @@ SENTINEL_SCHEME = "redis+sentinel://"
 CLUSTER_SCHEME = "redis+cluster://"
 # What a cluster command meets while a master fails over: retried, spaced out.
 CLUSTER_RETRIED: tuple[type[Exception], ...] = (
-    *REDIS_DOWN, redis.exceptions.ClusterDownError, redis.exceptions.SlotNotCoveredError,
-    redis.exceptions.TryAgainError)
+    redis.ConnectionError, redis.TimeoutError, redis.exceptions.ClusterDownError,
+    redis.exceptions.SlotNotCoveredError, redis.exceptions.TryAgainError)
 
 
 class SentinelTarget(NamedTuple):
@@ -94,8 +94,9 @@ def publish_command(client: redis.Redis) -> str:
     return "SPUBLISH" if is_cluster(client) else "PUBLISH"
 
 
-def _backoff(retries: int) -> Retry:
-    return Retry(ExponentialBackoff(cap=2.0, base=0.05), retries)
+def _backoff() -> ExponentialBackoff:
+    """Waits between retries: 50 ms doubling to 2 s (20 retries: about half a minute)."""
+    return ExponentialBackoff(cap=2.0, base=0.05)
 
 
 class _Cluster(redis.RedisCluster):
@@ -113,26 +114,19 @@ class _Cluster(redis.RedisCluster):
 
 
 class _AsyncCluster(aiocluster.RedisCluster):
-    def __init__(self, *args: Any, fleet_retry: Retry, **kwargs: Any) -> None:
-        self._fleet_retry = fleet_retry  # the constructor runs commands already
+    def __init__(self, *args: Any, fleet_retry: AsyncRetry, **kwargs: Any) -> None:
+        self._fleet_retry = fleet_retry
         super().__init__(*args, **kwargs)
 
     async def execute_command(self, *args: Any, **kwargs: Any) -> Any:
-        failures = 0
-        while True:
-            try:
-                return await super().execute_command(*args, **kwargs)
-            except CLUSTER_RETRIED:
-                failures += 1
-                if failures > self._fleet_retry.get_retries():
-                    raise
-                await asyncio.sleep(self._fleet_retry._backoff.compute(failures))
+        return await self._fleet_retry.call_with_retry(
+            lambda: super(_AsyncCluster, self).execute_command(*args, **kwargs), lambda _: None)
 
 
 # Options of every fleet client: ride out a restart or failover.
 def _options(retries: int) -> dict[str, Any]:
     return {"health_check_interval": 30, "socket_keepalive": True, "socket_connect_timeout": 5,
-            "retry": _backoff(retries),
+            "retry": Retry(_backoff(), retries),
             # OSError: a refused or reset connect. redis-py opens a fresh connection outside
             # its command retry and, without this, fails at once while Redis is down instead
             # of waiting for it.
@@ -143,13 +137,12 @@ def connect(url: str, retries: int) -> redis.Redis:
     """A thread-safe client (its own connection pool) that retries through a reconnect."""
     cluster = cluster_target(url)
     if cluster is not None:
-        retry = _backoff(retries)
-        retry.update_supported_errors(list(CLUSTER_RETRIED))
         # A cluster client has the commands of a client (its type does not say so).
         return cast(redis.Redis, _Cluster(
             startup_nodes=[redis.cluster.ClusterNode(host, port)  # type: ignore[no-untyped-call]
                            for host, port in cluster.nodes],
-            password=cluster.password, fleet_retry=retry, health_check_interval=30,
+            password=cluster.password, health_check_interval=30,
+            fleet_retry=Retry(_backoff(), retries, CLUSTER_RETRIED),
             socket_keepalive=True, socket_connect_timeout=5))
     target = sentinel_target(url)
     if target is None:
@@ -167,8 +160,9 @@ def connect_async(url: str, retries: int) -> aioredis.Redis:
     if cluster is not None:
         return cast(aioredis.Redis, _AsyncCluster(
             startup_nodes=[aiocluster.ClusterNode(host, port) for host, port in cluster.nodes],
-            password=cluster.password, fleet_retry=_backoff(retries),
-            socket_connect_timeout=5))
+            # Typed for RedisError only; the cluster's own errors are not all RedisErrors.
+            password=cluster.password, socket_connect_timeout=5, fleet_retry=AsyncRetry(
+                _backoff(), retries, CLUSTER_RETRIED)))  # type: ignore[arg-type]
     target = sentinel_target(url)
     if target is None:
         return cast(aioredis.Redis, aioredis.Redis.from_url(url))

@@ -106,7 +106,7 @@ def remember(client: redis.Redis, message: Message, now: float | None = None) ->
 
 
 def forget(client: redis.Redis, task_id: str) -> None:
-    """Drop the copy of a message that was never sent."""
+    """Drop the copy of a message that was never sent, or that a worker took."""
     pipe = client.pipeline(transaction=True)
     pipe.hdel(OUTBOX_KEY, task_id)
     pipe.zrem(DUE_KEY, task_id)

@@ -19,6 +19,7 @@ import redis
 from fleet.backends import keys
 from fleet.costs.budget import ledger_key
 from fleet.errors import FleetError
+from fleet.streaming.events import EVENTS_CHANNEL
 from tests.fixtures import WorkerProcess
 from tests.redis_cluster import LocalCluster, wait
 
@@ -73,8 +74,12 @@ def test_tasks_stream_settle_and_cancel_on_a_cluster(cluster: LocalCluster, serv
     client = Client(broker_url=services.redis_url, redis_url=cluster.url)
     state = client.redis
     try:
-        # Another service listens on the task's sharded channel before submitting it.
-        listener = redis.RedisCluster(host="127.0.0.1", port=cluster.ports[0]).pubsub()
+        # Fleet-wide events (classic pub/sub: any node) and, before submitting a task, another
+        # service listening on its sharded channel.
+        outside = redis.RedisCluster(host="127.0.0.1", port=cluster.ports[0])
+        fleet_events = outside.pubsub(ignore_subscribe_messages=True)
+        fleet_events.subscribe(EVENTS_CHANNEL)
+        listener = outside.pubsub()
         watched = _task()
         listener.ssubscribe(keys.stream_channel(watched["id"]))
         handles = [client.submit(watched), *(client.submit(_task()) for _ in range(11))]
@@ -88,6 +93,12 @@ def test_tasks_stream_settle_and_cancel_on_a_cluster(cluster: LocalCluster, serv
             if message["type"] == "smessage":
                 heard.append(json.loads(message["data"])["seq"])
         assert heard == [e["seq"] for e in read_log(state, watched["id"])]
+        tracked = set()
+        while (message := fleet_events.get_message(timeout=1.0)) is not None:
+            event = json.loads(message["data"])
+            if event["type"] == "cost.tracked":
+                tracked.add(event["taskId"])
+        assert tracked == {h.id for h in handles}
 
         async def follow() -> list[int]:
             handle = await AsyncClient(broker_url=services.redis_url,

@@ -1,6 +1,6 @@
 """Budgets: race-free daily / weekly / monthly limits shared by every dispatcher and worker.
 
-Redis keeps one ledger per period (``fleet:budget:day:2026-11-27`` …: ``spent`` and
+Redis keeps one ledger per period (``{fleet:budget}:daily:2026-11-27`` …: ``spent`` and
 ``reserved`` in integer units of 1e-8 USD, the precision of ``cost_usd``).
 
 * The dispatcher **reserves** a task's estimated cost (input + max output tokens at the model's
