@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 import uuid
 from collections.abc import Iterator
 from decimal import Decimal
@@ -93,10 +94,12 @@ def test_tasks_stream_settle_and_cancel_on_a_cluster(cluster: LocalCluster, serv
             if message["type"] == "smessage":
                 heard.append(json.loads(message["data"])["seq"])
         assert heard == [e["seq"] for e in read_log(state, watched["id"])]
-        tracked = set()
-        while (message := fleet_events.get_message(timeout=1.0)) is not None:
-            event = json.loads(message["data"])
-            if event["type"] == "cost.tracked":
+        tracked: set[str] = set()
+        deadline = time.monotonic() + 10
+        while tracked != {h.id for h in handles} and time.monotonic() < deadline:
+            message = fleet_events.get_message(timeout=0.5)  # None: quiet, or the subscribe
+            if message is not None and (event := json.loads(message["data"]))["type"] == \
+                    "cost.tracked":
                 tracked.add(event["taskId"])
         assert tracked == {h.id for h in handles}
 
