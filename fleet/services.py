@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     import redis
 
     from fleet.backends.postgres import Database
+    from fleet.backends.replication import Replication
     from fleet.backends.scripts import Scripts
     from fleet.costs.budget import BudgetLedger
     from fleet.costs.tracker import CostTracker
@@ -86,6 +87,16 @@ class Services:
         return self.component("scripts", build)
 
     @property
+    def replication(self) -> Replication:
+        def build() -> Replication:
+            from fleet.backends.replication import Replication
+
+            return Replication(self.redis, self.settings.fleet_redis_wait_replicas,
+                               self.settings.fleet_redis_wait_ms)
+
+        return self.component("replication", build)
+
+    @property
     def db(self) -> Database:
         def build() -> Database:
             from fleet.backends.postgres import Database
@@ -99,7 +110,7 @@ class Services:
         def build() -> StreamRelay:
             from fleet.streaming.relay import StreamRelay
 
-            return StreamRelay(self.redis, self.scripts["publish"])
+            return StreamRelay(self.redis, self.scripts["publish"], self.replication)
 
         return self.component("relay", build)
 
@@ -139,7 +150,8 @@ class Services:
             from fleet.costs.budget import BudgetLedger
 
             return BudgetLedger(self.config.routing.cost_tracking, self.redis, self.scripts,
-                                self.db, reservation_ttl_s=self.config.fleet.task_timeout * 2 + 60)
+                                self.db, reservation_ttl_s=self.config.fleet.task_timeout * 2 + 60,
+                                replication=self.replication)
 
         return self.component("ledger", build)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -43,12 +44,7 @@ class LocalCluster:
         self.ports = [_cluster_port() for _ in range(masters * 2)]
         self.procs: dict[int, subprocess.Popen[bytes]] = {}
         for port in self.ports:
-            self.procs[port] = subprocess.Popen(
-                ["redis-server", "--port", str(port), "--bind", "127.0.0.1",
-                 "--cluster-enabled", "yes", "--cluster-config-file", f"nodes-{port}.conf",
-                 "--cluster-node-timeout", "1000", "--dir", str(self.dir), "--save", "",
-                 "--appendonly", "no", "--logfile", str(self.dir / f"{port}.log")],
-                stdout=subprocess.DEVNULL)
+            self.start(port)
         for port in self.ports:
             wait(lambda p=port: redis.Redis(port=p).ping(), f"node {port}")
         subprocess.run(["redis-cli", "--cluster", "create",
@@ -56,6 +52,16 @@ class LocalCluster:
                         "--cluster-replicas", "1", "--cluster-yes"],
                        check=True, capture_output=True, timeout=60)
         wait(self.healthy, "the cluster to form")
+
+    def start(self, port: int) -> None:
+        """Start node ``port``; restarted, it rejoins from its nodes file (empty: a node
+        whose slots moved to its replica while it was away comes back as that one's replica)."""
+        self.procs[port] = subprocess.Popen(
+            ["redis-server", "--port", str(port), "--bind", "127.0.0.1",
+             "--cluster-enabled", "yes", "--cluster-config-file", f"nodes-{port}.conf",
+             "--cluster-node-timeout", "1000", "--dir", str(self.dir), "--save", "",
+             "--appendonly", "no", "--logfile", str(self.dir / f"{port}.log")],
+            stdout=subprocess.DEVNULL)
 
     @property
     def url(self) -> str:
@@ -93,6 +99,19 @@ class LocalCluster:
         assert master.execute_command("WAIT", 1, 5000) == 1
         self.procs[port].kill()
         self.procs[port].wait()
+
+    def kill_behind(self, port: int, replica: int, seconds: float) -> None:
+        """SIGKILL master ``port`` after its replica was cut off (frozen with SIGSTOP, its
+        link closed by the master) for ``seconds`` of writes, then let the replica go on: it
+        never gets those writes."""
+        self.procs[replica].send_signal(signal.SIGSTOP)
+        try:
+            self.node(port).execute_command("CLIENT", "KILL", "TYPE", "replica")
+            time.sleep(seconds)
+            self.procs[port].kill()
+            self.procs[port].wait()
+        finally:
+            self.procs[replica].send_signal(signal.SIGCONT)
 
     def stop(self) -> None:
         for proc in self.procs.values():

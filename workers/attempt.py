@@ -87,6 +87,8 @@ class LeaseKeeper:
         forget(self.client, task_id)
         if len(reply) == 1:
             raise LeaseBusy(task_id, int(reply[0]))
+        # A lease a failover forgot would let a second attempt start (unrenewed, it lapses).
+        self.relay.replication.wait([keys.lease(task_id)])
         with self._lock:
             self._held[task_id] = token
         return Attempt(int(reply[1]), json.loads(reply[2]) if reply[2] else None,

@@ -22,6 +22,10 @@ class Settings(BaseSettings):
     # How often a Redis command is retried through a reconnect (backoff capped at 2 s; 20 is
     # about half a minute): how long a Redis outage may last before tasks fail.
     fleet_redis_retries: int = Field(default=20, ge=0, le=1000)
+    # Replicas that must hold a stream batch, a started attempt or a reservation before the
+    # fleet counts it done (WAIT; 0: asynchronous replication, fastest), and how long to wait.
+    fleet_redis_wait_replicas: int = Field(default=0, ge=0, le=16)
+    fleet_redis_wait_ms: int = Field(default=1000, ge=1, le=60_000)
     fleet_result_backend: str | None = None
     fleet_database_url: SecretStr = SecretStr("postgresql://127.0.0.1:5432/fleet")
     fleet_simulate: bool = False

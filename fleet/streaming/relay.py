@@ -34,6 +34,7 @@ from redis.commands.core import Script
 
 from fleet.backends import keys
 from fleet.backends.redis import publish_command
+from fleet.backends.replication import Replication
 from fleet.contracts import FINAL_EVENTS, EventType
 from fleet.errors import BufferOverflow
 from fleet.streaming.chunker import Chunker
@@ -56,8 +57,11 @@ def _encode(event: dict[str, Any]) -> str:
 class StreamRelay:
     """One writer thread per process, shared by every stream of that process."""
 
-    def __init__(self, client: redis.Redis, publish: Script) -> None:
+    def __init__(self, client: redis.Redis, publish: Script,
+                 replication: Replication | None = None) -> None:
+        """``replication``: whom a batch must reach before it counts as written."""
         self.client = client
+        self.replication = replication or Replication(client, 0, 0)
         self._publish = publish  # publish.lua
         self._publish_command = publish_command(client)
         self._loaded = False
@@ -232,7 +236,19 @@ class StreamRelay:
             if isinstance(reply, redis.exceptions.NoScriptError):
                 self._loaded = False  # Redis restarted or flushed its scripts: load again
             raise reply  # the batch is written again (its events are idempotent)
+        self.replication.wait(_written_keys(calls))
         return [(command, replies[i]) for i, command in commands.items()]
+
+
+def _written_keys(calls: list[list[Any]]) -> list[str]:
+    """The keys a batch's calls wrote (a script's declared keys, else a command's first)."""
+    written = []
+    for call in calls:
+        if call[0] in ("EVAL", "EVALSHA"):
+            written += [str(key) for key in call[3:3 + int(call[2])]]
+        elif call[0] != "PUBLISH" and len(call) > 1:
+            written.append(str(call[1]))
+    return written
 
 
 class _Event(NamedTuple):

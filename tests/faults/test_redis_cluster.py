@@ -172,14 +172,32 @@ def test_the_budget_race_on_a_cluster(cluster: LocalCluster, services: Any, pg: 
     assert state.hlen(keys.BUDGET_RESERVATIONS) == 0
 
 
-def test_a_master_killed_mid_run_loses_no_accepted_task(cluster: LocalCluster, services: Any,
-                                                        pg: Any) -> None:
+@pytest.fixture
+def fresh_cluster() -> Iterator[LocalCluster]:
+    """A cluster of its own: a test that kills a master leaves one without a replica."""
+    local = LocalCluster()
+    yield local
+    local.stop()
+
+
+SLOW = {"FLEET_SIM_TTFT_MS": "50", "FLEET_SIM_TOKENS_PER_SECOND": "100",
+        "FLEET_SIM_OUTPUT_TOKENS": "300"}
+
+
+@pytest.mark.parametrize("replica_behind", [False, True], ids=["in-sync", "replica-behind"])
+def test_a_master_killed_mid_run_loses_no_accepted_task(
+        fresh_cluster: LocalCluster, services: Any, pg: Any, replica_behind: bool) -> None:
+    """In sync: the replica held every write when its master died (no WAIT needed). Behind:
+    the replica was frozen for a second while its master took writes, then the master died —
+    what asynchronous replication loses, unless the fleet waits for a replica (WAIT): then the
+    relay writes again what the promoted replica lacks."""
     from fleet.client import Client
 
-    slow = {"FLEET_SIM_TTFT_MS": "50", "FLEET_SIM_TOKENS_PER_SECOND": "100",
-            "FLEET_SIM_OUTPUT_TOKENS": "300"}
+    cluster = fresh_cluster
+    wait_for = {"FLEET_REDIS_WAIT_REPLICAS": "1", "FLEET_REDIS_WAIT_MS": "200"}
     worker = WorkerProcess(["fleet.dispatch", "model.claude-haiku-4"], "cluster-kill",
-                           _env(cluster, services, **slow), concurrency=24)
+                           _env(cluster, services, **SLOW, **(wait_for if replica_behind else {})),
+                           concurrency=24)
     client = Client(broker_url=services.redis_url, redis_url=cluster.url)
     state = client.redis
     try:
@@ -192,9 +210,16 @@ def test_a_master_killed_mid_run_loses_no_accepted_task(cluster: LocalCluster, s
         replica = cluster.replica_of(victim)
         running = [t for t in doomed if _log(state, t)[-1]["type"] != "complete"]
         assert running, "the kill should come while tasks stream through that master"
-        cluster.kill_in_sync(victim)
+        if replica_behind:
+            cluster.kill_behind(victim, replica, seconds=1.0)
+        else:
+            cluster.kill_in_sync(victim)
         wait(lambda: cluster.master_of(keys.BUDGET_RESERVATIONS) == replica,
              "the replica's promotion")
+        if replica_behind:
+            # Its writes now wait for a replica the promoted master does not have yet: the
+            # dead node comes back as one (an operator's recovery), and the fleet goes on.
+            cluster.start(victim)
         for handle in handles:
             handle.result(timeout=120)  # a task that failed raises its error here
     finally:

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol, cast
 import redis
 
 from fleet.backends import keys
+from fleet.backends.replication import Replication
 from fleet.config import CostTracking
 from fleet.costs.rollup import recorded_spend
 
@@ -176,10 +177,13 @@ class BudgetLedger(Ledger):
     Lua scripts (each change is one atomic step)."""
 
     def __init__(self, settings: CostTracking, client: redis.Redis, scripts: Scripts,
-                 db: Database, reservation_ttl_s: float = 1260) -> None:
-        """``db``: where the spend of record is (rebuild)."""
+                 db: Database, reservation_ttl_s: float = 1260,
+                 replication: Replication | None = None) -> None:
+        """``db``: where the spend of record is (rebuild); ``replication``: whom a
+        reservation must reach before it counts as taken."""
         super().__init__(settings)
         self.client = client
+        self.replication = replication or Replication(client, 0, 0)
         self.db = db
         self.reservation_ttl_ms = int(reservation_ttl_s * 1000)
         self._reserve = scripts["reserve"]
@@ -206,6 +210,7 @@ class BudgetLedger(Ledger):
             args=[task_id, to_units(amount), int(time.time() * 1000), self.reservation_ttl_ms,
                   *self._limits()]))
         if result[0] == 1:
+            self.replication.wait([keys.BUDGET_RESERVATIONS])
             return True, None, Decimal(0)
         return False, PERIODS[int(result[1]) - 1], to_usd(int(result[2]))
 
