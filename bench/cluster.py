@@ -43,8 +43,9 @@ def single(replica: bool) -> Iterator[str]:
         procs.append(subprocess.Popen(["redis-server", "--port", str(replica_port), *common,
                                        "--replicaof", "127.0.0.1", str(port)],
                                       stdout=subprocess.DEVNULL))
-        wait(lambda: redis.Redis(port=replica_port).info("replication")[
-            "master_link_status"] == "up", "the replica")
+        replica_client: Any = redis.Redis(port=replica_port)
+        wait(lambda: replica_client.info("replication")["master_link_status"] == "up",
+             "the replica")
     wait(lambda: redis.Redis(port=port).ping(), "redis")
     try:
         yield f"redis://127.0.0.1:{port}/0"

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import redis
-from redis.cluster import key_slot
+from redis.crc import key_slot
 
 from tests.harness import free_port
 
@@ -67,7 +67,8 @@ class LocalCluster:
     def url(self) -> str:
         return "redis+cluster://" + ",".join(f"127.0.0.1:{port}" for port in self.ports[:2])
 
-    def node(self, port: int) -> redis.Redis:
+    def node(self, port: int) -> Any:
+        """A client of node ``port`` (Any: redis-py's sync and async replies share one type)."""
         return redis.Redis(port=port)
 
     def healthy(self) -> bool:
