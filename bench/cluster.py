@@ -27,8 +27,8 @@ from fleet.backends.redis import connect
 from fleet.backends.replication import Replication
 from fleet.backends.scripts import Scripts
 from fleet.streaming.relay import StreamPublisher, StreamRelay
-from tests.harness import free_port
-from tests.redis_cluster import LocalCluster, wait
+from tests.harness import free_port, wait_redis
+from tests.redis_cluster import LocalCluster
 
 
 @contextmanager
@@ -44,9 +44,9 @@ def single(replica: bool) -> Iterator[str]:
                                        "--replicaof", "127.0.0.1", str(port)],
                                       stdout=subprocess.DEVNULL))
         replica_client: Any = redis.Redis(port=replica_port)
-        wait(lambda: replica_client.info("replication")["master_link_status"] == "up",
+        wait_redis(lambda: replica_client.info("replication")["master_link_status"] == "up",
              "the replica")
-    wait(lambda: redis.Redis(port=port).ping(), "redis")
+    wait_redis(lambda: redis.Redis(port=port).ping(), "redis")
     try:
         yield f"redis://127.0.0.1:{port}/0"
     finally:

@@ -44,6 +44,21 @@ def repoint_fleet(redis_url: str) -> None:
         app_module.app.conf.update(broker_url=redis_url, result_backend=redis_url)
 
 
+def wait_redis(predicate: Any, what: str, timeout: float = 30, log: Path | None = None) -> None:
+    """Poll ``predicate`` (a Redis error counts as not yet) until true, or fail naming
+    ``what`` (with the tail of ``log``)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if predicate():
+                return
+        except redis.RedisError:
+            pass
+        assert time.monotonic() < deadline, f"timed out waiting for {what}" + (
+            f":\n{log.read_text()[-3000:]}" if log is not None else "")
+        time.sleep(0.2)
+
+
 def wait_result(result: AsyncResult, timeout: float = 30.0, propagate: bool = True) -> Any:
     """``result.get()`` that looks at the stored result again every second.
 

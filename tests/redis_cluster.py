@@ -13,7 +13,7 @@ from typing import Any
 import redis
 from redis.crc import key_slot
 
-from tests.harness import free_port
+from tests.harness import free_port, wait_redis
 
 
 def _cluster_port() -> int:
@@ -21,18 +21,6 @@ def _cluster_port() -> int:
     while (port := free_port()) >= 55535:
         pass
     return port
-
-
-def wait(predicate: Any, what: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            if predicate():
-                return
-        except redis.RedisError:
-            pass
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.2)
 
 
 class LocalCluster:
@@ -46,12 +34,12 @@ class LocalCluster:
         for port in self.ports:
             self.start(port)
         for port in self.ports:
-            wait(lambda p=port: redis.Redis(port=p).ping(), f"node {port}")
+            wait_redis(lambda p=port: redis.Redis(port=p).ping(), f"node {port}")
         subprocess.run(["redis-cli", "--cluster", "create",
                         *(f"127.0.0.1:{port}" for port in self.ports),
                         "--cluster-replicas", "1", "--cluster-yes"],
                        check=True, capture_output=True, timeout=60)
-        wait(self.healthy, "the cluster to form")
+        wait_redis(self.healthy, "the cluster to form")
 
     def start(self, port: int) -> None:
         """Start node ``port``; restarted, it rejoins from its nodes file (empty: a node

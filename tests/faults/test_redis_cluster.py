@@ -22,7 +22,8 @@ from fleet.costs.budget import ledger_key
 from fleet.errors import FleetError
 from fleet.streaming.events import EVENTS_CHANNEL
 from tests.fixtures import WorkerProcess
-from tests.redis_cluster import LocalCluster, wait
+from tests.harness import wait_redis
+from tests.redis_cluster import LocalCluster
 
 pytestmark = pytest.mark.integration
 
@@ -124,7 +125,7 @@ def test_tasks_stream_settle_and_cancel_on_a_cluster(cluster: LocalCluster, serv
     assert {cluster.master_of(k(handles[0].id)) for k in
             (keys.stream_log, keys.lease, keys.attempt_counter, keys.cancelled)} == {
         cluster.master_of(keys.stream_log(handles[0].id))}
-    wait(lambda: state.hlen(keys.BUDGET_RESERVATIONS) == 0, "every reservation released")
+    wait_redis(lambda: state.hlen(keys.BUDGET_RESERVATIONS) == 0, "every reservation released")
     from datetime import UTC, datetime
 
     assert int(state.hget(ledger_key("daily", datetime.now(UTC).date()), "spent")) > 0
@@ -205,7 +206,7 @@ def test_a_master_killed_mid_run_loses_no_accepted_task(
         victim = cluster.master_of(keys.BUDGET_RESERVATIONS)  # the budget's master, and ~1/3
         doomed = [h.id for h in handles if cluster.master_of(keys.stream_log(h.id)) == victim]
         assert doomed, "some task should have its keys on the master that is killed"
-        wait(lambda: sum(len(_log(state, t)) > 5 for t in doomed) >= max(1, len(doomed) // 2),
+        wait_redis(lambda: sum(len(_log(state, t)) > 5 for t in doomed) >= max(1, len(doomed) // 2),
              "tasks streaming on the doomed master")
         replica = cluster.replica_of(victim)
         running = [t for t in doomed if _log(state, t)[-1]["type"] != "complete"]
@@ -214,7 +215,7 @@ def test_a_master_killed_mid_run_loses_no_accepted_task(
             cluster.kill_behind(victim, replica, seconds=1.0)
         else:
             cluster.kill_in_sync(victim)
-        wait(lambda: cluster.master_of(keys.BUDGET_RESERVATIONS) == replica,
+        wait_redis(lambda: cluster.master_of(keys.BUDGET_RESERVATIONS) == replica,
              "the replica's promotion")
         if replica_behind:
             # Its writes now wait for a replica the promoted master does not have yet: the

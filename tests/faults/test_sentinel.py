@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import subprocess
 import tempfile
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,26 +18,13 @@ import pytest
 import redis
 
 from tests.fixtures import WorkerProcess
-from tests.harness import free_port
+from tests.harness import free_port, wait_redis
 
 pytestmark = pytest.mark.integration
 
 SERVICE = "fleetmaster"
 FAST = {"FLEET_SIM_TTFT_MS": "0", "FLEET_SIM_TOKENS_PER_SECOND": "400",
         "FLEET_SIM_OUTPUT_TOKENS": "40"}
-
-
-def _wait(predicate: Any, what: str, timeout: float = 30, log: Path | None = None) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            if predicate():
-                return
-        except redis.RedisError:
-            pass
-        assert time.monotonic() < deadline, f"timed out waiting for {what}" + (
-            f":\n{log.read_text()[-3000:]}" if log is not None else "")
-        time.sleep(0.2)
 
 
 def _pairs(reply: Any) -> list[dict[str, str]]:
@@ -74,12 +60,12 @@ class SentinelGroup:
         self.sentinel = subprocess.Popen(["redis-server", str(conf), "--sentinel"],
                                          stdout=subprocess.DEVNULL)
         replica = redis.Redis(port=self.replica_port)
-        _wait(lambda: replica.info("replication")["master_link_status"] == "up",
+        wait_redis(lambda: replica.info("replication")["master_link_status"] == "up",
               "the replica to sync")
-        _wait(lambda: self.master_address()[1] == self.master_port, "the sentinel")
+        wait_redis(lambda: self.master_address()[1] == self.master_port, "the sentinel")
         # Sentinel learns of replicas from the master's INFO: it can only promote one it knows.
         sentinel = redis.Redis(port=self.port)
-        _wait(lambda: any(r.get("port") == str(self.replica_port) for r in
+        wait_redis(lambda: any(r.get("port") == str(self.replica_port) for r in
                           _pairs(sentinel.execute_command("SENTINEL", "replicas", SERVICE))),
               "the sentinel to know the replica")
 
@@ -134,7 +120,7 @@ def test_the_fleet_follows_sentinel_through_a_failover(sentinel_group: SentinelG
         client = Client(broker_url=url, redis_url=url)
         before = _run(client, 8)
         sentinel_group.kill_master()
-        _wait(lambda: sentinel_group.master_address()[1] == sentinel_group.replica_port,
+        wait_redis(lambda: sentinel_group.master_address()[1] == sentinel_group.replica_port,
               "the replica's promotion", log=sentinel_group.dir / "sentinel.log")
         after = _run(client, 8)  # the worker and the client found the new master
     finally:
