@@ -28,7 +28,7 @@ from redis.asyncio.retry import Retry as AsyncRetry
 from redis.asyncio.sentinel import Sentinel as AsyncSentinel
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
-from redis.sentinel import Sentinel
+from redis.sentinel import Sentinel, SentinelManagedConnection
 
 # What a command raises once Redis has been unreachable for longer than the client retries.
 REDIS_DOWN: tuple[type[Exception], ...] = (redis.ConnectionError, redis.TimeoutError)
@@ -123,6 +123,17 @@ class _AsyncCluster(aiocluster.RedisCluster):
             lambda: super(_AsyncCluster, self).execute_command(*args, **kwargs), lambda _: None)
 
 
+class _SentinelConnection(SentinelManagedConnection):
+    """A connection to a Sentinel-watched master that asks for the master on every connect:
+    redis-py 6 reconnects a dropped connection (``connect_check_health``) at the address it
+    had, which after a failover is the dead master's — until every retry is spent."""
+
+    def _connect(self) -> Any:
+        if self.connection_pool.is_master:
+            self.host, self.port = self.connection_pool.get_master_address()
+        return super()._connect()  # type: ignore[no-untyped-call]
+
+
 # Options of every fleet client: ride out a restart or failover.
 def _options(retries: int) -> dict[str, Any]:
     return {"health_check_interval": 30, "socket_keepalive": True, "socket_connect_timeout": 5,
@@ -151,7 +162,8 @@ def connect(url: str, retries: int) -> redis.Redis:
     sentinel = Sentinel(  # type: ignore[no-untyped-call]
         target.sentinels, socket_connect_timeout=5, socket_timeout=5)
     return cast(redis.Redis, sentinel.master_for(  # type: ignore[no-untyped-call]
-        target.service, db=target.db, password=target.password, **_options(retries)))
+        target.service, db=target.db, password=target.password,
+        connection_class=_SentinelConnection, **_options(retries)))
 
 
 def connect_async(url: str, retries: int) -> aioredis.Redis:
