@@ -90,6 +90,9 @@ def test_tasks_stream_settle_and_cancel_on_a_cluster(cluster: LocalCluster, serv
             assert [e.seq for e in events] == list(range(len(events)))
             assert events[0].type == "start" and events[-1].type == "complete"
             assert sum(e.type == "chunk" for e in events) > 1
+        # Replayed from the log: a subscriber that resumes after seq 2 gets the rest, once.
+        resumed = [e.seq for e in handles[1].stream(after_seq=2, timeout=10)]
+        assert resumed == list(range(3, resumed[-1] + 1)) and len(resumed) > 1
         heard: list[int] = []
         while (message := listener.get_sharded_message(timeout=1.0)) is not None:
             if message["type"] == "smessage":
