@@ -167,7 +167,8 @@ def connect(url: str, retries: int) -> redis.Redis:
 
 
 def connect_async(url: str, retries: int) -> aioredis.Redis:
-    """An asyncio client of the same Redis (a subscriber's own connection)."""
+    """An asyncio client of the same Redis (a subscriber's own connection); ``retries``
+    spaces out a cluster client's retries through a failover."""
     cluster = cluster_target(url)
     if cluster is not None:
         return cast(aioredis.Redis, _AsyncCluster(
