@@ -236,7 +236,8 @@ class StreamRelay:
             if isinstance(reply, redis.exceptions.NoScriptError):
                 self._loaded = False  # Redis restarted or flushed its scripts: load again
             raise reply  # the batch is written again (its events are idempotent)
-        self.replication.wait(_written_keys(calls))
+        if self.replication.replicas:  # the keys are looked for only when there is a wait
+            self.replication.wait(_written_keys(calls))
         return [(command, replies[i]) for i, command in commands.items()]
 
 
