@@ -25,13 +25,13 @@ from redis.typing import KeyT, StreamIdT
 
 from fleet.backends.keys import stream_channel, stream_log
 from fleet.backends.redis import connect_async, is_cluster
+from fleet.config import Settings
 from fleet.contracts import FINAL_EVENTS, StreamEvent
 
 LogEntries = list[tuple[bytes, dict[bytes, bytes]]]
 LOG_TTL_SECONDS = 3600
 LOG_READ_COUNT = 512  # events one XREAD of a followed log returns at most
 FOLLOW_BLOCK_MS = 1000  # how long one XREAD waits for the next event
-SUBSCRIBER_RETRIES = 20  # an asyncio subscriber's reconnects (about half a minute)
 
 
 class Heard(enum.Enum):
@@ -181,10 +181,11 @@ async def _afollow_log(client: aioredis.Redis, follower: _Follower
 
 
 async def asubscribe(url: str, task_id: str, after_seq: int = -1, *,
-                     timeout: float | None = None) -> AsyncIterator[StreamEvent]:
+                     timeout: float | None = None, retries: int | None = None
+                     ) -> AsyncIterator[StreamEvent]:
     """The asyncio twin of :func:`subscribe` (its own connection to ``url``, closed at the
-    end)."""
-    client = connect_async(url, SUBSCRIBER_RETRIES)
+    end; ``retries``: through a failover, FLEET_REDIS_RETRIES unless given)."""
+    client = connect_async(url, Settings().fleet_redis_retries if retries is None else retries)
     follower = _Follower(task_id, after_seq, timeout)
     if is_cluster(client):
         try:
