@@ -72,11 +72,14 @@ class SentinelGroup:
                           _pairs(sentinel.execute_command("SENTINEL", "replicas", SERVICE))),
               "the sentinel to know the replica")
 
-    def start_master(self) -> subprocess.Popen[bytes]:
-        """The first master; started again after a failover, the sentinel makes it a replica
-        of the promoted one."""
+    def start_master(self, replica_of: int | None = None) -> subprocess.Popen[bytes]:
+        """The first master; started again after a failover (empty: no persistence), it
+        comes back as a replica of ``replica_of`` that is never promoted — else a sentinel
+        that briefly misses the promoted master could fail over to this empty one."""
+        again = ["--replicaof", "127.0.0.1", str(replica_of), "--replica-priority", "0"] \
+            if replica_of else []
         return subprocess.Popen(["redis-server", "--port", str(self.master_port), "--bind",
-                                 "127.0.0.1", "--save", "", "--appendonly", "no"],
+                                 "127.0.0.1", "--save", "", "--appendonly", "no", *again],
                                 stdout=subprocess.DEVNULL)
 
     @property
@@ -184,7 +187,8 @@ def test_a_master_killed_behind_its_replica_loses_nothing_with_wait(
         wait_redis(lambda: sentinel_group.master_address()[1] == sentinel_group.replica_port,
                    "the replica's promotion", log=sentinel_group.dir / "sentinel.log")
         # Writes wait for a replica the promoted master lacks until the old one is back as it.
-        sentinel_group.master = sentinel_group.start_master()
+        sentinel_group.master = sentinel_group.start_master(
+            replica_of=sentinel_group.replica_port)
         for handle in handles:
             handle.result(timeout=120)  # a task that failed raises its error here
     finally:
