@@ -91,7 +91,20 @@ def test_each_type_reads_through_prose_and_ends_truncation_or_junk_in_a_coded_er
     expected = spec.check(good, task)
     assert spec.check(f"{before}\n{good}\n{after}", task) == expected
     body = json.dumps(expected.model_dump(mode="json"))
+    damaged = body[:int(cut * len(body))] + junk
     try:
-        assert spec.check(body[:int(cut * len(body))] + junk, task) == expected
+        got = spec.check(damaged, task)
     except CODED as exc:
         assert exc.code in ("RESULT_001", "RESULT_002")
+        return
+    # The junk may close the cut into a whole, smaller object (fields left at their
+    # defaults): a complete answer no parser can tell from a cut one.
+    assert got == expected or _whole_object(damaged), damaged
+
+
+def _whole_object(text: str) -> bool:
+    try:
+        json.JSONDecoder().raw_decode(text[text.find("{"):])
+        return True
+    except ValueError:
+        return False
